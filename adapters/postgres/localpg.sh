@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# A project-local PostgreSQL cluster for `make run`, `make test` and `make bench`
+# when no database URL is configured. It installs Debian's postgresql package if
+# the server binaries are missing, keeps its data under .data/pg (git-ignored),
+# listens on loopback only, and works as root (the cluster then runs as the
+# unprivileged `postgres` user, because initdb refuses root) and as a normal user.
+#
+# usage: localpg.sh up | url [database] | stop | clean | status
+# settings: SOCIALOPS_LOCAL_PG_PORT (default 54329), SOCIALOPS_LOCAL_PG_DIR (default <repo>/.data/pg)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+port=${SOCIALOPS_LOCAL_PG_PORT:-54329}
+superuser=socialops
+database=socialops
+
+log() { printf 'localpg: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+find_bindir() {
+	local d
+	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -n -r); do
+		if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/postgres" ]; then
+			echo "$d"
+			return 0
+		fi
+	done
+	if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
+		dirname "$(readlink -f "$(command -v pg_ctl)")"
+		return 0
+	fi
+	return 1
+}
+
+install_postgres() {
+	log "PostgreSQL server binaries not found; installing Debian's postgresql package"
+	local sudo=""
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null 2>&1 || die "PostgreSQL is missing and this user cannot install it: install the 'postgresql' package, or set SOCIALOPS_DATABASE_URL"
+		sudo="sudo -n"
+	fi
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+}
+
+bindir=$(find_bindir || true)
+
+# As root the cluster belongs to `postgres`; everything touching it runs as that user.
+as_owner() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+datadir() {
+	if [ -n "${SOCIALOPS_LOCAL_PG_DIR:-}" ]; then
+		echo "$SOCIALOPS_LOCAL_PG_DIR"
+		return
+	fi
+	local d="$here/.data/pg"
+	if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1; then
+		mkdir -p "$here/.data"
+		# The postgres user must reach the folder; a checkout under a private home
+		# (e.g. /root) cannot be reached, so the cluster lives under /var/lib then.
+		if ! runuser -u postgres -- test -x "$here/.data" 2>/dev/null; then
+			chmod 755 "$here/.data" 2>/dev/null || true
+		fi
+		if ! runuser -u postgres -- test -x "$here/.data" 2>/dev/null; then
+			d="/var/lib/socialops-localpg/$(printf '%s' "$here" | sha1sum | cut -c1-12)/pg"
+		fi
+	fi
+	echo "$d"
+}
+
+url() {
+	echo "postgres://$superuser@127.0.0.1:$port/${1:-$database}?sslmode=disable"
+}
+
+running() {
+	local dir=$1
+	[ -f "$dir/postmaster.pid" ] && as_owner "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1
+}
+
+psql_cmd() {
+	local psql="$bindir/psql"
+	[ -x "$psql" ] || psql=$(command -v psql)
+	"$psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U "$superuser" "$@"
+}
+
+up() {
+	if [ -z "$bindir" ]; then
+		install_postgres
+		bindir=$(find_bindir) || die "postgresql installed but its binaries were not found"
+	fi
+	local dir
+	dir=$(datadir)
+	if [ "$(id -u)" -eq 0 ]; then
+		id postgres >/dev/null 2>&1 || die "running as root needs the 'postgres' user (created by Debian's postgresql package)"
+		mkdir -p "$dir"
+		chown postgres "$dir"
+		chmod 700 "$dir"
+	else
+		mkdir -p "$dir"
+		chmod 700 "$dir"
+	fi
+	if [ ! -f "$dir/PG_VERSION" ]; then
+		log "creating a cluster in $dir"
+		local locale_opt="--locale=C.UTF-8"
+		locale -a 2>/dev/null | grep -qi '^c\.utf-\?8$' || locale_opt="--no-locale"
+		as_owner "$bindir/initdb" -D "$dir" -U "$superuser" --auth=trust -E UTF8 $locale_opt >/dev/null
+		cat >>"$dir/postgresql.conf" <<-EOF
+			# socialops local cluster
+			listen_addresses = '127.0.0.1'
+			unix_socket_directories = ''
+			max_connections = 300
+			shared_buffers = 256MB
+			log_min_messages = warning
+		EOF
+	fi
+	if ! running "$dir"; then
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			die "port $port is taken by another server; set SOCIALOPS_LOCAL_PG_PORT to a free port"
+		fi
+		log "starting PostgreSQL on 127.0.0.1:$port"
+		as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -o "-p $port" -w -t 60 start >/dev/null ||
+			{ tail -n 20 "$dir/server.log" >&2 || true; die "PostgreSQL did not start"; }
+	fi
+	if [ "$(psql_cmd -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$database'")" != "1" ]; then
+		psql_cmd -d postgres -c "CREATE DATABASE $database" >/dev/null
+	fi
+}
+
+case "${1:-}" in
+up) up ;;
+url) url "${2:-}" ;;
+status)
+	if [ -n "$bindir" ] && running "$(datadir)"; then echo "running on 127.0.0.1:$port ($(datadir))"; else echo "stopped"; exit 1; fi
+	;;
+stop)
+	dir=$(datadir)
+	if [ -n "$bindir" ] && running "$dir"; then as_owner "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null && log "stopped"; else log "not running"; fi
+	;;
+clean)
+	dir=$(datadir)
+	if [ -n "$bindir" ] && running "$dir"; then as_owner "$bindir/pg_ctl" -D "$dir" -m immediate -w stop >/dev/null || true; fi
+	rm -rf "$dir"
+	log "removed $dir"
+	;;
+*)
+	echo "usage: $0 up | url [database] | stop | clean | status" >&2
+	exit 2
+	;;
+esac

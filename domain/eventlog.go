@@ -1,0 +1,141 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// The event log vocabulary shared by every event store backend. Commands and
+// projections speak these types; adapters translate them to a backend.
+
+// StreamStart and StreamEnd name the ends of a stream for ReadStream.
+const (
+	StreamStart uint64 = 0
+	StreamEnd   uint64 = math.MaxUint64
+)
+
+// ReadDirection is the direction of a stream read.
+type ReadDirection int
+
+const (
+	Forwards ReadDirection = iota
+	Backwards
+)
+
+type expectationKind uint8
+
+const (
+	expectAny expectationKind = iota
+	expectNoStream
+	expectStreamExists
+	expectExact
+)
+
+// ExpectedRevision is the optimistic-concurrency condition of an append.
+type ExpectedRevision struct {
+	kind     expectationKind
+	revision uint64
+}
+
+// AnyRevision appends whatever the stream's state.
+func AnyRevision() ExpectedRevision { return ExpectedRevision{kind: expectAny} }
+
+// NoStream appends only when the stream does not exist yet.
+func NoStream() ExpectedRevision { return ExpectedRevision{kind: expectNoStream} }
+
+// StreamExists appends only when the stream has at least one event.
+func StreamExists() ExpectedRevision { return ExpectedRevision{kind: expectStreamExists} }
+
+// ExactRevision appends only when the stream's last event has this revision.
+func ExactRevision(rev uint64) ExpectedRevision {
+	return ExpectedRevision{kind: expectExact, revision: rev}
+}
+
+// IsAny, IsNoStream, IsStreamExists and Exact let adapters translate the expectation.
+func (e ExpectedRevision) IsAny() bool          { return e.kind == expectAny }
+func (e ExpectedRevision) IsNoStream() bool     { return e.kind == expectNoStream }
+func (e ExpectedRevision) IsStreamExists() bool { return e.kind == expectStreamExists }
+
+// Exact returns the revision and true when the expectation is an exact revision.
+func (e ExpectedRevision) Exact() (uint64, bool) { return e.revision, e.kind == expectExact }
+
+func (e ExpectedRevision) String() string {
+	switch e.kind {
+	case expectNoStream:
+		return "no stream"
+	case expectStreamExists:
+		return "stream exists"
+	case expectExact:
+		return fmt.Sprintf("revision %d", e.revision)
+	default:
+		return "any"
+	}
+}
+
+// ExpectedFromVersion turns a loaded aggregate version (-1 when new) into the expectation
+// that guards the next append.
+func ExpectedFromVersion(version int64) ExpectedRevision {
+	if version < 0 {
+		return NoStream()
+	}
+	return ExactRevision(uint64(version))
+}
+
+// ProposedEvent is an event about to be appended.
+type ProposedEvent struct {
+	ID       string // UUID; deterministic when the input has a natural key
+	Type     string
+	Data     []byte // JSON
+	Metadata []byte // JSON-encoded Metadata
+}
+
+// RecordedEvent is an event read back from the log.
+type RecordedEvent struct {
+	StreamID string
+	Revision uint64 // 0-based position within the stream
+	Position uint64 // global log position, strictly increasing in commit order
+	ID       string
+	Type     string
+	Data     []byte
+	Metadata []byte
+	Created  time.Time
+}
+
+// AppendResult tells where an append landed.
+type AppendResult struct {
+	NextExpectedRevision uint64 // revision of the last event of the stream after the append
+	Position             uint64 // global position of the last appended event
+}
+
+// Event log errors, the same whatever the backend.
+var (
+	ErrWrongExpectedRevision = errors.New("wrong expected revision")
+	ErrStreamNotFound        = errors.New("stream not found")
+	ErrStreamDeleted         = errors.New("stream deleted")
+)
+
+// WrongExpectedRevisionError carries the details of a failed concurrency check.
+// errors.Is(err, ErrWrongExpectedRevision) is true for it.
+type WrongExpectedRevisionError struct {
+	Stream   string
+	Expected ExpectedRevision
+	Actual   int64 // -1 when the stream does not exist
+}
+
+func (e *WrongExpectedRevisionError) Error() string {
+	actual := "no stream"
+	if e.Actual >= 0 {
+		actual = fmt.Sprintf("revision %d", e.Actual)
+	}
+	return fmt.Sprintf("wrong expected revision on stream %q: expected %s, stream is at %s", e.Stream, e.Expected, actual)
+}
+
+func (e *WrongExpectedRevisionError) Is(target error) bool { return target == ErrWrongExpectedRevision }
+
+// StreamNotFoundError names the missing stream; errors.Is(err, ErrStreamNotFound) is true for it.
+type StreamNotFoundError struct{ Stream string }
+
+func (e *StreamNotFoundError) Error() string   { return fmt.Sprintf("stream %q not found", e.Stream) }
+func (e *StreamNotFoundError) Is(t error) bool { return t == ErrStreamNotFound }
