@@ -1,0 +1,210 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/socialops/socialops/domain"
+)
+
+// Metadata keys of the Watermill messages the subscriber produces.
+const (
+	MetaFirstPosition = "first_position"
+	MetaLastPosition  = "last_position"
+	MetaCount         = "event_count"
+)
+
+// WatermillSubscriber exposes the store's catch-up subscription as a Watermill
+// subscriber. The topic names a consumer (a projector, the process manager);
+// each Subscribe starts after that consumer's stored checkpoint.
+//
+// A message carries a batch of consecutive events (JSON array of
+// domain.RecordedEvent) so the consumer can apply them in one transaction. The
+// next batch is sent only after the current one is acked; a nacked batch is
+// sent again, with backoff, until it is acked: an event is never skipped.
+type WatermillSubscriber struct {
+	Store Store
+	// Checkpoint returns the position a consumer has already handled.
+	Checkpoint func(ctx context.Context, topic string) (uint64, error)
+	// BatchSize bounds the events of one message (default 256).
+	BatchSize int
+	Logger    *slog.Logger
+	// OnRedeliver is told each time a batch is sent again after a nack.
+	OnRedeliver func(topic string, first, last uint64, attempt int)
+
+	mu      sync.Mutex
+	closing chan struct{}
+	wg      sync.WaitGroup
+}
+
+func (s *WatermillSubscriber) closingCh() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing == nil {
+		s.closing = make(chan struct{})
+	}
+	return s.closing
+}
+
+// Subscribe implements message.Subscriber.
+func (s *WatermillSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	if s.BatchSize <= 0 {
+		s.BatchSize = 256
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	closing := s.closingCh()
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-closing:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	out := make(chan *message.Message)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		backoff := 100 * time.Millisecond
+		for ctx.Err() == nil {
+			err := s.follow(ctx, topic, out)
+			if ctx.Err() != nil {
+				return
+			}
+			s.Logger.Error("event subscription stopped; resuming from the checkpoint", "topic", topic, "error", err, "backoff_ms", backoff.Milliseconds())
+			if !sleepCtx(ctx, backoff) {
+				return
+			}
+			backoff = min(backoff*2, 10*time.Second)
+		}
+	}()
+	return out, nil
+}
+
+// follow delivers batches from the consumer's checkpoint until an error.
+func (s *WatermillSubscriber) follow(ctx context.Context, topic string, out chan<- *message.Message) error {
+	from, err := s.Checkpoint(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("read checkpoint: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan domain.RecordedEvent, 2*s.BatchSize)
+	subErr := make(chan error, 1)
+	go func() {
+		subErr <- s.Store.SubscribeAll(ctx, from, func(ctx context.Context, e domain.RecordedEvent) error {
+			select {
+			case events <- e:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	for {
+		var first domain.RecordedEvent
+		select {
+		case first = <-events:
+		case err := <-subErr:
+			if err == nil {
+				err = ctx.Err()
+			}
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		batch := []domain.RecordedEvent{first}
+	drain:
+		for len(batch) < s.BatchSize {
+			select {
+			case e := <-events:
+				batch = append(batch, e)
+			default:
+				break drain
+			}
+		}
+		if err := s.deliver(ctx, topic, batch, out); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *WatermillSubscriber) deliver(ctx context.Context, topic string, batch []domain.RecordedEvent, out chan<- *message.Message) error {
+	payload, err := json.Marshal(batch)
+	if err != nil {
+		return err
+	}
+	firstPos, lastPos := batch[0].Position, batch[len(batch)-1].Position
+	uuid := topic + ":" + strconv.FormatUint(firstPos, 10) + "-" + strconv.FormatUint(lastPos, 10)
+	backoff := 100 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		msg := message.NewMessage(uuid, payload)
+		msg.Metadata.Set(MetaFirstPosition, strconv.FormatUint(firstPos, 10))
+		msg.Metadata.Set(MetaLastPosition, strconv.FormatUint(lastPos, 10))
+		msg.Metadata.Set(MetaCount, strconv.Itoa(len(batch)))
+		msg.SetContext(ctx)
+		select {
+		case out <- msg:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case <-msg.Acked():
+			return nil
+		case <-msg.Nacked():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if s.OnRedeliver != nil {
+			s.OnRedeliver(topic, firstPos, lastPos, attempt+1)
+		}
+		if !sleepCtx(ctx, backoff) {
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+// Close stops every subscription of this subscriber.
+func (s *WatermillSubscriber) Close() error {
+	ch := s.closingCh()
+	s.mu.Lock()
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// DecodeBatch reads the events of a message made by WatermillSubscriber.
+func DecodeBatch(msg *message.Message) ([]domain.RecordedEvent, error) {
+	var batch []domain.RecordedEvent
+	if err := json.Unmarshal(msg.Payload, &batch); err != nil {
+		return nil, fmt.Errorf("decode event batch %s: %w", msg.UUID, err)
+	}
+	return batch, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

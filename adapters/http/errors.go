@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/socialops/socialops/adapters/postgres"
+	"github.com/socialops/socialops/domain"
+)
+
+// Errors of the HTTP layer itself.
+var (
+	errUnauthenticated  = &domain.Error{Code: "unauthenticated", Message: "send an X-API-Key header or the provider's signature"}
+	errInvalidSignature = &domain.Error{Code: "invalid_signature", Message: "the provider signature or secret token does not match"}
+	errForbidden        = &domain.Error{Code: "forbidden", Message: "this key may not act on this instance"}
+	errMissingScope     = &domain.Error{Code: "missing_scope", Message: "the API key lacks the scope this endpoint needs"}
+	errTooLarge         = &domain.Error{Code: "payload_too_large", Message: "the request body is larger than allowed"}
+	errMediaType        = &domain.Error{Code: "unsupported_media_type", Message: "the request body must be application/json"}
+	errUnavailable      = &domain.Error{Code: "service_unavailable", Message: "a backing service is unavailable; retry later"}
+	errInternal         = &domain.Error{Code: "internal_error", Message: "an internal error occurred"}
+	errNotFound         = &domain.Error{Code: "not_found", Message: "no such endpoint"}
+	errMethod           = &domain.Error{Code: "method_not_allowed", Message: "this endpoint does not accept that method"}
+)
+
+// statusOf maps every error code to its HTTP status, in one place.
+var statusOf = map[string]int{
+	domain.ErrInvalidPayload.Code:       http.StatusBadRequest,
+	domain.ErrInvalidField.Code:         http.StatusBadRequest,
+	domain.ErrMissingField.Code:         http.StatusUnprocessableEntity,
+	domain.ErrUnsupportedProvider.Code:  http.StatusNotFound,
+	domain.ErrInstanceNotFound.Code:     http.StatusNotFound,
+	domain.ErrThreadNotFound.Code:       http.StatusNotFound,
+	domain.ErrConcurrencyExhausted.Code: http.StatusConflict,
+	postgres.ErrAliasTaken.Code:         http.StatusConflict,
+	postgres.ErrInvalidAlias.Code:       http.StatusBadRequest,
+	postgres.ErrUnknownScope.Code:       http.StatusBadRequest,
+	postgres.ErrKeyNotFound.Code:        http.StatusUnauthorized,
+	errUnauthenticated.Code:             http.StatusUnauthorized,
+	errInvalidSignature.Code:            http.StatusUnauthorized,
+	errForbidden.Code:                   http.StatusForbidden,
+	errMissingScope.Code:                http.StatusForbidden,
+	errTooLarge.Code:                    http.StatusRequestEntityTooLarge,
+	errMediaType.Code:                   http.StatusUnsupportedMediaType,
+	errUnavailable.Code:                 http.StatusServiceUnavailable,
+	errNotFound.Code:                    http.StatusNotFound,
+	errMethod.Code:                      http.StatusMethodNotAllowed,
+}
+
+type errorBody struct {
+	Success bool      `json:"success"`
+	Error   errorInfo `json:"error"`
+}
+
+type errorInfo struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeError answers with the error's code and status. Errors without a code
+// are internal: logged in full, answered without detail.
+func writeError(c *gin.Context, logger *slog.Logger, err error) {
+	var de *domain.Error
+	switch {
+	case errors.As(err, &de):
+	case unavailable(err):
+		logger.Warn("backing service unavailable", "path", c.FullPath(), "request_id", requestID(c), "error", err)
+		de = errUnavailable
+	default:
+		logger.Error("request failed", "path", c.FullPath(), "request_id", requestID(c), "error", err)
+		de = errInternal
+	}
+	status, ok := statusOf[de.Code]
+	if !ok {
+		status = http.StatusBadRequest
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "1")
+	}
+	c.AbortWithStatusJSON(status, errorBody{Error: errorInfo{Code: de.Code, Message: de.Message}})
+}
+
+// unavailable tells whether an error means the database or event store could not be reached.
+func unavailable(err error) bool {
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connErr) || errors.As(err, &netErr) ||
+		errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err)
+}

@@ -1,0 +1,130 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
+	httpapi "github.com/socialops/socialops/adapters/http"
+	"github.com/socialops/socialops/adapters/postgres"
+	"github.com/socialops/socialops/adapters/postgres/pgtest"
+	"github.com/socialops/socialops/commands"
+	"github.com/socialops/socialops/domain"
+)
+
+// harness is the service over real Postgres, served by httptest.
+type harness struct {
+	t        *testing.T
+	srv      *httptest.Server
+	store    *pgstore.Store
+	tenancy  *postgres.Tenancy
+	registry *domain.Registry
+	now      time.Time
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store := pgstore.New(pool, logger)
+	t.Cleanup(func() { _ = store.Close() })
+	reg := domain.NewEventRegistry()
+	h := &harness{t: t, store: store, tenancy: postgres.NewTenancy(pool, nil), registry: reg, now: time.Now()}
+	svc := commands.NewService(store, reg, commands.Options{Logger: logger})
+	router := httpapi.NewRouter(httpapi.Deps{
+		Logger:     logger,
+		Database:   store,
+		EventStore: store,
+		Tenancy:    h.tenancy,
+		Commands:   svc,
+		Now:        func() time.Time { return h.now },
+	})
+	h.srv = httptest.NewServer(router)
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *harness) instance(owner, alias string) domain.Instance {
+	inst, err := h.tenancy.CreateInstance(context.Background(), owner, alias)
+	require.NoError(h.t, err)
+	return inst
+}
+
+func (h *harness) key(owner string, scopes ...string) string {
+	k, _, err := h.tenancy.CreateAPIKey(context.Background(), owner, scopes)
+	require.NoError(h.t, err)
+	return k
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	json   map[string]any
+}
+
+func (h *harness) do(method, path string, body []byte, header map[string]string) response {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.srv.URL+path, bytes.NewReader(body))
+	require.NoError(h.t, err)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(h.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(h.t, err)
+	r := response{status: resp.StatusCode, header: resp.Header, body: raw}
+	_ = json.Unmarshal(raw, &r.json)
+	return r
+}
+
+func (r response) errorCode() string {
+	e, _ := r.json["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+func (r response) errorMessage() string {
+	e, _ := r.json["error"].(map[string]any)
+	msg, _ := e["message"].(string)
+	return msg
+}
+
+// events returns every event in the log, decoded.
+func (h *harness) events() []domain.Envelope {
+	h.t.Helper()
+	raw, err := h.store.ReadAll(context.Background(), 0, 1_000_000)
+	require.NoError(h.t, err)
+	out := make([]domain.Envelope, 0, len(raw))
+	for _, r := range raw {
+		env, err := h.registry.Decode(r)
+		require.NoError(h.t, err)
+		out = append(out, env)
+	}
+	return out
+}
+
+func (h *harness) head() uint64 {
+	p, err := h.store.HeadPosition(context.Background())
+	require.NoError(h.t, err)
+	return p
+}
+
+func countTypes(evs []domain.Envelope) map[string]int {
+	m := map[string]int{}
+	for _, e := range evs {
+		m[e.Type]++
+	}
+	return m
+}

@@ -1,0 +1,122 @@
+// Package httpapi is the HTTP face of SocialOps (gin): routes, authentication,
+// request limits, and the one place where error codes become statuses.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/socialops/socialops/adapters/postgres"
+	"github.com/socialops/socialops/commands"
+	"github.com/socialops/socialops/domain"
+)
+
+// Pinger is something /readyz checks.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are what the routes need.
+type Deps struct {
+	Logger       *slog.Logger
+	Database     Pinger
+	EventStore   Pinger
+	Tenancy      *postgres.Tenancy
+	Commands     *commands.Service
+	Now          func() time.Time
+	MaxBodyBytes int64
+	// WebhookTolerance bounds the age of a signed generic-webhook timestamp.
+	WebhookTolerance time.Duration
+}
+
+// NewRouter builds the gin engine with every route.
+func NewRouter(d Deps) *gin.Engine {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.MaxBodyBytes == 0 {
+		d.MaxBodyBytes = 1 << 20
+	}
+	if d.WebhookTolerance == 0 {
+		d.WebhookTolerance = 5 * time.Minute
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(withRequestID(), accessLog(d.Logger), recoverer(d.Logger))
+	r.NoRoute(func(c *gin.Context) { writeError(c, d.Logger, errNotFound) })
+	r.NoMethod(func(c *gin.Context) { writeError(c, d.Logger, errMethod) })
+
+	h := &handlers{Deps: d}
+	r.GET("/healthz", h.healthz)
+	r.GET("/readyz", h.readyz)
+
+	api := r.Group("/v1/apps/socialops/:alias")
+	api.POST("/webhook/:provider", h.webhook)
+	return r
+}
+
+type handlers struct {
+	Deps
+}
+
+const requestIDKey = "request_id"
+
+func withRequestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-ID")
+		if id == "" || len(id) > 128 {
+			id = domain.RandomID("req_", domain.CryptoRandom)
+		}
+		c.Set(requestIDKey, id)
+		c.Header("X-Request-ID", id)
+		c.Next()
+	}
+}
+
+func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
+
+func accessLog(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		level := slog.LevelInfo
+		if c.Writer.Status() >= 500 {
+			level = slog.LevelError
+		}
+		if c.Request.URL.Path == "/healthz" || c.Request.URL.Path == "/readyz" {
+			level = slog.LevelDebug
+		}
+		logger.Log(c.Request.Context(), level, "http request",
+			"method", c.Request.Method,
+			"route", c.FullPath(),
+			"status", c.Writer.Status(),
+			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"request_id", requestID(c),
+			"error_code", c.GetString("error_code"),
+		)
+	}
+}
+
+func recoverer(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				logger.Error("panic in handler", "route", c.FullPath(), "request_id", requestID(c), "panic", p)
+				writeError(c, logger, errInternal)
+			}
+		}()
+		c.Next()
+	}
+}

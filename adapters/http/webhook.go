@@ -1,0 +1,188 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/socialops/socialops/adapters/generic"
+	"github.com/socialops/socialops/adapters/github"
+	"github.com/socialops/socialops/adapters/postgres"
+	"github.com/socialops/socialops/adapters/telegram"
+	"github.com/socialops/socialops/commands"
+	"github.com/socialops/socialops/domain"
+)
+
+// PositionHeader carries the log position a command wrote, for read-your-writes.
+const PositionHeader = "X-SocialOps-Position"
+
+var webhookProviders = map[string]bool{
+	domain.ProviderGenericWebhook: true,
+	domain.ProviderTelegram:       true,
+	domain.ProviderGitHub:         true,
+}
+
+// webhook is POST /v1/apps/socialops/:alias/webhook/:provider. Checks run in
+// the order that lets each failure answer precisely and store nothing:
+// instance, provider, media type, size, authentication, encoding, fields.
+func (h *handlers) webhook(c *gin.Context) {
+	ctx := c.Request.Context()
+	inst, err := h.Tenancy.InstanceByAlias(ctx, c.Param("alias"))
+	if err != nil {
+		writeError(c, h.Logger, err)
+		return
+	}
+	provider := c.Param("provider")
+	if !webhookProviders[provider] {
+		writeError(c, h.Logger, domain.Errorf(domain.ErrUnsupportedProvider, "provider %q is not supported; use generic-webhook, telegram or github", provider))
+		return
+	}
+	if err := requireJSON(c); err != nil {
+		writeError(c, h.Logger, err)
+		return
+	}
+	body, err := readBody(c, h.MaxBodyBytes)
+	if err != nil {
+		writeError(c, h.Logger, err)
+		return
+	}
+	actor, err := h.authenticateWebhook(c, inst, provider, body)
+	if err != nil {
+		writeError(c, h.Logger, err)
+		return
+	}
+	if !utf8.Valid(body) {
+		writeError(c, h.Logger, domain.Errorf(domain.ErrInvalidPayload, "the body is not valid UTF-8"))
+		return
+	}
+	if !json.Valid(body) {
+		writeError(c, h.Logger, domain.Errorf(domain.ErrInvalidPayload, "the body is not valid JSON"))
+		return
+	}
+	msg, err := normalize(provider, c.Request.Header, body)
+	if errors.Is(err, domain.ErrEventIgnored) {
+		// Acknowledged so the provider does not retry; nothing is stored.
+		c.JSON(http.StatusOK, gin.H{"status": "ignored", "provider": provider, "reason": err.Error()})
+		return
+	}
+	if err != nil {
+		writeError(c, h.Logger, err)
+		return
+	}
+	res, err := h.Commands.IngestWebhook(ctx, commands.IngestWebhook{
+		Instance:   inst,
+		Message:    msg,
+		RawPayload: json.RawMessage(body),
+		Context:    commands.Context{Actor: actor, CorrelationID: requestID(c)},
+	})
+	if err != nil {
+		writeError(c, h.Logger, err)
+		return
+	}
+	c.Header(PositionHeader, strconv.FormatUint(res.Position, 10))
+	out := gin.H{"status": "accepted", "provider": provider, "thread_id": res.ThreadID, "message_id": res.MessageID}
+	if res.Duplicate {
+		out["duplicate"] = true
+	}
+	c.JSON(http.StatusAccepted, out)
+}
+
+func normalize(provider string, header http.Header, body []byte) (domain.InboundMessage, error) {
+	switch provider {
+	case domain.ProviderTelegram:
+		return telegram.Normalize(body)
+	case domain.ProviderGitHub:
+		return github.Normalize(header.Get("X-GitHub-Event"), header.Get("X-GitHub-Delivery"), body)
+	default:
+		return generic.Normalize(body)
+	}
+}
+
+// requireJSON accepts application/json (and +json types) in UTF-8.
+func requireJSON(c *gin.Context) error {
+	ct := c.GetHeader("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && !(len(mt) > 5 && mt[len(mt)-5:] == "+json")) {
+		return domain.Errorf(errMediaType, "Content-Type %q is not application/json", ct)
+	}
+	if cs, ok := params["charset"]; ok && cs != "utf-8" && cs != "UTF-8" {
+		return domain.Errorf(errMediaType, "charset %q is not utf-8", cs)
+	}
+	return nil
+}
+
+// readBody reads the whole body up to limit bytes.
+func readBody(c *gin.Context, limit int64) ([]byte, error) {
+	if c.Request.ContentLength > limit {
+		return nil, domain.Errorf(errTooLarge, "the body is %d bytes; the limit is %d", c.Request.ContentLength, limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, domain.Errorf(errTooLarge, "the body is larger than %d bytes", limit)
+	}
+	if err != nil {
+		return nil, domain.Errorf(domain.ErrInvalidPayload, "the body could not be read: %v", err)
+	}
+	return body, nil
+}
+
+// authenticateWebhook accepts an API key with socialops:write of the
+// instance's owner, or the provider's own proof, since Telegram and GitHub
+// cannot send custom headers.
+func (h *handlers) authenticateWebhook(c *gin.Context, inst domain.Instance, provider string, body []byte) (domain.Actor, error) {
+	ctx := c.Request.Context()
+	if key := c.GetHeader("X-API-Key"); key != "" {
+		k, err := h.Tenancy.APIKeyBySecret(ctx, key)
+		if err != nil {
+			return domain.Actor{}, err
+		}
+		if k.OwnerID != inst.OwnerID {
+			return domain.Actor{}, domain.Errorf(errForbidden, "the API key belongs to another owner")
+		}
+		if !k.HasScope(postgres.ScopeWrite) {
+			return domain.Actor{}, domain.Errorf(errMissingScope, "the API key lacks %s", postgres.ScopeWrite)
+		}
+		return domain.Actor{Kind: domain.ActorAPIKey, ID: k.ID}, nil
+	}
+
+	var proof string
+	switch provider {
+	case domain.ProviderTelegram:
+		proof = c.GetHeader("X-Telegram-Bot-Api-Secret-Token")
+	case domain.ProviderGitHub:
+		proof = c.GetHeader("X-Hub-Signature-256")
+	default:
+		proof = c.GetHeader("X-Signature")
+	}
+	if proof == "" {
+		return domain.Actor{}, errUnauthenticated
+	}
+	secret, ok, err := h.Tenancy.WebhookSecret(ctx, inst.ID, provider)
+	if err != nil {
+		return domain.Actor{}, err
+	}
+	if !ok {
+		return domain.Actor{}, domain.Errorf(errInvalidSignature, "no webhook secret is set for %s on this instance", provider)
+	}
+	switch provider {
+	case domain.ProviderTelegram:
+		ok = telegram.VerifySecretToken(secret, proof)
+	case domain.ProviderGitHub:
+		ok = github.VerifySignature(secret, body, proof)
+	default:
+		if err := generic.VerifySignature(secret, c.GetHeader("X-Timestamp"), proof, body, h.Now()); err != nil {
+			return domain.Actor{}, domain.Errorf(errInvalidSignature, "%v", err)
+		}
+	}
+	if !ok {
+		return domain.Actor{}, errInvalidSignature
+	}
+	return domain.Actor{Kind: domain.ActorProvider, ID: provider}, nil
+}

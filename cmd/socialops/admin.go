@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/socialops/socialops/commands"
+	"github.com/socialops/socialops/domain"
+)
+
+// admin runs the operator sub-commands: each prints only the requested value.
+func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) < 2 {
+		return &usageError{fmt.Sprintf("%s needs a sub-command", args[0])}
+	}
+	name := args[0] + " " + args[1]
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	owner := fs.String("owner", "", "owner (user) id")
+	alias := fs.String("alias", "", "instance alias")
+	scopes := fs.String("scopes", "", "comma-separated scopes")
+	provider := fs.String("provider", "", "provider")
+	secret := fs.String("secret", "", "webhook secret")
+	micro := fs.Int64("micro-usd", 0, "amount in micro-USD")
+	note := fs.String("note", "", "note recorded with a credit")
+	if err := fs.Parse(args[2:]); err != nil {
+		return &usageError{fmt.Sprintf("%s: %v", name, err)}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0))}
+	}
+	a, err := openApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	actor := commands.Context{Actor: domain.Actor{Kind: domain.ActorSystem, ID: "cli"}}
+
+	switch name {
+	case "instance create":
+		if *owner == "" || *alias == "" {
+			return &usageError{"instance create needs --owner and --alias"}
+		}
+		inst, err := a.tenancy.CreateInstance(ctx, *owner, *alias)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, inst.Alias)
+	case "apikey create":
+		if *owner == "" || *scopes == "" {
+			return &usageError{"apikey create needs --owner and --scopes"}
+		}
+		key, _, err := a.tenancy.CreateAPIKey(ctx, *owner, strings.Split(*scopes, ","))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, key)
+	case "webhook-secret set":
+		if *alias == "" || *provider == "" || *secret == "" {
+			return &usageError{"webhook-secret set needs --alias, --provider and --secret"}
+		}
+		if !webhookProvider(*provider) {
+			return fmt.Errorf("unknown provider %q: use generic-webhook, telegram or github", *provider)
+		}
+		if err := a.tenancy.SetWebhookSecret(ctx, *alias, *provider, *secret); err != nil {
+			return err
+		}
+	case "wallet credit":
+		if *owner == "" || *micro <= 0 {
+			return &usageError{"wallet credit needs --owner and a positive --micro-usd"}
+		}
+		actor.OwnerID = *owner
+		res, err := a.commands.CreditWallet(ctx, commands.CreditWallet{OwnerID: *owner, AmountMicroUSD: *micro, Note: *note, Context: actor})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, res.CreditID)
+	default:
+		return &usageError{fmt.Sprintf("unknown command %q", name)}
+	}
+	return nil
+}
+
+func webhookProvider(p string) bool {
+	return p == domain.ProviderGenericWebhook || p == domain.ProviderTelegram || p == domain.ProviderGitHub
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is read from SOCIALOPS_* environment variables. Every setting is
+// documented in the README's configuration table.
+type Config struct {
+	DatabaseURL        string
+	EventStoreURL      string
+	HTTPAddr           string
+	LogLevel           slog.Level
+	MaxBodyBytes       int64
+	InboundFeeMicroUSD int64
+	WebhookTolerance   time.Duration
+	ShutdownTimeout    time.Duration
+}
+
+// ConfigError names the variable that is wrong.
+type ConfigError struct {
+	Variable string
+	Problem  string
+}
+
+func (e *ConfigError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Variable, e.Problem) }
+
+func loadConfig(getenv func(string) string) (Config, error) {
+	cfg := Config{
+		DatabaseURL:        strings.TrimSpace(getenv("SOCIALOPS_DATABASE_URL")),
+		EventStoreURL:      strings.TrimSpace(getenv("SOCIALOPS_EVENTSTORE_URL")),
+		HTTPAddr:           "127.0.0.1:8080",
+		LogLevel:           slog.LevelInfo,
+		MaxBodyBytes:       1 << 20,
+		InboundFeeMicroUSD: 200,
+		WebhookTolerance:   5 * time.Minute,
+		ShutdownTimeout:    20 * time.Second,
+	}
+	if cfg.DatabaseURL == "" {
+		return cfg, &ConfigError{"SOCIALOPS_DATABASE_URL", "not set (make run provides a local Postgres when it is unset)"}
+	}
+	if u, err := url.Parse(cfg.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return cfg, &ConfigError{"SOCIALOPS_DATABASE_URL", "must be a postgres:// URL"}
+	}
+	if cfg.EventStoreURL != "" {
+		u, err := url.Parse(cfg.EventStoreURL)
+		if err != nil || (u.Scheme != "esdb" && u.Scheme != "esdb+discover" && u.Scheme != "kurrentdb" && u.Scheme != "kurrentdb+discover") || u.Host == "" {
+			return cfg, &ConfigError{"SOCIALOPS_EVENTSTORE_URL", "must be empty (Postgres store) or an esdb://host:port?tls=false style URL"}
+		}
+	}
+	if v := strings.TrimSpace(getenv("SOCIALOPS_HTTP_ADDR")); v != "" {
+		host, port, err := net.SplitHostPort(v)
+		if p, perr := strconv.Atoi(port); err != nil || perr != nil || p < 0 || p > 65535 {
+			return cfg, &ConfigError{"SOCIALOPS_HTTP_ADDR", fmt.Sprintf("%q is not host:port", v)}
+		}
+		_ = host
+		cfg.HTTPAddr = v
+	}
+	if v := strings.TrimSpace(getenv("SOCIALOPS_LOG_LEVEL")); v != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return cfg, &ConfigError{"SOCIALOPS_LOG_LEVEL", fmt.Sprintf("%q is not one of debug, info, warn, error", v)}
+		}
+	}
+	var err error
+	if cfg.MaxBodyBytes, err = intVar(getenv, "SOCIALOPS_MAX_BODY_BYTES", cfg.MaxBodyBytes, 1024, 64<<20); err != nil {
+		return cfg, err
+	}
+	if cfg.InboundFeeMicroUSD, err = intVar(getenv, "SOCIALOPS_INBOUND_FEE_MICRO_USD", cfg.InboundFeeMicroUSD, 0, 1_000_000_000); err != nil {
+		return cfg, err
+	}
+	if cfg.WebhookTolerance, err = durationVar(getenv, "SOCIALOPS_WEBHOOK_TOLERANCE", cfg.WebhookTolerance); err != nil {
+		return cfg, err
+	}
+	if cfg.ShutdownTimeout, err = durationVar(getenv, "SOCIALOPS_SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func intVar(getenv func(string) string, name string, def, min, max int64) (int64, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < min || n > max {
+		return 0, &ConfigError{name, fmt.Sprintf("%q is not an integer between %d and %d", v, min, max)}
+	}
+	return n, nil
+}
+
+func durationVar(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, &ConfigError{name, fmt.Sprintf("%q is not a positive duration such as 30s or 5m", v)}
+	}
+	return d, nil
+}

@@ -1,0 +1,81 @@
+// Command socialops is the one SocialOps binary: `serve` runs the service,
+// `migrate` applies the migrations, and admin sub-commands manage instances,
+// keys, webhook secrets and wallets. Admin sub-commands print only the value
+// asked for on stdout; logs go to stderr.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: socialops <command> [flags]
+
+commands:
+  serve                                   run the HTTP service (migrates first)
+  migrate                                 apply pending database migrations
+  instance create --owner ID --alias A    create an instance; prints its alias
+  apikey create --owner ID --scopes S     create an API key; prints the key once
+  webhook-secret set --alias A --provider P --secret S
+                                          set a provider's webhook secret
+  wallet credit --owner ID --micro-usd N  credit a wallet; prints the credit id
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	os.Exit(code)
+}
+
+// run dispatches a sub-command and returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "socialops: %v\n", err)
+		return 2
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	slog.SetDefault(logger)
+
+	var cmdErr error
+	switch args[0] {
+	case "serve":
+		cmdErr = serve(ctx, cfg, logger)
+	case "migrate":
+		cmdErr = migrate(ctx, cfg, logger)
+	case "instance", "apikey", "webhook-secret", "wallet":
+		cmdErr = admin(ctx, cfg, logger, args, stdout)
+	default:
+		fmt.Fprintf(stderr, "socialops: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	var usageErr *usageError
+	switch {
+	case cmdErr == nil:
+		return 0
+	case errors.As(cmdErr, &usageErr):
+		fmt.Fprintf(stderr, "socialops: %v\n\n%s", cmdErr, usage)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "socialops: %v\n", cmdErr)
+		return 1
+	}
+}
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/socialops/socialops/adapters/eventstore"
+	"github.com/socialops/socialops/adapters/eventstore/kurrentdb"
+	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
+	httpapi "github.com/socialops/socialops/adapters/http"
+	"github.com/socialops/socialops/adapters/postgres"
+	"github.com/socialops/socialops/commands"
+	"github.com/socialops/socialops/domain"
+)
+
+// app is the wired service.
+type app struct {
+	pool     *pgxpool.Pool
+	store    eventstore.Store
+	tenancy  *postgres.Tenancy
+	commands *commands.Service
+}
+
+func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) {
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := postgres.Migrate(ctx, pool, logger); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	var store eventstore.Store
+	if cfg.EventStoreURL == "" {
+		store = pgstore.New(pool, logger)
+		logger.Info("event store: postgres")
+	} else {
+		ks, err := kurrentdb.Open(ctx, cfg.EventStoreURL, logger)
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("open event store: %w", err)
+		}
+		store = ks
+		logger.Info("event store: kurrentdb")
+	}
+	svc := commands.NewService(store, domain.NewEventRegistry(), commands.Options{Logger: logger})
+	svc.InboundFeeMicroUSD = cfg.InboundFeeMicroUSD
+	return &app{pool: pool, store: store, tenancy: postgres.NewTenancy(pool, nil), commands: svc}, nil
+}
+
+func (a *app) Close() {
+	_ = a.store.Close()
+	a.pool.Close()
+}
+
+type poolPinger struct{ pool *pgxpool.Pool }
+
+func (p poolPinger) Ping(ctx context.Context) error { return p.pool.Ping(ctx) }
+
+func migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return postgres.Migrate(ctx, pool, logger)
+}
+
+func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	a, err := openApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	router := httpapi.NewRouter(httpapi.Deps{
+		Logger:           logger,
+		Database:         poolPinger{a.pool},
+		EventStore:       a.store,
+		Tenancy:          a.tenancy,
+		Commands:         a.commands,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		WebhookTolerance: cfg.WebhookTolerance,
+	})
+	srv := &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (SOCIALOPS_HTTP_ADDR): %w", cfg.HTTPAddr, err)
+	}
+	logger.Info("serving", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}

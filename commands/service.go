@@ -1,0 +1,131 @@
+// Package commands holds the use cases that change the system: one file per
+// use case. Each loads the streams it needs, lets the domain decide, and
+// appends with the expected revision, retrying on a concurrent change. It
+// imports domain/ and the ports it declares here, nothing else.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/socialops/socialops/domain"
+)
+
+// EventLog is the part of the event store the commands use.
+type EventLog interface {
+	Append(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.ProposedEvent) (domain.AppendResult, error)
+	ReadStream(ctx context.Context, stream string, direction domain.ReadDirection, from uint64, count uint64) ([]domain.RecordedEvent, error)
+}
+
+// Service runs the commands.
+type Service struct {
+	log      EventLog
+	registry *domain.Registry
+	now      func() time.Time
+	random   io.Reader
+	logger   *slog.Logger
+	inflight *inflight
+
+	// InboundFeeMicroUSD is charged per accepted inbound message.
+	InboundFeeMicroUSD int64
+	// MaxAttempts bounds the optimistic-concurrency retries of one command.
+	MaxAttempts int
+}
+
+// Options tune a Service; zero values take defaults.
+type Options struct {
+	Now    func() time.Time
+	Random io.Reader
+	Logger *slog.Logger
+}
+
+// NewService returns a Service appending to the log.
+func NewService(log EventLog, registry *domain.Registry, opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Random == nil {
+		opts.Random = domain.CryptoRandom
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Service{
+		log:                log,
+		registry:           registry,
+		now:                opts.Now,
+		random:             opts.Random,
+		logger:             opts.Logger,
+		inflight:           newInflight(),
+		InboundFeeMicroUSD: domain.InboundMessageFeeMicroUSD,
+		MaxAttempts:        20,
+	}
+}
+
+// Context carries who asks and why, into every event's metadata.
+type Context struct {
+	Actor         domain.Actor
+	CorrelationID string
+	CausationID   string
+	OwnerID       string
+	InstanceAlias string
+}
+
+func (s *Service) encode(cc Context, eventID string, payload domain.Event) (domain.ProposedEvent, error) {
+	return s.registry.Encode(payload, domain.Metadata{
+		EventID:       eventID,
+		CorrelationID: cc.CorrelationID,
+		CausationID:   cc.CausationID,
+		OwnerID:       cc.OwnerID,
+		InstanceAlias: cc.InstanceAlias,
+		Actor:         cc.Actor,
+		OccurredAt:    s.now().UTC(),
+	})
+}
+
+const loadPage = 1000
+
+// load folds a whole stream into state. A missing stream leaves state as is.
+func load[S any](ctx context.Context, s *Service, stream string, state S, evolve func(S, domain.Envelope) S) (S, error) {
+	from := domain.StreamStart
+	for {
+		evs, err := s.log.ReadStream(ctx, stream, domain.Forwards, from, loadPage)
+		if errors.Is(err, domain.ErrStreamNotFound) {
+			return state, nil
+		}
+		if err != nil {
+			return state, fmt.Errorf("load %s: %w", stream, err)
+		}
+		for _, raw := range evs {
+			env, err := s.registry.Decode(raw)
+			if err != nil {
+				return state, fmt.Errorf("load %s: %w", stream, err)
+			}
+			state = evolve(state, env)
+		}
+		if len(evs) < loadPage {
+			return state, nil
+		}
+		from = evs[len(evs)-1].Revision + 1
+	}
+}
+
+// backoff waits a little before retrying after a concurrent change, growing
+// with the attempt so colliding writers spread out.
+func (s *Service) backoff(ctx context.Context, attempt int) error {
+	var b [1]byte
+	_, _ = io.ReadFull(s.random, b[:])
+	d := time.Duration(attempt+1)*time.Millisecond + time.Duration(b[0]%8)*time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,12 @@
+package domain
+
+// NewEventRegistry returns a registry holding every event type of the product
+// with its current schema version. Projections and commands share it.
+func NewEventRegistry() *Registry {
+	r := NewRegistry()
+	r.Register(ThreadOpened{}, 1)
+	r.Register(InboundMessageReceived{}, 1)
+	r.Register(ChargeApplied{}, 1)
+	r.Register(WalletCredited{}, 1)
+	return r
+}

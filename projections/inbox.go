@@ -1,0 +1,71 @@
+package projections
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/socialops/socialops/domain"
+)
+
+// InboxProjector keeps inbox_threads: one row per thread with what the inbox
+// filters and shows.
+type InboxProjector struct{}
+
+func (InboxProjector) Name() string     { return "inbox" }
+func (InboxProjector) Tables() []string { return []string{"inbox_threads"} }
+
+// PreviewRunes bounds the last-message preview.
+const PreviewRunes = 200
+
+func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
+	at := occurredAt(env)
+	pos := int64(env.Raw.Position)
+	switch e := env.Payload.(type) {
+	case domain.ThreadOpened:
+		b.Queue(`INSERT INTO inbox_threads (thread_id, instance_id, owner_id, provider, subject, status, priority, labels,
+				last_message_at, created_at, updated_at, last_position)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $10)`,
+			e.ThreadID, e.InstanceID, e.OwnerID, e.Provider, e.Subject, e.Status, e.Priority, nonNilLabels(e.Labels), at, pos)
+	case domain.InboundMessageReceived:
+		b.Queue(`UPDATE inbox_threads SET
+				last_message_preview = $2,
+				last_message_at = $3,
+				updated_at = $3,
+				message_count = message_count + 1,
+				subject = CASE WHEN subject = '' THEN $4 ELSE subject END,
+				labels = ARRAY(SELECT l FROM unnest(labels || $5::text[]) WITH ORDINALITY AS u(l, o) GROUP BY l ORDER BY min(o)),
+				last_position = $6
+			WHERE thread_id = $1`,
+			e.ThreadID, Preview(e.Text), at, e.Subject, nonNilLabels(e.Labels), pos)
+	}
+	return nil
+}
+
+// Preview is the one-line start of a text shown in the inbox.
+func Preview(text string) string {
+	s := strings.Join(strings.Fields(text), " ")
+	if utf8.RuneCountInString(s) <= PreviewRunes {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:PreviewRunes-1]) + "…"
+}
+
+func nonNilLabels(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// occurredAt is the event's time from its metadata, so a rebuild gives the
+// same rows; an event without one falls back to when it was stored.
+func occurredAt(env domain.Envelope) time.Time {
+	if !env.Metadata.OccurredAt.IsZero() {
+		return env.Metadata.OccurredAt.UTC()
+	}
+	return env.Raw.Created.UTC()
+}

@@ -1,0 +1,31 @@
+package projections
+
+import (
+	"github.com/jackc/pgx/v5"
+
+	"github.com/socialops/socialops/domain"
+)
+
+// Message directions.
+const (
+	DirectionInbound  = "inbound"
+	DirectionOutbound = "outbound"
+	DirectionInternal = "internal"
+)
+
+// MessagesProjector keeps thread_messages: the normalized history of each
+// thread, without raw payloads or external ids.
+type MessagesProjector struct{}
+
+func (MessagesProjector) Name() string     { return "messages" }
+func (MessagesProjector) Tables() []string { return []string{"thread_messages"} }
+
+func (MessagesProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
+	switch e := env.Payload.(type) {
+	case domain.InboundMessageReceived:
+		b.Queue(`INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			e.MessageID, e.ThreadID, DirectionInbound, e.MessageType, e.Text, e.Sender.DisplayName, occurredAt(env), int64(env.Raw.Position))
+	}
+	return nil
+}
