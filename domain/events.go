@@ -8,5 +8,8 @@ func NewEventRegistry() *Registry {
 	r.Register(InboundMessageReceived{}, 1)
 	r.Register(ChargeApplied{}, 1)
 	r.Register(WalletCredited{}, 1)
+	r.Register(ThreadStatusChanged{}, 1)
+	r.Register(ThreadPriorityChanged{}, 1)
+	r.Register(ThreadAssigned{}, 1)
 	return r
 }

@@ -143,6 +143,12 @@ func EvolveThread(t Thread, env Envelope) Thread {
 	case InboundMessageReceived:
 		t.ProviderEvents[e.ProviderEventID] = AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position}
 		t.providerEventOf[e.MessageID] = e.ProviderEventID
+	case ThreadStatusChanged:
+		t.Status = e.To
+	case ThreadPriorityChanged:
+		t.Priority = e.To
+	case ThreadAssigned:
+		t.Assignee = e.To
 	case ChargeApplied:
 		if pe, ok := t.providerEventOf[e.MessageID]; ok {
 			t.ProviderEvents[pe] = AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position}
@@ -264,3 +270,30 @@ func PriorityFromLabels(labels []string) string {
 	}
 	return best
 }
+
+// ThreadStatusChanged moves a thread between open, pending, resolved and archived.
+type ThreadStatusChanged struct {
+	ThreadID string `json:"thread_id"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+}
+
+func (ThreadStatusChanged) EventType() string { return "ThreadStatusChanged" }
+
+// ThreadPriorityChanged sets a thread's priority.
+type ThreadPriorityChanged struct {
+	ThreadID string `json:"thread_id"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+}
+
+func (ThreadPriorityChanged) EventType() string { return "ThreadPriorityChanged" }
+
+// ThreadAssigned sets or clears (To == "") a thread's assignee.
+type ThreadAssigned struct {
+	ThreadID string `json:"thread_id"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+}
+
+func (ThreadAssigned) EventType() string { return "ThreadAssigned" }

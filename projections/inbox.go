@@ -40,6 +40,12 @@ func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 				last_position = $6
 			WHERE thread_id = $1`,
 			e.ThreadID, Preview(e.Text), at, e.Subject, nonNilLabels(e.Labels), pos)
+	case domain.ThreadStatusChanged:
+		b.Queue(`UPDATE inbox_threads SET status = $2, updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
+	case domain.ThreadPriorityChanged:
+		b.Queue(`UPDATE inbox_threads SET priority = $2, updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
+	case domain.ThreadAssigned:
+		b.Queue(`UPDATE inbox_threads SET assignee = NULLIF($2, ''), updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
 	}
 	return nil
 }

@@ -75,12 +75,30 @@ func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, registry *domain.Regist
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck
 	if schema != "" {
-		if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true)", pgx.Identifier{schema}.Sanitize()+", public"); err != nil {
+		if err := useSchema(ctx, tx, schema); err != nil {
 			return 0, err
 		}
 	}
+	last, err := applyInTx(ctx, tx, registry, p, events, hooks)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("commit %s: %w", p.Name(), err)
+	}
+	return last, nil
+}
+
+// useSchema points the transaction's unqualified table names at a shadow schema.
+func useSchema(ctx context.Context, tx pgx.Tx, schema string) error {
+	_, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true)", pgx.Identifier{schema}.Sanitize()+", public")
+	return err
+}
+
+// applyInTx applies events after the checkpoint and advances it, inside tx.
+func applyInTx(ctx context.Context, tx pgx.Tx, registry *domain.Registry, p Projector, events []domain.RecordedEvent, hooks Hooks) (uint64, error) {
 	var checkpoint int64
-	err = tx.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projector = $1 FOR UPDATE`, p.Name()).Scan(&checkpoint)
+	err := tx.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projector = $1 FOR UPDATE`, p.Name()).Scan(&checkpoint)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (projector, position) VALUES ($1, 0) ON CONFLICT DO NOTHING`, p.Name()); err != nil {
 			return 0, err
@@ -121,14 +139,11 @@ func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, registry *domain.Regist
 	if _, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE projector = $1`, p.Name(), int64(last)); err != nil {
 		return 0, fmt.Errorf("write checkpoint of %s: %w", p.Name(), err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("commit %s: %w", p.Name(), err)
-	}
 	return last, nil
 }
 
 // Checkpoint reads a projector's checkpoint (0 when it never ran).
-func Checkpoint(ctx context.Context, q querier, projector string) (uint64, error) {
+func Checkpoint(ctx context.Context, q Querier, projector string) (uint64, error) {
 	var pos int64
 	err := q.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projector = $1`, projector).Scan(&pos)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -138,9 +153,4 @@ func Checkpoint(ctx context.Context, q querier, projector string) (uint64, error
 		return 0, err
 	}
 	return uint64(pos), nil
-}
-
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }

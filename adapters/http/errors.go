@@ -46,6 +46,7 @@ var statusOf = map[string]int{
 	errForbidden.Code:                   http.StatusForbidden,
 	errMissingScope.Code:                http.StatusForbidden,
 	errTooLarge.Code:                    http.StatusRequestEntityTooLarge,
+	errInvalidParameter.Code:            http.StatusBadRequest,
 	errMediaType.Code:                   http.StatusUnsupportedMediaType,
 	errUnavailable.Code:                 http.StatusServiceUnavailable,
 	errNotFound.Code:                    http.StatusNotFound,

@@ -11,12 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
 	httpapi "github.com/socialops/socialops/adapters/http"
 	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/adapters/postgres/pgtest"
+	"github.com/socialops/socialops/adapters/projectionrunner"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
 )
@@ -29,6 +31,9 @@ type harness struct {
 	tenancy  *postgres.Tenancy
 	registry *domain.Registry
 	now      time.Time
+	pool     *pgxpool.Pool
+	commands *commands.Service
+	runner   *projectionrunner.Runner
 }
 
 func newHarness(t *testing.T) *harness {
@@ -40,13 +45,26 @@ func newHarness(t *testing.T) *harness {
 	reg := domain.NewEventRegistry()
 	h := &harness{t: t, store: store, tenancy: postgres.NewTenancy(pool, nil), registry: reg, now: time.Now()}
 	svc := commands.NewService(store, reg, commands.Options{Logger: logger})
+	h.pool = pool
+	h.commands = svc
+	runner := projectionrunner.New(pool, store, reg, projectionrunner.Options{Logger: logger})
+	h.runner = runner
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = runner.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 	router := httpapi.NewRouter(httpapi.Deps{
-		Logger:     logger,
-		Database:   store,
-		EventStore: store,
-		Tenancy:    h.tenancy,
-		Commands:   svc,
-		Now:        func() time.Time { return h.now },
+		Logger:             logger,
+		Database:           store,
+		EventStore:         store,
+		Tenancy:            h.tenancy,
+		Commands:           svc,
+		Reads:              pool,
+		Events:             store,
+		Registry:           reg,
+		Projections:        runner,
+		ReadYourWritesWait: 2 * time.Second,
+		Now:                func() time.Time { return h.now },
 	})
 	h.srv = httptest.NewServer(router)
 	t.Cleanup(h.srv.Close)

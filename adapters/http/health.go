@@ -30,6 +30,14 @@ func (h *handlers) readyz(c *gin.Context) {
 		}
 		checks[name] = gin.H{"status": "ok"}
 	}
+	if h.Projections != nil {
+		if err := h.Projections.Healthy(); err != nil {
+			ready = false
+			checks["projections"] = gin.H{"status": "halted", "error": err.Error()}
+		} else {
+			checks["projections"] = gin.H{"status": "ok"}
+		}
+	}
 	if !ready {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
 		return

@@ -13,6 +13,7 @@ import (
 	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
+	"github.com/socialops/socialops/projections"
 )
 
 // Pinger is something /readyz checks.
@@ -22,15 +23,34 @@ type Pinger interface {
 
 // Deps are what the routes need.
 type Deps struct {
-	Logger       *slog.Logger
-	Database     Pinger
-	EventStore   Pinger
-	Tenancy      *postgres.Tenancy
-	Commands     *commands.Service
+	Logger     *slog.Logger
+	Database   Pinger
+	EventStore Pinger
+	Tenancy    *postgres.Tenancy
+	Commands   *commands.Service
+	// Reads is where queries read the read models (a pool).
+	Reads projections.Querier
+	// Events is the event log, read by the audit endpoint only.
+	Events   EventReader
+	Registry *domain.Registry
+	// Projections reports halted projectors to /readyz (optional).
+	Projections  ProjectionHealth
 	Now          func() time.Time
 	MaxBodyBytes int64
 	// WebhookTolerance bounds the age of a signed generic-webhook timestamp.
 	WebhookTolerance time.Duration
+	// ReadYourWritesWait bounds how long a query waits for X-SocialOps-Position.
+	ReadYourWritesWait time.Duration
+}
+
+// EventReader reads one stream of the event log.
+type EventReader interface {
+	ReadStream(ctx context.Context, stream string, direction domain.ReadDirection, from uint64, count uint64) ([]domain.RecordedEvent, error)
+}
+
+// ProjectionHealth tells whether every projector is running.
+type ProjectionHealth interface {
+	Healthy() error
 }
 
 // NewRouter builds the gin engine with every route.
@@ -47,6 +67,12 @@ func NewRouter(d Deps) *gin.Engine {
 	if d.WebhookTolerance == 0 {
 		d.WebhookTolerance = 5 * time.Minute
 	}
+	if d.ReadYourWritesWait == 0 {
+		d.ReadYourWritesWait = 2 * time.Second
+	}
+	if d.Registry == nil {
+		d.Registry = domain.NewEventRegistry()
+	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -61,6 +87,10 @@ func NewRouter(d Deps) *gin.Engine {
 
 	api := r.Group("/v1/apps/socialops/:alias")
 	api.POST("/webhook/:provider", h.webhook)
+	api.GET("/inbox", h.apiKeyAuth(postgres.ScopeRead), h.listThreads)
+	api.GET("/threads", h.apiKeyAuth(postgres.ScopeRead), h.listThreads)
+	api.GET("/threads/:thread_id/messages", h.apiKeyAuth(postgres.ScopeRead), h.listMessages)
+	api.GET("/threads/:thread_id/events", h.apiKeyAuth(postgres.ScopeAudit), h.threadEvents)
 	return r
 }
 

@@ -25,6 +25,10 @@ commands:
   webhook-secret set --alias A --provider P --secret S
                                           set a provider's webhook secret
   wallet credit --owner ID --micro-usd N  credit a wallet; prints the credit id
+  projections status                      each projector's checkpoint, the log head, the lag
+  projections rebuild NAME                replay a projector from 0 and swap its tables in
+  projections verify [NAME]               rebuild into shadow tables and diff with the live
+                                          ones; exits non-zero on any difference
 `
 
 func main() {
@@ -57,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmdErr = serve(ctx, cfg, logger)
 	case "migrate":
 		cmdErr = migrate(ctx, cfg, logger)
+	case "projections":
+		cmdErr = projectionsCmd(ctx, cfg, logger, args, stdout)
 	case "instance", "apikey", "webhook-secret", "wallet":
 		cmdErr = admin(ctx, cfg, logger, args, stdout)
 	default:

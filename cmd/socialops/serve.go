@@ -16,6 +16,7 @@ import (
 	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
 	httpapi "github.com/socialops/socialops/adapters/http"
 	"github.com/socialops/socialops/adapters/postgres"
+	"github.com/socialops/socialops/adapters/projectionrunner"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
 )
@@ -80,12 +81,23 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	defer a.Close()
 
+	registry := domain.NewEventRegistry()
+	runner := projectionrunner.New(a.pool, a.store, registry, projectionrunner.Options{Logger: logger})
+	workers, stopWorkers := context.WithCancel(context.Background())
+	defer stopWorkers()
+	runnerDone := make(chan error, 1)
+	go func() { runnerDone <- runner.Run(workers) }()
+
 	router := httpapi.NewRouter(httpapi.Deps{
 		Logger:           logger,
 		Database:         poolPinger{a.pool},
 		EventStore:       a.store,
 		Tenancy:          a.tenancy,
 		Commands:         a.commands,
+		Reads:            a.pool,
+		Events:           a.store,
+		Registry:         registry,
+		Projections:      runner,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		WebhookTolerance: cfg.WebhookTolerance,
 	})
@@ -115,6 +127,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// Projectors stop between batches: every checkpoint stays consistent.
+	stopWorkers()
+	if err := <-runnerDone; err != nil {
+		logger.Error("projections stopped with an error", "error", err)
 	}
 	logger.Info("stopped")
 	return nil

@@ -1,0 +1,231 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/socialops/socialops/domain"
+	"github.com/socialops/socialops/projections"
+)
+
+// errInvalidParameter names a query parameter with a bad value.
+var errInvalidParameter = &domain.Error{Code: "invalid_parameter", Message: "a query parameter has an invalid value"}
+
+// StaleHeader tells that a read-your-writes wait ran out.
+const StaleHeader = "X-SocialOps-Stale"
+
+// readYourWrites waits (bounded) until the projectors a query reads have
+// reached the position the client sent; the answer is marked stale otherwise.
+func (h *handlers) readYourWrites(c *gin.Context, projectors ...string) bool {
+	raw := c.GetHeader(PositionHeader)
+	if raw == "" {
+		return true
+	}
+	pos, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		writeError(c, h.Logger, domain.Errorf(errInvalidParameter, "%s must be a log position returned by a command", PositionHeader))
+		return false
+	}
+	fresh, err := projections.WaitForPosition(c.Request.Context(), h.Reads, projectors, pos, h.ReadYourWritesWait)
+	if err != nil {
+		writeError(c, h.Logger, err)
+		return false
+	}
+	if !fresh {
+		c.Header(StaleHeader, "true")
+	}
+	return true
+}
+
+func ok(c *gin.Context, status int, data any) {
+	c.JSON(status, gin.H{"success": true, "data": data})
+}
+
+// paging reads page and limit (default 20, max 100).
+func paging(c *gin.Context) (page, limit int, err error) {
+	page, limit = 1, projections.DefaultLimit
+	if v, set := c.GetQuery("page"); set {
+		page, err = strconv.Atoi(v)
+		if err != nil || page < 1 || page > projections.MaxPage {
+			return 0, 0, domain.Errorf(errInvalidParameter, "page must be an integer from 1 to %d", projections.MaxPage)
+		}
+	}
+	if v, set := c.GetQuery("limit"); set {
+		limit, err = strconv.Atoi(v)
+		if err != nil || limit < 1 || limit > projections.MaxLimit {
+			return 0, 0, domain.Errorf(errInvalidParameter, "limit must be an integer from 1 to %d", projections.MaxLimit)
+		}
+	}
+	return page, limit, nil
+}
+
+// threadFilter reads the inbox filters of seed 000.
+func threadFilter(c *gin.Context, instanceID string) (projections.ThreadFilter, error) {
+	f := projections.ThreadFilter{InstanceID: instanceID}
+	var err error
+	if f.Page, f.Limit, err = paging(c); err != nil {
+		return f, err
+	}
+	if v, set := c.GetQuery("status"); set {
+		if !domain.ValidStatus(v) {
+			return f, domain.Errorf(errInvalidParameter, "status must be one of %s", strings.Join(domain.Statuses, ", "))
+		}
+		f.Status = v
+	}
+	if v, set := c.GetQuery("priority"); set {
+		if !domain.ValidPriority(v) {
+			return f, domain.Errorf(errInvalidParameter, "priority must be one of %s", strings.Join(domain.Priorities, ", "))
+		}
+		f.Priority = v
+	}
+	if v, set := c.GetQuery("provider"); set {
+		if !webhookProviders[v] {
+			return f, domain.Errorf(errInvalidParameter, "provider must be one of generic-webhook, telegram, github")
+		}
+		f.Provider = v
+	}
+	if v, set := c.GetQuery("q"); set {
+		v = strings.TrimSpace(v)
+		if v == "" || utf8.RuneCountInString(v) > 200 {
+			return f, domain.Errorf(errInvalidParameter, "q must be 1 to 200 characters")
+		}
+		f.Q = v
+	}
+	if v, set := c.GetQuery("cursor"); set {
+		cur, err := projections.DecodeCursor(v)
+		if err != nil {
+			return f, domain.Errorf(errInvalidParameter, "cursor is not one this server returned")
+		}
+		f.Cursor = &cur
+	}
+	return f, nil
+}
+
+// listThreads serves GET …/inbox and GET …/threads.
+func (h *handlers) listThreads(c *gin.Context) {
+	inst := instanceOf(c)
+	f, err := threadFilter(c, inst.ID)
+	if err != nil {
+		writeError(c, h.Logger, err)
+		return
+	}
+	if !h.readYourWrites(c, projections.InboxProjector{}.Name()) {
+		return
+	}
+	page, err := projections.ListThreads(c.Request.Context(), h.Reads, f)
+	if err != nil {
+		writeError(c, h.Logger, err)
+		return
+	}
+	ok(c, http.StatusOK, page)
+}
+
+// threadOfInstance answers 404 unless the thread belongs to the instance.
+func (h *handlers) threadOfInstance(c *gin.Context, inst domain.Instance) (string, bool) {
+	threadID := c.Param("thread_id")
+	owner, found, err := projections.ThreadInstance(c.Request.Context(), h.Reads, threadID)
+	if err != nil {
+		writeError(c, h.Logger, err)
+		return "", false
+	}
+	if !found || owner != inst.ID {
+		writeError(c, h.Logger, domain.ErrThreadNotFound)
+		return "", false
+	}
+	return threadID, true
+}
+
+// listMessages serves GET …/threads/:thread_id/messages.
+func (h *handlers) listMessages(c *gin.Context) {
+	inst := instanceOf(c)
+	page, limit, err := paging(c)
+	if err != nil {
+		writeError(c, h.Logger, err)
+		return
+	}
+	if !h.readYourWrites(c, projections.InboxProjector{}.Name(), projections.MessagesProjector{}.Name()) {
+		return
+	}
+	threadID, found := h.threadOfInstance(c, inst)
+	if !found {
+		return
+	}
+	msgs, err := projections.ListMessages(c.Request.Context(), h.Reads, threadID, page, limit)
+	if err != nil {
+		writeError(c, h.Logger, err)
+		return
+	}
+	ok(c, http.StatusOK, msgs)
+}
+
+// auditEvent is one event of a thread's history as the audit endpoint shows it.
+type auditEvent struct {
+	Revision      uint64          `json:"revision"`
+	Position      uint64          `json:"position"`
+	EventID       string          `json:"event_id"`
+	Type          string          `json:"type"`
+	Version       int             `json:"version"`
+	OccurredAt    time.Time       `json:"occurred_at"`
+	Actor         domain.Actor    `json:"actor"`
+	CorrelationID string          `json:"correlation_id,omitempty"`
+	CausationID   string          `json:"causation_id,omitempty"`
+	Data          json.RawMessage `json:"data"`
+}
+
+// threadEvents serves GET …/threads/:thread_id/events (scope socialops:audit):
+// the thread's whole history from the event log, raw payloads included.
+func (h *handlers) threadEvents(c *gin.Context) {
+	inst := instanceOf(c)
+	ctx := c.Request.Context()
+	threadID := c.Param("thread_id")
+	if !strings.HasPrefix(threadID, domain.PrefixThread) {
+		writeError(c, h.Logger, domain.ErrThreadNotFound)
+		return
+	}
+	out := []auditEvent{}
+	from := domain.StreamStart
+	for {
+		evs, err := h.Events.ReadStream(ctx, domain.ThreadStream(threadID), domain.Forwards, from, 1000)
+		if errors.Is(err, domain.ErrStreamNotFound) {
+			writeError(c, h.Logger, domain.ErrThreadNotFound)
+			return
+		}
+		if err != nil {
+			writeError(c, h.Logger, err)
+			return
+		}
+		for _, raw := range evs {
+			env, err := h.Registry.Decode(raw)
+			if err != nil {
+				writeError(c, h.Logger, err)
+				return
+			}
+			if opened, isOpen := env.Payload.(domain.ThreadOpened); isOpen && opened.InstanceID != inst.ID {
+				writeError(c, h.Logger, domain.ErrThreadNotFound)
+				return
+			}
+			out = append(out, auditEvent{
+				Revision: raw.Revision, Position: raw.Position, EventID: raw.ID, Type: env.Type, Version: env.Version,
+				OccurredAt: env.Metadata.OccurredAt, Actor: env.Metadata.Actor,
+				CorrelationID: env.Metadata.CorrelationID, CausationID: env.Metadata.CausationID,
+				Data: json.RawMessage(raw.Data),
+			})
+		}
+		if len(evs) < 1000 {
+			break
+		}
+		from = evs[len(evs)-1].Revision + 1
+	}
+	if len(out) == 0 || out[0].Type != (domain.ThreadOpened{}).EventType() {
+		writeError(c, h.Logger, domain.ErrThreadNotFound)
+		return
+	}
+	ok(c, http.StatusOK, gin.H{"thread_id": threadID, "events": out})
+}

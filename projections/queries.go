@@ -1,0 +1,268 @@
+package projections
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Paging limits (seed 000: limit max 100).
+const (
+	DefaultLimit = 20
+	MaxLimit     = 100
+	// MaxPage bounds offset paging; deeper pages use the keyset cursor.
+	MaxPage = 10000
+)
+
+// ThreadFilter selects inbox threads of one instance.
+type ThreadFilter struct {
+	InstanceID string
+	Status     string
+	Priority   string
+	Provider   string
+	Q          string
+	Page       int
+	Limit      int
+	Cursor     *Cursor
+}
+
+// Cursor is a keyset position in the inbox order (latest activity first).
+type Cursor struct {
+	LastMessageAt time.Time
+	ThreadID      string
+}
+
+// Encode makes an opaque cursor string.
+func (c Cursor) Encode() string {
+	raw := strconv.FormatInt(c.LastMessageAt.UnixMicro(), 10) + "|" + c.ThreadID
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// ErrBadCursor is a cursor this server did not make.
+var ErrBadCursor = errors.New("invalid cursor")
+
+// DecodeCursor reads a cursor made by Encode.
+func DecodeCursor(s string) (Cursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(raw) > 300 {
+		return Cursor{}, ErrBadCursor
+	}
+	ts, id, ok := strings.Cut(string(raw), "|")
+	micros, err := strconv.ParseInt(ts, 10, 64)
+	if !ok || err != nil || !strings.HasPrefix(id, "soth_") {
+		return Cursor{}, ErrBadCursor
+	}
+	return Cursor{LastMessageAt: time.UnixMicro(micros).UTC(), ThreadID: id}, nil
+}
+
+// ThreadView is an inbox row as the API shows it: no external ids.
+type ThreadView struct {
+	ThreadID           string    `json:"thread_id"`
+	Subject            string    `json:"subject"`
+	Provider           string    `json:"provider"`
+	Status             string    `json:"status"`
+	Priority           string    `json:"priority"`
+	Assignee           *string   `json:"assignee"`
+	Labels             []string  `json:"labels"`
+	LastMessagePreview string    `json:"last_message_preview"`
+	LastMessageAt      time.Time `json:"last_message_at"`
+	MessageCount       int       `json:"message_count"`
+	AISummary          string    `json:"ai_summary"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+}
+
+// ThreadPage is one page of the inbox.
+type ThreadPage struct {
+	Threads    []ThreadView `json:"threads"`
+	Total      int          `json:"total"`
+	Page       int          `json:"page"`
+	Limit      int          `json:"limit"`
+	HasMore    bool         `json:"has_more"`
+	NextCursor string       `json:"next_cursor,omitempty"`
+}
+
+// likePattern escapes a keyword for a LIKE match anywhere.
+func likePattern(q string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(q)) + "%"
+}
+
+// ListThreads returns one page of an instance's inbox, latest activity first.
+// With a cursor, the page starts after it (page is then ignored).
+func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, error) {
+	if f.Limit <= 0 {
+		f.Limit = DefaultLimit
+	}
+	if f.Page <= 0 {
+		f.Page = 1
+	}
+	where := []string{"instance_id = $1"}
+	args := []any{f.InstanceID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Status != "" {
+		add("status = $%d", f.Status)
+	}
+	if f.Priority != "" {
+		add("priority = $%d", f.Priority)
+	}
+	if f.Provider != "" {
+		add("provider = $%d", f.Provider)
+	}
+	if f.Q != "" {
+		add("lower(subject || ' ' || ai_summary) LIKE $%d", likePattern(f.Q))
+	}
+	filter := strings.Join(where, " AND ")
+
+	var total int
+	if err := q.QueryRow(ctx, "SELECT count(*) FROM inbox_threads WHERE "+filter, args...).Scan(&total); err != nil {
+		return ThreadPage{}, fmt.Errorf("count threads: %w", err)
+	}
+	pageWhere := filter
+	pageArgs := append([]any(nil), args...)
+	offset := (f.Page - 1) * f.Limit
+	if f.Cursor != nil {
+		pageArgs = append(pageArgs, f.Cursor.LastMessageAt, f.Cursor.ThreadID)
+		pageWhere += fmt.Sprintf(" AND (last_message_at, thread_id) < ($%d, $%d)", len(pageArgs)-1, len(pageArgs))
+		offset = 0
+	}
+	pageArgs = append(pageArgs, f.Limit+1, offset)
+	rows, err := q.Query(ctx, `SELECT thread_id, subject, provider, status, priority, assignee, labels, last_message_preview,
+			last_message_at, message_count, ai_summary, created_at, updated_at
+		FROM inbox_threads WHERE `+pageWhere+fmt.Sprintf(` ORDER BY last_message_at DESC, thread_id DESC LIMIT $%d OFFSET $%d`, len(pageArgs)-1, len(pageArgs)), pageArgs...)
+	if err != nil {
+		return ThreadPage{}, fmt.Errorf("list threads: %w", err)
+	}
+	threads, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ThreadView, error) {
+		var t ThreadView
+		err := r.Scan(&t.ThreadID, &t.Subject, &t.Provider, &t.Status, &t.Priority, &t.Assignee, &t.Labels, &t.LastMessagePreview,
+			&t.LastMessageAt, &t.MessageCount, &t.AISummary, &t.CreatedAt, &t.UpdatedAt)
+		t.LastMessageAt, t.CreatedAt, t.UpdatedAt = t.LastMessageAt.UTC(), t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+		return t, err
+	})
+	if err != nil {
+		return ThreadPage{}, fmt.Errorf("list threads: %w", err)
+	}
+	page := ThreadPage{Threads: threads, Total: total, Page: f.Page, Limit: f.Limit}
+	if len(threads) > f.Limit {
+		page.Threads = threads[:f.Limit]
+		page.HasMore = true
+	}
+	if page.Threads == nil {
+		page.Threads = []ThreadView{}
+	}
+	if page.HasMore {
+		last := page.Threads[len(page.Threads)-1]
+		page.NextCursor = Cursor{LastMessageAt: last.LastMessageAt, ThreadID: last.ThreadID}.Encode()
+	}
+	return page, nil
+}
+
+// ThreadInstance returns the instance a thread belongs to; ok is false when
+// the inbox does not know the thread.
+func ThreadInstance(ctx context.Context, q Querier, threadID string) (string, bool, error) {
+	var inst string
+	err := q.QueryRow(ctx, `SELECT instance_id FROM inbox_threads WHERE thread_id = $1`, threadID).Scan(&inst)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return inst, true, nil
+}
+
+// MessageView is a normalized message: no raw payload, no external ids.
+type MessageView struct {
+	MessageID   string    `json:"message_id"`
+	ThreadID    string    `json:"thread_id"`
+	Direction   string    `json:"direction"`
+	MessageType string    `json:"message_type"`
+	Text        string    `json:"text"`
+	SenderName  string    `json:"sender_name"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// MessagePage is one page of a thread's history.
+type MessagePage struct {
+	Messages []MessageView `json:"messages"`
+	Total    int           `json:"total"`
+	Page     int           `json:"page"`
+	Limit    int           `json:"limit"`
+	HasMore  bool          `json:"has_more"`
+}
+
+// ListMessages returns a thread's messages, oldest first.
+func ListMessages(ctx context.Context, q Querier, threadID string, page, limit int) (MessagePage, error) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	if page <= 0 {
+		page = 1
+	}
+	var total int
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM thread_messages WHERE thread_id = $1`, threadID).Scan(&total); err != nil {
+		return MessagePage{}, fmt.Errorf("count messages: %w", err)
+	}
+	rows, err := q.Query(ctx, `SELECT message_id, thread_id, direction, message_type, text, sender_display, created_at
+		FROM thread_messages WHERE thread_id = $1 ORDER BY position LIMIT $2 OFFSET $3`, threadID, limit, (page-1)*limit)
+	if err != nil {
+		return MessagePage{}, fmt.Errorf("list messages: %w", err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (MessageView, error) {
+		var m MessageView
+		err := r.Scan(&m.MessageID, &m.ThreadID, &m.Direction, &m.MessageType, &m.Text, &m.SenderName, &m.CreatedAt)
+		m.CreatedAt = m.CreatedAt.UTC()
+		return m, err
+	})
+	if err != nil {
+		return MessagePage{}, fmt.Errorf("list messages: %w", err)
+	}
+	if msgs == nil {
+		msgs = []MessageView{}
+	}
+	return MessagePage{Messages: msgs, Total: total, Page: page, Limit: limit, HasMore: page*limit < total}, nil
+}
+
+// Querier is what queries need: a pool or a transaction.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// WaitForPosition waits until every named projector's checkpoint reaches pos,
+// polling, for at most timeout. It returns false when the wait ran out (the
+// answer would be stale).
+func WaitForPosition(ctx context.Context, q Querier, projectors []string, pos uint64, timeout time.Duration) (bool, error) {
+	deadline := time.Now().Add(timeout)
+	wait := 2 * time.Millisecond
+	for {
+		var lowest int64
+		err := q.QueryRow(ctx, `SELECT coalesce(min(coalesce(c.position, 0)), 0) FROM unnest($1::text[]) AS p(name)
+			LEFT JOIN projection_checkpoints c ON c.projector = p.name`, projectors).Scan(&lowest)
+		if err != nil {
+			return false, err
+		}
+		if uint64(lowest) >= pos {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 25*time.Millisecond)
+	}
+}

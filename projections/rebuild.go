@@ -1,0 +1,337 @@
+package projections
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/socialops/socialops/domain"
+)
+
+// EventSource is the part of the event log a replay reads.
+type EventSource interface {
+	ReadAll(ctx context.Context, after uint64, count uint64) ([]domain.RecordedEvent, error)
+	HeadPosition(ctx context.Context) (uint64, error)
+}
+
+// ReplayPage is how many events one replay transaction applies.
+const ReplayPage = 2000
+
+// Shadow is a projector's tables rebuilt from position 0 in a schema of their own.
+type Shadow struct {
+	Schema   string
+	Position uint64
+	Events   int
+	Elapsed  time.Duration
+	p        Projector
+}
+
+// BuildShadow creates a schema with empty copies of the projector's tables
+// and replays the whole log into it, up to the head at the time of the call.
+func BuildShadow(ctx context.Context, pool *pgxpool.Pool, src EventSource, registry *domain.Registry, p Projector) (*Shadow, error) {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	sh := &Shadow{Schema: "shadow_" + p.Name() + "_" + hex.EncodeToString(b[:]), p: p}
+	start := time.Now()
+	tables := append([]string{"projection_checkpoints"}, p.Tables()...)
+	stmts := []string{"CREATE SCHEMA " + pgx.Identifier{sh.Schema}.Sanitize()}
+	for _, t := range tables {
+		stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s (LIKE public.%s INCLUDING ALL)",
+			pgx.Identifier{sh.Schema, t}.Sanitize(), pgx.Identifier{t}.Sanitize()))
+	}
+	for _, s := range stmts {
+		if _, err := pool.Exec(ctx, s); err != nil {
+			_ = sh.Drop(context.Background(), pool)
+			return nil, fmt.Errorf("create shadow tables: %w", err)
+		}
+	}
+	head, err := src.HeadPosition(ctx)
+	if err != nil {
+		_ = sh.Drop(context.Background(), pool)
+		return nil, err
+	}
+	if err := sh.catchUp(ctx, pool, src, registry, head); err != nil {
+		_ = sh.Drop(context.Background(), pool)
+		return nil, err
+	}
+	sh.Elapsed = time.Since(start)
+	return sh, nil
+}
+
+// catchUp replays events after the shadow's position up to target.
+func (sh *Shadow) catchUp(ctx context.Context, pool *pgxpool.Pool, src EventSource, registry *domain.Registry, target uint64) error {
+	for sh.Position < target {
+		evs, err := src.ReadAll(ctx, sh.Position, ReplayPage)
+		if err != nil {
+			return err
+		}
+		evs = upTo(evs, target)
+		if len(evs) == 0 {
+			return nil
+		}
+		if _, err := ApplyBatch(ctx, pool, registry, sh.p, evs, sh.Schema, Hooks{}); err != nil {
+			return err
+		}
+		sh.Position = evs[len(evs)-1].Position
+		sh.Events += len(evs)
+	}
+	return nil
+}
+
+// catchUpInTx replays up to target inside a transaction already pointed at the shadow schema.
+func (sh *Shadow) catchUpInTx(ctx context.Context, tx pgx.Tx, src EventSource, registry *domain.Registry, target uint64) error {
+	for sh.Position < target {
+		evs, err := src.ReadAll(ctx, sh.Position, ReplayPage)
+		if err != nil {
+			return err
+		}
+		evs = upTo(evs, target)
+		if len(evs) == 0 {
+			return nil
+		}
+		if _, err := applyInTx(ctx, tx, registry, sh.p, evs, Hooks{}); err != nil {
+			return err
+		}
+		sh.Position = evs[len(evs)-1].Position
+		sh.Events += len(evs)
+	}
+	return nil
+}
+
+func upTo(evs []domain.RecordedEvent, target uint64) []domain.RecordedEvent {
+	for i, e := range evs {
+		if e.Position > target {
+			return evs[:i]
+		}
+	}
+	return evs
+}
+
+// Drop removes the shadow schema.
+func (sh *Shadow) Drop(ctx context.Context, pool *pgxpool.Pool) error {
+	_, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{sh.Schema}.Sanitize()+" CASCADE")
+	return err
+}
+
+// lockLive locks the projector's live checkpoint so the live projector cannot
+// advance, catches the shadow up to it, and returns it. The caller's
+// transaction is left pointed at the shadow schema.
+func (sh *Shadow) lockLive(ctx context.Context, tx pgx.Tx, src EventSource, registry *domain.Registry) (uint64, error) {
+	var live int64
+	err := tx.QueryRow(ctx, `SELECT coalesce((SELECT position FROM public.projection_checkpoints WHERE projector = $1 FOR UPDATE), 0)`, sh.p.Name()).Scan(&live)
+	if err != nil {
+		return 0, err
+	}
+	if err := useSchema(ctx, tx, sh.Schema); err != nil {
+		return 0, err
+	}
+	if err := sh.catchUpInTx(ctx, tx, src, registry, uint64(live)); err != nil {
+		return 0, err
+	}
+	return uint64(live), nil
+}
+
+// waitForLive waits (bounded) until the live projector has reached the shadow,
+// so both can be compared at one position.
+func (sh *Shadow) waitForLive(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration) error {
+	fresh, err := WaitForPosition(ctx, pool, []string{sh.p.Name()}, sh.Position, timeout)
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		return fmt.Errorf("projector %s did not reach position %d within %s: is the service running?", sh.p.Name(), sh.Position, timeout)
+	}
+	return nil
+}
+
+// RebuildResult describes a finished rebuild.
+type RebuildResult struct {
+	Projector string
+	Events    int
+	Position  uint64
+	Elapsed   time.Duration
+}
+
+// Rebuild replays a projector from position 0 into fresh tables while the live
+// ones keep serving, then swaps the fresh tables in, in one short transaction.
+// With no live projector running, the rebuilt tables take over at the head.
+func Rebuild(ctx context.Context, pool *pgxpool.Pool, src EventSource, registry *domain.Registry, p Projector) (RebuildResult, error) {
+	sh, err := BuildShadow(ctx, pool, src, registry, p)
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	defer sh.Drop(context.Background(), pool) //nolint:errcheck
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+	live, err := sh.lockLive(ctx, tx, src, registry)
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', 'public', true)"); err != nil {
+		return RebuildResult{}, err
+	}
+	trash := sh.Schema + "_old"
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{trash}.Sanitize()); err != nil {
+		return RebuildResult{}, err
+	}
+	for _, t := range p.Tables() {
+		if err := swapTable(ctx, tx, sh.Schema, trash, t); err != nil {
+			return RebuildResult{}, fmt.Errorf("swap %s: %w", t, err)
+		}
+	}
+	final := max(live, sh.Position)
+	if _, err := tx.Exec(ctx, `INSERT INTO public.projection_checkpoints (projector, position) VALUES ($1, $2)
+		ON CONFLICT (projector) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`, p.Name(), int64(final)); err != nil {
+		return RebuildResult{}, err
+	}
+	if _, err := tx.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{trash}.Sanitize()+" CASCADE"); err != nil {
+		return RebuildResult{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return RebuildResult{}, err
+	}
+	return RebuildResult{Projector: p.Name(), Events: sh.Events, Position: final, Elapsed: sh.Elapsed}, nil
+}
+
+var indexBody = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX \S+ ON \S+ (USING .*)$`)
+
+// swapTable moves the live table out and the shadow table in, then gives the
+// new table's indexes the names the migrations gave the old ones.
+func swapTable(ctx context.Context, tx pgx.Tx, shadow, trash, table string) error {
+	oldNames := map[string]string{}
+	rows, err := tx.Query(ctx, `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`, table)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			return err
+		}
+		if m := indexBody.FindStringSubmatch(def); m != nil {
+			oldNames[m[1]+m[2]] = name
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE public.%s SET SCHEMA %s", pgx.Identifier{table}.Sanitize(), pgx.Identifier{trash}.Sanitize())); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s SET SCHEMA public", pgx.Identifier{shadow, table}.Sanitize())); err != nil {
+		return err
+	}
+	rows, err = tx.Query(ctx, `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`, table)
+	if err != nil {
+		return err
+	}
+	renames := map[string]string{}
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			return err
+		}
+		if m := indexBody.FindStringSubmatch(def); m != nil {
+			if want, ok := oldNames[m[1]+m[2]]; ok && want != name {
+				renames[name] = want
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for from, to := range renames {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER INDEX public.%s RENAME TO %s", pgx.Identifier{from}.Sanitize(), pgx.Identifier{to}.Sanitize())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Difference is one row found in only one of the live and rebuilt tables.
+type Difference struct {
+	Table string
+	Side  string // "only_in_live" or "only_in_rebuild"
+	Row   string // the row as JSON
+}
+
+// Verify rebuilds a projector into shadow tables and compares them with the
+// live ones at one position, returning up to limit differences.
+func Verify(ctx context.Context, pool *pgxpool.Pool, src EventSource, registry *domain.Registry, p Projector, limit int) ([]Difference, error) {
+	sh, err := BuildShadow(ctx, pool, src, registry, p)
+	if err != nil {
+		return nil, err
+	}
+	defer sh.Drop(context.Background(), pool) //nolint:errcheck
+	if err := sh.waitForLive(ctx, pool, 30*time.Second); err != nil {
+		return nil, err
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+	if _, err := sh.lockLive(ctx, tx, src, registry); err != nil {
+		return nil, err
+	}
+	var diffs []Difference
+	for _, t := range p.Tables() {
+		live, rebuilt := "public."+pgx.Identifier{t}.Sanitize(), pgx.Identifier{sh.Schema, t}.Sanitize()
+		rows, err := tx.Query(ctx, fmt.Sprintf(`
+			(SELECT 'only_in_live', row_to_json(x)::text FROM (SELECT * FROM %[1]s EXCEPT ALL SELECT * FROM %[2]s) x LIMIT $1)
+			UNION ALL
+			(SELECT 'only_in_rebuild', row_to_json(y)::text FROM (SELECT * FROM %[2]s EXCEPT ALL SELECT * FROM %[1]s) y LIMIT $1)`, live, rebuilt), limit)
+		if err != nil {
+			return nil, fmt.Errorf("compare %s: %w", t, err)
+		}
+		for rows.Next() {
+			d := Difference{Table: t}
+			if err := rows.Scan(&d.Side, &d.Row); err != nil {
+				return nil, err
+			}
+			diffs = append(diffs, d)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return diffs, nil
+}
+
+// ProjectorStatus is a projector's progress as stored.
+type ProjectorStatus struct {
+	Name       string
+	Checkpoint uint64
+	Head       uint64
+	Lag        uint64
+}
+
+// Statuses reads every projector's checkpoint and the log head.
+func Statuses(ctx context.Context, q Querier, src EventSource) ([]ProjectorStatus, error) {
+	head, err := src.HeadPosition(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []ProjectorStatus
+	for _, p := range All() {
+		cp, err := Checkpoint(ctx, q, p.Name())
+		if err != nil {
+			return nil, err
+		}
+		s := ProjectorStatus{Name: p.Name(), Checkpoint: cp, Head: head}
+		if head > cp {
+			s.Lag = head - cp
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
