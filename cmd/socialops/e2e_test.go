@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -114,5 +115,24 @@ func TestServeAdminCommandsAndRestart(t *testing.T) {
 	again := post(base)
 	assert.Equal(t, true, again["duplicate"])
 	assert.Equal(t, first["message_id"], again["message_id"])
+
+	// The read side caught up: projections status, verify, a tampered row, rebuild.
+	require.Eventually(t, func() bool {
+		out := cli(t, envm, "projections", "status")
+		return strings.Contains(out, "inbox") && strings.Count(out, " 0\n") == 3
+	}, 20*time.Second, 50*time.Millisecond, "every projector at lag 0")
+	assert.Contains(t, cli(t, envm, "projections", "verify"), "inbox: ok")
+	pool, err := pgxpool.New(context.Background(), envm["SOCIALOPS_DATABASE_URL"])
+	require.NoError(t, err)
+	defer pool.Close()
+	_, err = pool.Exec(context.Background(), `UPDATE thread_messages SET text = 'edited behind the log'`)
+	require.NoError(t, err)
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), []string{"projections", "verify"}, env(envm), &out, &errOut)
+	assert.Equal(t, 1, code, "verify fails on a difference")
+	assert.Contains(t, out.String(), "messages: DIFFERS")
+	assert.Contains(t, out.String(), "edited behind the log")
+	assert.Contains(t, cli(t, envm, "projections", "rebuild", "messages"), "rebuilt messages")
+	assert.Contains(t, cli(t, envm, "projections", "verify", "messages"), "messages: ok")
 	assert.Equal(t, 0, stop())
 }
