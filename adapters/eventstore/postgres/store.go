@@ -210,18 +210,24 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 	s.wake.notify()
 }
 
+// runBatch commits a batch in two pipelined round trips: the first opens the
+// transaction, takes the head lock and reads the streams' revisions and any
+// stored copies of the proposed event ids; the second writes and commits.
 func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendOutcome, error) {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{})
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck
-
-	var head int64
-	var now time.Time
-	if err := tx.QueryRow(ctx, `SELECT position, now() FROM event_store_head WHERE id = 1 FOR UPDATE`).Scan(&head, &now); err != nil {
-		return nil, fmt.Errorf("lock head: %w", err)
-	}
+	defer conn.Release()
+	committed := false
+	defer func() {
+		if !committed {
+			// Leave no open transaction on a connection going back to the pool.
+			if _, err := conn.Exec(context.Background(), "ROLLBACK"); err != nil {
+				conn.Conn().Close(context.Background()) //nolint:errcheck
+			}
+		}
+	}()
 
 	streamSet := map[string]bool{}
 	var streams []string
@@ -233,41 +239,49 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 		}
 		allIDs = append(allIDs, r.ids...)
 	}
+
+	read := &pgx.Batch{}
+	read.Queue("BEGIN")
+	var head int64
+	var now time.Time
+	read.Queue(`SELECT position, now() FROM event_store_head WHERE id = 1 FOR UPDATE`).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&head, &now)
+	})
 	current := make(map[string]int64, len(streams))
-	rows, err := tx.Query(ctx, `SELECT stream_name, revision FROM event_store_streams WHERE stream_name = ANY($1)`, streams)
-	if err != nil {
-		return nil, fmt.Errorf("load stream revisions: %w", err)
-	}
-	for rows.Next() {
-		var name string
-		var rev int64
-		if err := rows.Scan(&name, &rev); err != nil {
-			return nil, err
+	read.Queue(`SELECT stream_name, revision FROM event_store_streams WHERE stream_name = ANY($1)`, streams).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var name string
+			var rev int64
+			if err := rows.Scan(&name, &rev); err != nil {
+				return err
+			}
+			current[name] = rev
 		}
-		current[name] = rev
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
+		return rows.Err()
+	})
 	known := map[uuid.UUID][]storedID{}
-	rows, err = tx.Query(ctx, `SELECT event_id, stream_name, revision, position FROM event_store_events WHERE event_id = ANY($1)`, allIDs)
-	if err != nil {
-		return nil, fmt.Errorf("look up event ids: %w", err)
-	}
-	for rows.Next() {
-		var id uuid.UUID
-		var sid storedID
-		if err := rows.Scan(&id, &sid.stream, &sid.revision, &sid.position); err != nil {
-			return nil, err
+	read.Queue(`SELECT event_id, stream_name, revision, position FROM event_store_events WHERE event_id = ANY($1)`, allIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id uuid.UUID
+			var sid storedID
+			if err := rows.Scan(&id, &sid.stream, &sid.revision, &sid.position); err != nil {
+				return err
+			}
+			known[id] = append(known[id], sid)
 		}
-		known[id] = append(known[id], sid)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+		return rows.Err()
+	})
+	if err := conn.SendBatch(ctx, read).Close(); err != nil {
+		return nil, fmt.Errorf("lock head and read streams: %w", err)
 	}
 
 	outcomes := make([]appendOutcome, len(batch))
-	var copyRows [][]any
+	var (
+		positions, revisions []int64
+		names, types         []string
+		ids                  []uuid.UUID
+		datas, metas         [][]byte
+	)
 	pos := head
 	touched := map[string]int64{}
 	for i, r := range batch {
@@ -286,41 +300,38 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 		for j, ev := range r.events {
 			pos++
 			cur++
-			copyRows = append(copyRows, []any{pos, r.stream, cur, r.ids[j], ev.Type, nonNil(ev.Data), nonNil(ev.Metadata), now})
+			positions, revisions = append(positions, pos), append(revisions, cur)
+			names, types, ids = append(names, r.stream), append(types, ev.Type), append(ids, r.ids[j])
+			datas, metas = append(datas, nonNil(ev.Data)), append(metas, nonNil(ev.Metadata))
 			known[r.ids[j]] = append(known[r.ids[j]], storedID{stream: r.stream, revision: cur, position: pos})
 		}
 		current[r.stream] = cur
 		touched[r.stream] = cur
 		outcomes[i] = appendOutcome{res: domain.AppendResult{NextExpectedRevision: uint64(cur), Position: uint64(pos)}}
 	}
-	if len(copyRows) == 0 {
-		return outcomes, tx.Commit(ctx)
+
+	write := &pgx.Batch{}
+	if len(positions) > 0 {
+		write.Queue(`INSERT INTO event_store_events (position, stream_name, revision, event_id, event_type, data, metadata, created_at)
+			SELECT p, s, r, i, t, d, m, $8 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bytea[], $7::bytea[]) AS u(p, s, r, i, t, d, m)`,
+			positions, names, revisions, ids, types, datas, metas, now)
+		tNames := make([]string, 0, len(touched))
+		tRevs := make([]int64, 0, len(touched))
+		for n, r := range touched {
+			tNames = append(tNames, n)
+			tRevs = append(tRevs, r)
+		}
+		write.Queue(`INSERT INTO event_store_streams (stream_name, revision)
+			SELECT * FROM unnest($1::text[], $2::bigint[])
+			ON CONFLICT (stream_name) DO UPDATE SET revision = EXCLUDED.revision`, tNames, tRevs)
+		write.Queue(`UPDATE event_store_head SET position = $1 WHERE id = 1`, pos)
+		write.Queue(`SELECT pg_notify($1, $2)`, notifyChannel, fmt.Sprint(pos))
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"event_store_events"},
-		[]string{"position", "stream_name", "revision", "event_id", "event_type", "data", "metadata", "created_at"},
-		pgx.CopyFromRows(copyRows)); err != nil {
-		return nil, fmt.Errorf("insert events: %w", err)
+	write.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, write).Close(); err != nil {
+		return nil, fmt.Errorf("write events: %w", err)
 	}
-	names := make([]string, 0, len(touched))
-	revs := make([]int64, 0, len(touched))
-	for n, r := range touched {
-		names = append(names, n)
-		revs = append(revs, r)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO event_store_streams (stream_name, revision)
-		SELECT * FROM unnest($1::text[], $2::bigint[])
-		ON CONFLICT (stream_name) DO UPDATE SET revision = EXCLUDED.revision`, names, revs); err != nil {
-		return nil, fmt.Errorf("update stream revisions: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE event_store_head SET position = $1 WHERE id = 1`, pos); err != nil {
-		return nil, fmt.Errorf("advance head: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, fmt.Sprint(pos)); err != nil {
-		return nil, fmt.Errorf("notify: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
-	}
+	committed = true
 	return outcomes, nil
 }
 

@@ -1,0 +1,79 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
+	"github.com/socialops/socialops/adapters/postgres/pgtest"
+	"github.com/socialops/socialops/domain"
+)
+
+// baselineDuration is how long pgbench runs for each concurrency.
+const baselineDuration = 5 * time.Second
+
+// BenchmarkAppend measures single-event appends, each to a new stream, from 1
+// and from 8 concurrent appenders, and puts them beside pgbench doing one
+// ~500-byte jsonb INSERT per transaction at the same concurrency on the same
+// cluster. ratio_vs_pgbench is store appends/s ÷ pgbench tps: above 1 means
+// group commit beats a transaction per insert, below 1 is the price of the
+// head lock and the bookkeeping rows.
+func BenchmarkAppend(b *testing.B) {
+	admin := pgtest.AdminURL(b)
+	data := pgtest.SampleDocument(500)
+	for _, appenders := range []int{1, 8} {
+		store := pgstore.New(pgtest.NewPool(b), nil)
+		b.Cleanup(func() { _ = store.Close() })
+		var baseline float64 // pgbench tps, measured on the first call only
+		baselineDone := false
+
+		b.Run(fmt.Sprintf("appenders=%d", appenders), func(b *testing.B) {
+			ctx := context.Background()
+			if !baselineDone {
+				baselineDone = true
+				tps, err := pgtest.RunPgbench(ctx, admin, appenders, baselineDuration)
+				if err != nil {
+					b.Logf("no pgbench baseline: %v", err)
+				}
+				baseline = tps
+			}
+			b.ResetTimer()
+
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			errs := make(chan error, appenders)
+			for range appenders {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for next.Add(1) <= int64(b.N) {
+						id := uuid.NewString()
+						ev := domain.ProposedEvent{ID: id, Type: "BenchmarkMessageReceived", Data: data}
+						if _, err := store.Append(ctx, "bench-"+id, domain.AnyRevision(), ev); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				b.Fatal(err)
+			}
+
+			perSec := float64(b.N) / b.Elapsed().Seconds()
+			b.ReportMetric(perSec, "events/s")
+			if baseline > 0 {
+				b.ReportMetric(baseline, "pgbench_tps")
+				b.ReportMetric(perSec/baseline, "ratio_vs_pgbench")
+			}
+		})
+	}
+}
