@@ -62,7 +62,7 @@ func NewService(log EventLog, registry *domain.Registry, opts Options) *Service 
 		logger:             opts.Logger,
 		inflight:           newInflight(),
 		InboundFeeMicroUSD: domain.InboundMessageFeeMicroUSD,
-		MaxAttempts:        20,
+		MaxAttempts:        64,
 	}
 }
 
@@ -119,7 +119,8 @@ func load[S any](ctx context.Context, s *Service, stream string, state S, evolve
 func (s *Service) backoff(ctx context.Context, attempt int) error {
 	var b [1]byte
 	_, _ = io.ReadFull(s.random, b[:])
-	d := time.Duration(attempt+1)*time.Millisecond + time.Duration(b[0]%8)*time.Millisecond
+	// Linear growth capped at 20 ms, plus up to 8 ms of jitter.
+	d := time.Duration(min(attempt+1, 20))*time.Millisecond + time.Duration(b[0]%8)*time.Millisecond
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -11,5 +11,9 @@ func NewEventRegistry() *Registry {
 	r.Register(ThreadStatusChanged{}, 1)
 	r.Register(ThreadPriorityChanged{}, 1)
 	r.Register(ThreadAssigned{}, 1)
+	r.Register(NoteAdded{}, 1)
+	r.Register(ReplyQueued{}, 1)
+	r.Register(ChannelCreated{}, 1)
+	r.Register(ChannelStatusChanged{}, 1)
 	return r
 }

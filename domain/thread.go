@@ -116,6 +116,8 @@ type Thread struct {
 	ProviderEvents map[string]AcceptedEvent
 	// providerEventOf maps a message id back to its provider event id.
 	providerEventOf map[string]string
+	// Replies holds the queued replies by message id.
+	Replies map[string]ReplyQueued
 }
 
 // AcceptedEvent is where an accepted provider event landed: Position is that
@@ -127,7 +129,7 @@ type AcceptedEvent struct {
 
 // NewThread is the state before the first event.
 func NewThread(id string) Thread {
-	return Thread{ID: id, Version: -1, ProviderEvents: map[string]AcceptedEvent{}, providerEventOf: map[string]string{}}
+	return Thread{ID: id, Version: -1, ProviderEvents: map[string]AcceptedEvent{}, providerEventOf: map[string]string{}, Replies: map[string]ReplyQueued{}}
 }
 
 // Exists tells whether the thread has been opened.
@@ -143,6 +145,8 @@ func EvolveThread(t Thread, env Envelope) Thread {
 	case InboundMessageReceived:
 		t.ProviderEvents[e.ProviderEventID] = AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position}
 		t.providerEventOf[e.MessageID] = e.ProviderEventID
+	case ReplyQueued:
+		t.Replies[e.MessageID] = e
 	case ThreadStatusChanged:
 		t.Status = e.To
 	case ThreadPriorityChanged:

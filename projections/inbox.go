@@ -40,6 +40,14 @@ func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 				last_position = $6
 			WHERE thread_id = $1`,
 			e.ThreadID, Preview(e.Text), at, e.Subject, nonNilLabels(e.Labels), pos)
+	case domain.ReplyQueued:
+		b.Queue(`UPDATE inbox_threads SET last_message_preview = $2, last_message_at = $3, updated_at = $3,
+				message_count = message_count + 1, last_position = $4 WHERE thread_id = $1`,
+			e.ThreadID, Preview(e.Text), at, pos)
+	case domain.NoteAdded:
+		// Internal notes count as messages but do not become the visible last message.
+		b.Queue(`UPDATE inbox_threads SET updated_at = $2, message_count = message_count + 1, last_position = $3 WHERE thread_id = $1`,
+			e.ThreadID, at, pos)
 	case domain.ThreadStatusChanged:
 		b.Queue(`UPDATE inbox_threads SET status = $2, updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
 	case domain.ThreadPriorityChanged:

@@ -26,6 +26,16 @@ func (MessagesProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 		b.Queue(`INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			e.MessageID, e.ThreadID, DirectionInbound, e.MessageType, e.Text, e.Sender.DisplayName, occurredAt(env), int64(env.Raw.Position))
+	case domain.NoteAdded:
+		b.Queue(`INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			e.MessageID, e.ThreadID, DirectionInternal, domain.MessageText, e.Text, e.AuthorID, occurredAt(env), int64(env.Raw.Position))
+	case domain.ReplyQueued:
+		b.Queue(`INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position,
+				action_id, delivery_status)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			e.MessageID, e.ThreadID, DirectionOutbound, domain.MessageText, e.Text, e.AuthorID, occurredAt(env), int64(env.Raw.Position),
+			e.ActionID, domain.ActionPending)
 	}
 	return nil
 }

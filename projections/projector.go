@@ -29,7 +29,7 @@ type Projector interface {
 
 // All returns every projector, in a fixed order.
 func All() []Projector {
-	return []Projector{InboxProjector{}, MessagesProjector{}, WalletProjector{}}
+	return []Projector{InboxProjector{}, MessagesProjector{}, WalletProjector{}, ActionsProjector{}, ChannelsProjector{}}
 }
 
 // ByName finds a projector.

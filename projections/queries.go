@@ -190,6 +190,10 @@ type MessageView struct {
 	Text        string    `json:"text"`
 	SenderName  string    `json:"sender_name"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Outbound messages only: their action and delivery state.
+	ActionID       *string `json:"action_id,omitempty"`
+	DeliveryStatus *string `json:"delivery_status,omitempty"`
+	FailureReason  *string `json:"failure_reason,omitempty"`
 }
 
 // MessagePage is one page of a thread's history.
@@ -213,14 +217,16 @@ func ListMessages(ctx context.Context, q Querier, threadID string, page, limit i
 	if err := q.QueryRow(ctx, `SELECT count(*) FROM thread_messages WHERE thread_id = $1`, threadID).Scan(&total); err != nil {
 		return MessagePage{}, fmt.Errorf("count messages: %w", err)
 	}
-	rows, err := q.Query(ctx, `SELECT message_id, thread_id, direction, message_type, text, sender_display, created_at
+	rows, err := q.Query(ctx, `SELECT message_id, thread_id, direction, message_type, text, sender_display, created_at,
+			action_id, delivery_status, failure_reason
 		FROM thread_messages WHERE thread_id = $1 ORDER BY position LIMIT $2 OFFSET $3`, threadID, limit, (page-1)*limit)
 	if err != nil {
 		return MessagePage{}, fmt.Errorf("list messages: %w", err)
 	}
 	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (MessageView, error) {
 		var m MessageView
-		err := r.Scan(&m.MessageID, &m.ThreadID, &m.Direction, &m.MessageType, &m.Text, &m.SenderName, &m.CreatedAt)
+		err := r.Scan(&m.MessageID, &m.ThreadID, &m.Direction, &m.MessageType, &m.Text, &m.SenderName, &m.CreatedAt,
+			&m.ActionID, &m.DeliveryStatus, &m.FailureReason)
 		m.CreatedAt = m.CreatedAt.UTC()
 		return m, err
 	})

@@ -51,6 +51,16 @@ var statusOf = map[string]int{
 	errUnavailable.Code:                 http.StatusServiceUnavailable,
 	errNotFound.Code:                    http.StatusNotFound,
 	errMethod.Code:                      http.StatusMethodNotAllowed,
+	// Console (user JWT) authentication and connected accounts.
+	errInvalidToken.Code:                   http.StatusUnauthorized,
+	errConsoleDisabled.Code:                http.StatusUnauthorized,
+	errMissingPermission.Code:              http.StatusForbidden,
+	postgres.ErrAccountNotFound.Code:       http.StatusNotFound,
+	domain.ErrAccountNotOwned.Code:         http.StatusUnprocessableEntity,
+	domain.ErrAccountInactive.Code:         http.StatusUnprocessableEntity,
+	domain.ErrAccountProviderMismatch.Code: http.StatusUnprocessableEntity,
+	domain.ErrChannelNotFound.Code:         http.StatusNotFound,
+	postgres.ErrIdempotencyKeyReused.Code:  http.StatusUnprocessableEntity,
 }
 
 type errorBody struct {

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -34,7 +35,10 @@ type harness struct {
 	pool     *pgxpool.Pool
 	commands *commands.Service
 	runner   *projectionrunner.Runner
+	accounts *postgres.Accounts
 }
+
+var testJWTSecret = []byte("console-test-secret-0123456789abcdef")
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
@@ -44,6 +48,9 @@ func newHarness(t *testing.T) *harness {
 	t.Cleanup(func() { _ = store.Close() })
 	reg := domain.NewEventRegistry()
 	h := &harness{t: t, store: store, tenancy: postgres.NewTenancy(pool, nil), registry: reg, now: time.Now()}
+	encKey := make([]byte, 32)
+	_, _ = rand.Read(encKey)
+	h.accounts = postgres.NewAccounts(pool, encKey, nil)
 	svc := commands.NewService(store, reg, commands.Options{Logger: logger})
 	h.pool = pool
 	h.commands = svc
@@ -54,6 +61,9 @@ func newHarness(t *testing.T) *harness {
 	go func() { _ = runner.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	router := httpapi.NewRouter(httpapi.Deps{
+		Accounts:           h.accounts,
+		Idempotency:        postgres.NewIdempotencyKeys(pool),
+		JWTSecret:          testJWTSecret,
 		Logger:             logger,
 		Database:           store,
 		EventStore:         store,

@@ -27,7 +27,10 @@ type Deps struct {
 	Database   Pinger
 	EventStore Pinger
 	Tenancy    *postgres.Tenancy
-	Commands   *commands.Service
+	// Accounts holds connected accounts (channel rules); Idempotency the reply keys.
+	Accounts    *postgres.Accounts
+	Idempotency *postgres.IdempotencyKeys
+	Commands    *commands.Service
 	// Reads is where queries read the read models (a pool).
 	Reads projections.Querier
 	// Events is the event log, read by the audit endpoint only.
@@ -41,6 +44,8 @@ type Deps struct {
 	WebhookTolerance time.Duration
 	// ReadYourWritesWait bounds how long a query waits for X-SocialOps-Position.
 	ReadYourWritesWait time.Duration
+	// JWTSecret verifies console user tokens (HS256); empty disables the console.
+	JWTSecret []byte
 }
 
 // EventReader reads one stream of the event log.
@@ -91,6 +96,24 @@ func NewRouter(d Deps) *gin.Engine {
 	api.GET("/threads", h.apiKeyAuth(postgres.ScopeRead), h.listThreads)
 	api.GET("/threads/:thread_id/messages", h.apiKeyAuth(postgres.ScopeRead), h.listMessages)
 	api.GET("/threads/:thread_id/events", h.apiKeyAuth(postgres.ScopeAudit), h.threadEvents)
+	api.POST("/threads/:thread_id/replies", h.apiKeyAuth(postgres.ScopeWrite), h.queueReply)
+
+	// The console (seed 000): user JWTs with service:read / service:manage.
+	console := r.Group("/console/socialops")
+	read := []gin.HandlerFunc{h.userAuth(PermissionRead), h.withConsoleInstance}
+	manage := []gin.HandlerFunc{h.userAuth(PermissionManage), h.withConsoleInstance}
+	with := func(chain []gin.HandlerFunc, last gin.HandlerFunc) []gin.HandlerFunc {
+		return append(append([]gin.HandlerFunc{}, chain...), last)
+	}
+	console.GET("/instances", h.userAuth(PermissionRead), h.listInstances)
+	console.GET("/:alias/channels", with(read, h.listChannels)...)
+	console.POST("/:alias/channels", with(manage, h.createChannel)...)
+	console.PATCH("/:alias/channels/:channel_id", with(manage, h.patchChannel)...)
+	console.GET("/:alias/inbox", with(read, h.listThreads)...)
+	console.GET("/:alias/threads/:thread_id/messages", with(read, h.listMessages)...)
+	console.POST("/:alias/threads/:thread_id/notes", with(manage, h.addNote)...)
+	console.POST("/:alias/threads/:thread_id/replies", with(manage, h.queueReply)...)
+	console.PATCH("/:alias/threads/:thread_id", with(manage, h.patchThread)...)
 	return r
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,6 +22,10 @@ type Config struct {
 	InboundFeeMicroUSD int64
 	WebhookTolerance   time.Duration
 	ShutdownTimeout    time.Duration
+	// JWTSecret verifies console user tokens; empty disables the console.
+	JWTSecret []byte
+	// EncryptionKey (32 bytes) encrypts connected accounts' tokens; nil when unset.
+	EncryptionKey []byte
 }
 
 // ConfigError names the variable that is wrong.
@@ -80,7 +85,54 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if cfg.ShutdownTimeout, err = durationVar(getenv, "SOCIALOPS_SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout); err != nil {
 		return cfg, err
 	}
+	if cfg.JWTSecret, err = jwtSecretVar(getenv); err != nil {
+		return cfg, err
+	}
+	if cfg.EncryptionKey, err = encryptionKeyVar(getenv); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
+}
+
+// loadTokenConfig is the configuration of `token mint`, which needs no
+// database: only SOCIALOPS_JWT_SECRET (and the log level).
+func loadTokenConfig(getenv func(string) string) (Config, error) {
+	cfg := Config{LogLevel: slog.LevelInfo}
+	if v := strings.TrimSpace(getenv("SOCIALOPS_LOG_LEVEL")); v != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return cfg, &ConfigError{"SOCIALOPS_LOG_LEVEL", fmt.Sprintf("%q is not one of debug, info, warn, error", v)}
+		}
+	}
+	var err error
+	cfg.JWTSecret, err = jwtSecretVar(getenv)
+	return cfg, err
+}
+
+// jwtSecretVar reads SOCIALOPS_JWT_SECRET: optional, at least 32 bytes when
+// set. Errors never quote the value.
+func jwtSecretVar(getenv func(string) string) ([]byte, error) {
+	v := strings.TrimSpace(getenv("SOCIALOPS_JWT_SECRET"))
+	if v == "" {
+		return nil, nil
+	}
+	if len(v) < 32 {
+		return nil, &ConfigError{"SOCIALOPS_JWT_SECRET", fmt.Sprintf("must be at least 32 bytes, got %d (generate one with: openssl rand -base64 48)", len(v))}
+	}
+	return []byte(v), nil
+}
+
+// encryptionKeyVar reads SOCIALOPS_ENCRYPTION_KEY: optional, the standard
+// base64 of exactly 32 bytes when set. Errors never quote the value.
+func encryptionKeyVar(getenv func(string) string) ([]byte, error) {
+	v := strings.TrimSpace(getenv("SOCIALOPS_ENCRYPTION_KEY"))
+	if v == "" {
+		return nil, nil
+	}
+	key, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(key) != 32 {
+		return nil, &ConfigError{"SOCIALOPS_ENCRYPTION_KEY", "must be the standard base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)"}
+	}
+	return key, nil
 }
 
 func intVar(getenv func(string) string, name string, def, min, max int64) (int64, error) {

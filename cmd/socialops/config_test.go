@@ -34,6 +34,8 @@ func TestConfigInvalidValuesNameTheVariable(t *testing.T) {
 		"SOCIALOPS_MAX_BODY_BYTES":        "-1",
 		"SOCIALOPS_INBOUND_FEE_MICRO_USD": "0.0002",
 		"SOCIALOPS_WEBHOOK_TOLERANCE":     "five minutes",
+		"SOCIALOPS_JWT_SECRET":            "too-short-secret",
+		"SOCIALOPS_ENCRYPTION_KEY":        "bm90LTMyLWJ5dGVz", // base64 of 12 bytes
 	}
 	for variable, value := range cases {
 		t.Run(variable, func(t *testing.T) {

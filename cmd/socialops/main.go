@@ -29,6 +29,15 @@ commands:
   projections rebuild NAME                replay a projector from 0 and swap its tables in
   projections verify [NAME]               rebuild into shadow tables and diff with the live
                                           ones; exits non-zero on any difference
+  token mint --user ID --permissions P [--ttl D]
+                                          mint a console JWT (service:read, service:manage;
+                                          ttl default 1h, at most 720h); prints it; needs
+                                          SOCIALOPS_JWT_SECRET, no database
+  account create --owner ID --provider telegram-bot --token-file F
+                                          store a bot token (read from F) encrypted with
+                                          SOCIALOPS_ENCRYPTION_KEY; prints the account id
+  account set-status --id conn_... --status active|inactive
+                                          activate or deactivate a connected account
 `
 
 func main() {
@@ -47,7 +56,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return 0
 	}
-	cfg, err := loadConfig(getenv)
+	load := loadConfig
+	if args[0] == "token" {
+		load = loadTokenConfig // token mint needs no database
+	}
+	cfg, err := load(getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "socialops: %v\n", err)
 		return 2
@@ -65,6 +78,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmdErr = projectionsCmd(ctx, cfg, logger, args, stdout)
 	case "instance", "apikey", "webhook-secret", "wallet":
 		cmdErr = admin(ctx, cfg, logger, args, stdout)
+	case "token":
+		cmdErr = tokenCmd(cfg, args, stdout)
+	case "account":
+		cmdErr = accountCmd(ctx, cfg, logger, args, stdout)
 	default:
 		fmt.Fprintf(stderr, "socialops: unknown command %q\n\n%s", args[0], usage)
 		return 2

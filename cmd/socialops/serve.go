@@ -26,6 +26,7 @@ type app struct {
 	pool     *pgxpool.Pool
 	store    eventstore.Store
 	tenancy  *postgres.Tenancy
+	accounts *postgres.Accounts
 	commands *commands.Service
 }
 
@@ -53,7 +54,8 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error)
 	}
 	svc := commands.NewService(store, domain.NewEventRegistry(), commands.Options{Logger: logger})
 	svc.InboundFeeMicroUSD = cfg.InboundFeeMicroUSD
-	return &app{pool: pool, store: store, tenancy: postgres.NewTenancy(pool, nil), commands: svc}, nil
+	return &app{pool: pool, store: store, tenancy: postgres.NewTenancy(pool, nil),
+		accounts: postgres.NewAccounts(pool, cfg.EncryptionKey, nil), commands: svc}, nil
 }
 
 func (a *app) Close() {
@@ -80,6 +82,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer a.Close()
+	// Stored bot tokens are unreadable without their key: refuse to start.
+	if err := requireEncryptionKey(ctx, cfg, a.pool); err != nil {
+		return err
+	}
 
 	registry := domain.NewEventRegistry()
 	runner := projectionrunner.New(a.pool, a.store, registry, projectionrunner.Options{Logger: logger})
@@ -100,6 +106,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Projections:      runner,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		WebhookTolerance: cfg.WebhookTolerance,
+		JWTSecret:        cfg.JWTSecret,
+		Accounts:         a.accounts,
+		Idempotency:      postgres.NewIdempotencyKeys(a.pool),
 	})
 	srv := &http.Server{
 		Handler:           router,
