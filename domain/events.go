@@ -15,5 +15,11 @@ func NewEventRegistry() *Registry {
 	r.Register(ReplyQueued{}, 1)
 	r.Register(ChannelCreated{}, 1)
 	r.Register(ChannelStatusChanged{}, 1)
+	r.Register(DeliveryClaimed{}, 1)
+	r.Register(DeliverySendStarted{}, 1)
+	r.Register(DeliveryAttemptFailed{}, 1)
+	r.Register(ReplyDelivered{}, 1)
+	r.Register(ReplyDeliveryFailed{}, 1)
+	r.Register(RefundApplied{}, 1)
 	return r
 }

@@ -266,7 +266,7 @@ func BenchmarkRebuild(b *testing.B) {
 	}
 }
 
-func logTableSizes(b *testing.B, pool *pgxpool.Pool, tables ...string) {
+func logTableSizes(b testing.TB, pool *pgxpool.Pool, tables ...string) {
 	for _, t := range tables {
 		var rows int64
 		var heap, idx string
@@ -285,7 +285,7 @@ func logTableSizes(b *testing.B, pool *pgxpool.Pool, tables ...string) {
 // pending 15% / resolved 40% / archived 10%, priorities normal 60% / low 15% /
 // high 18% / urgent 7%, three providers, 8% Chinese subjects, a fifth with an
 // AI summary, activity spread over two years.
-func loadInbox(b *testing.B, pool *pgxpool.Pool) []domain.Instance {
+func loadInbox(b testing.TB, pool *pgxpool.Pool) []domain.Instance {
 	ctx := context.Background()
 	instances := make([]domain.Instance, benchInstances)
 	for i := range instances {

@@ -36,6 +36,14 @@ func (MessagesProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			e.MessageID, e.ThreadID, DirectionOutbound, domain.MessageText, e.Text, e.AuthorID, occurredAt(env), int64(env.Raw.Position),
 			e.ActionID, domain.ActionPending)
+	case domain.DeliveryClaimed:
+		b.Queue(`UPDATE thread_messages SET delivery_status = $2 WHERE message_id = $1 AND delivery_status = $3`,
+			e.MessageID, domain.ActionProcessing, domain.ActionPending)
+	case domain.ReplyDelivered:
+		b.Queue(`UPDATE thread_messages SET delivery_status = $2, failure_reason = NULL WHERE message_id = $1`, e.MessageID, domain.ActionCompleted)
+	case domain.ReplyDeliveryFailed:
+		b.Queue(`UPDATE thread_messages SET delivery_status = $2, failure_reason = $3 WHERE message_id = $1`,
+			e.MessageID, domain.ActionFailed, e.ErrorCode+": "+e.ErrorMessage)
 	}
 	return nil
 }

@@ -30,6 +30,9 @@ func (WalletProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	case domain.ChargeApplied:
 		queueLedger(b, e.ChargeID, e.OwnerID, LedgerCharge, e.AmountMicroUSD, e.Reason, e.ThreadID, e.MessageID, e.ActionID, "", at, pos)
 		queueBalance(b, e.OwnerID, -e.AmountMicroUSD, at)
+	case domain.RefundApplied:
+		queueLedger(b, e.RefundID, e.OwnerID, LedgerRefund, e.AmountMicroUSD, e.Reason, e.ThreadID, "", e.ActionID, e.ChargeID, at, pos)
+		queueBalance(b, e.OwnerID, e.AmountMicroUSD, at)
 	}
 	return nil
 }

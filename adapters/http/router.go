@@ -97,6 +97,9 @@ func NewRouter(d Deps) *gin.Engine {
 	api.GET("/threads/:thread_id/messages", h.apiKeyAuth(postgres.ScopeRead), h.listMessages)
 	api.GET("/threads/:thread_id/events", h.apiKeyAuth(postgres.ScopeAudit), h.threadEvents)
 	api.POST("/threads/:thread_id/replies", h.apiKeyAuth(postgres.ScopeWrite), h.queueReply)
+	api.GET("/threads/:thread_id/actions", h.apiKeyAuth(postgres.ScopeRead), h.listActions)
+	api.GET("/billing/balance", h.apiKeyAuth(postgres.ScopeRead), h.balance)
+	api.GET("/billing/ledger", h.apiKeyAuth(postgres.ScopeRead), h.ledger)
 
 	// The console (seed 000): user JWTs with service:read / service:manage.
 	console := r.Group("/console/socialops")
@@ -114,6 +117,9 @@ func NewRouter(d Deps) *gin.Engine {
 	console.POST("/:alias/threads/:thread_id/notes", with(manage, h.addNote)...)
 	console.POST("/:alias/threads/:thread_id/replies", with(manage, h.queueReply)...)
 	console.PATCH("/:alias/threads/:thread_id", with(manage, h.patchThread)...)
+	console.GET("/:alias/threads/:thread_id/actions", with(read, h.listActions)...)
+	console.GET("/:alias/billing/balance", with(read, h.balance)...)
+	console.GET("/:alias/billing/ledger", with(read, h.ledger)...)
 	return r
 }
 

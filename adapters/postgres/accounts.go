@@ -197,3 +197,16 @@ func (a *Accounts) ListByOwner(ctx context.Context, ownerID string) ([]Account, 
 	}
 	return accounts, nil
 }
+
+// ConnectedAccount is Get in the shape the delivery process manager reads;
+// found is false when there is no such account.
+func (a *Accounts) ConnectedAccount(ctx context.Context, accountID string) (domain.ConnectedAccount, bool, error) {
+	acct, err := a.Get(ctx, accountID)
+	if errors.Is(err, ErrAccountNotFound) {
+		return domain.ConnectedAccount{}, false, nil
+	}
+	if err != nil {
+		return domain.ConnectedAccount{}, false, err
+	}
+	return domain.ConnectedAccount{ID: acct.ID, OwnerID: acct.OwnerID, Provider: acct.Provider, Status: acct.Status}, true, nil
+}

@@ -26,6 +26,15 @@ type Config struct {
 	JWTSecret []byte
 	// EncryptionKey (32 bytes) encrypts connected accounts' tokens; nil when unset.
 	EncryptionKey []byte
+	// Reply delivery.
+	ReplyFeeMicroUSD      int64
+	TelegramAPIURL        string
+	DeliveryMaxAttempts   int64
+	DeliveryConcurrency   int64
+	DeliveryTimeout       time.Duration
+	DeliveryBackoff       time.Duration
+	DeliveryStuckAfter    time.Duration
+	DeliverySweepInterval time.Duration
 }
 
 // ConfigError names the variable that is wrong.
@@ -86,6 +95,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	if cfg.JWTSecret, err = jwtSecretVar(getenv); err != nil {
+		return cfg, err
+	}
+	if err := deliveryVars(getenv, &cfg); err != nil {
 		return cfg, err
 	}
 	if cfg.EncryptionKey, err = encryptionKeyVar(getenv); err != nil {
@@ -157,4 +169,41 @@ func durationVar(getenv func(string) string, name string, def time.Duration) (ti
 		return 0, &ConfigError{name, fmt.Sprintf("%q is not a positive duration such as 30s or 5m", v)}
 	}
 	return d, nil
+}
+
+func deliveryVars(getenv func(string) string, cfg *Config) error {
+	var err error
+	if cfg.ReplyFeeMicroUSD, err = intVar(getenv, "SOCIALOPS_REPLY_FEE_MICRO_USD", 200, 0, 1_000_000_000); err != nil {
+		return err
+	}
+	if cfg.DeliveryMaxAttempts, err = intVar(getenv, "SOCIALOPS_DELIVERY_MAX_ATTEMPTS", 5, 1, 100); err != nil {
+		return err
+	}
+	if cfg.DeliveryConcurrency, err = intVar(getenv, "SOCIALOPS_DELIVERY_CONCURRENCY", 8, 1, 256); err != nil {
+		return err
+	}
+	durations := []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+	}{
+		{"SOCIALOPS_DELIVERY_TIMEOUT", &cfg.DeliveryTimeout, 10 * time.Second},
+		{"SOCIALOPS_DELIVERY_BACKOFF", &cfg.DeliveryBackoff, time.Second},
+		{"SOCIALOPS_DELIVERY_STUCK_AFTER", &cfg.DeliveryStuckAfter, time.Minute},
+		{"SOCIALOPS_DELIVERY_SWEEP_INTERVAL", &cfg.DeliverySweepInterval, 15 * time.Second},
+	}
+	for _, d := range durations {
+		if *d.dst, err = durationVar(getenv, d.name, d.def); err != nil {
+			return err
+		}
+	}
+	cfg.TelegramAPIURL = "https://api.telegram.org"
+	if v := strings.TrimSpace(getenv("SOCIALOPS_TELEGRAM_API_URL")); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &ConfigError{"SOCIALOPS_TELEGRAM_API_URL", fmt.Sprintf("%q is not an http(s) base URL", v)}
+		}
+		cfg.TelegramAPIURL = strings.TrimRight(v, "/")
+	}
+	return nil
 }

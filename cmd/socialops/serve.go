@@ -11,12 +11,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/socialops/socialops/adapters/deliveryworker"
 	"github.com/socialops/socialops/adapters/eventstore"
 	"github.com/socialops/socialops/adapters/eventstore/kurrentdb"
 	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
 	httpapi "github.com/socialops/socialops/adapters/http"
 	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/adapters/projectionrunner"
+	"github.com/socialops/socialops/adapters/telegram"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
 )
@@ -94,6 +96,18 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	runnerDone := make(chan error, 1)
 	go func() { runnerDone <- runner.Run(workers) }()
 
+	readModels := deliveryworker.ReadModels{Q: a.pool, Head: a.store.HeadPosition}
+	manager := commands.NewDeliveryManager(a.commands, readModels, a.accounts, readModels,
+		telegram.NewSender(cfg.TelegramAPIURL, cfg.DeliveryTimeout), commands.DeliveryOptions{
+			FeeMicroUSD: cfg.ReplyFeeMicroUSD, MaxAttempts: int(cfg.DeliveryMaxAttempts), BaseBackoff: cfg.DeliveryBackoff,
+			SendTimeout: cfg.DeliveryTimeout,
+		})
+	worker := deliveryworker.New(a.pool, a.store, registry, manager, deliveryworker.Options{
+		Concurrency: int(cfg.DeliveryConcurrency), SweepEvery: cfg.DeliverySweepInterval, StuckAfter: cfg.DeliveryStuckAfter, Logger: logger,
+	})
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- worker.Run(workers) }()
+
 	router := httpapi.NewRouter(httpapi.Deps{
 		Logger:           logger,
 		Database:         poolPinger{a.pool},
@@ -141,6 +155,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	stopWorkers()
 	if err := <-runnerDone; err != nil {
 		logger.Error("projections stopped with an error", "error", err)
+	}
+	if err := <-workerDone; err != nil {
+		logger.Error("delivery worker stopped with an error", "error", err)
 	}
 	logger.Info("stopped")
 	return nil

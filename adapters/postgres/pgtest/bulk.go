@@ -185,7 +185,7 @@ func CopyEvents(ctx context.Context, pool *pgxpool.Pool, gen func(emit func(Bulk
 				if created.IsZero() {
 					created = now
 				}
-				return emit(pos, e.Stream, rev, id, e.Event.Type, nonNilBytes(e.Event.Data), nonNilBytes(e.Event.Metadata), created)
+				return emit(pos, e.Stream, rev, [16]byte(id), e.Event.Type, nonNilBytes(e.Event.Data), nonNilBytes(e.Event.Metadata), created)
 			})
 			return errors.Join(failed, more)
 		})

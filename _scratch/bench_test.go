@@ -1,0 +1,443 @@
+package scratch_test
+
+// Benchmarks of the read side over a million rows, loaded with COPY
+// (pgtest.CopyEvents, pgtest.CopyRows) rather than through the store and the
+// projectors, so that loading takes seconds:
+//
+//	make bench BENCH='Rebuild|InboxQuery' PKG=./projections/
+//
+// Each benchmark function gets one database and loads it once; the work that
+// cannot be repeated b.N times (a rebuild of a million events) runs once per
+// sub-benchmark and reports its figures with b.ReportMetric.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
+	"github.com/socialops/socialops/adapters/postgres/pgtest"
+	"github.com/socialops/socialops/domain"
+	"github.com/socialops/socialops/projections"
+)
+
+const (
+	// rebuildEvents is the size of the log BenchmarkRebuild replays.
+	rebuildEvents = 1_000_000
+	// inboxThreads is the size of the inbox BenchmarkInboxQuery queries.
+	inboxThreads = 1_000_000
+	// benchInstances is how many instances share the rows.
+	benchInstances = 100
+)
+
+// Keywords BenchmarkInboxQuery searches for; the corpus below uses each in a
+// few percent of the subjects.
+const (
+	keywordEN = "refund"
+	keywordZH = "退款"
+)
+
+var (
+	subjectsEN = []string{
+		"Order #%d has not been delivered",
+		"Refund request for invoice %d",
+		"Cannot log in on the mobile app (build %d)",
+		"API latency is high on region eu-%d",
+		"Question about the pricing plan for %d seats",
+		"Password reset link expired, ticket %d",
+		"Please change my shipping address, order %d",
+		"Bug: export to CSV fails after %d rows",
+		"Feature request: dark mode (vote %d)",
+		"Payment failed with card ending %d",
+		"Where is my refund? Order %d",
+		"Invoice %d shows the wrong VAT number",
+		"Webhook deliveries failing with 502 since build %d",
+		"Workflow run %d failed on main",
+		"Issue %d: crash when opening settings",
+		"Pull request %d: bump dependencies",
+		"Subscription renewal question, account %d",
+		"Damaged item received, order %d",
+		"Two-factor codes not arriving (attempt %d)",
+		"Partner integration onboarding, step %d",
+	}
+	subjectsZH = []string{
+		"订单 %d 还没有发货",
+		"申请退款：订单 %d",
+		"无法登录账户（第 %d 次尝试）",
+		"发票 %d 开具问题",
+		"物流信息查询 %d",
+		"退款进度查询，工单 %d",
+		"会员续费咨询 %d",
+		"商品破损，订单 %d",
+	}
+	summaries = []string{
+		"Customer asks about a late delivery and wants a new date.",
+		"User cannot sign in; suggested a password reset.",
+		"Billing question about the annual plan; no refund asked.",
+		"Automated alert, resolved by the on-call engineer.",
+		"客户询问退款进度，已转交财务处理。",
+		"Duplicate of an earlier ticket about shipping.",
+	}
+	phrases = []string{
+		"hello there, ", "I have a question about my order ", "and its delivery date. ",
+		"The tracking page has not changed for days. ", "Could you please check? ",
+		"Thanks in advance, ", "the payment went through twice ", "according to my bank statement. ",
+		"我的订单一直没有更新物流信息，", "请尽快帮我处理，谢谢！", "It worked yesterday but not today. ",
+		"Error code 502 on every retry. ", "Best regards. ",
+	}
+	providers = []string{domain.ProviderGenericWebhook, domain.ProviderGenericWebhook, domain.ProviderTelegram, domain.ProviderTelegram, domain.ProviderGitHub}
+	labelSets = [][]string{nil, nil, nil, {"billing"}, {"ops", "urgent"}, {"high"}, {"low"}, {"support", "vip"}, {"bug", "high"}}
+)
+
+// benchInstance is an instance of the synthetic data with its owner. Owners
+// hold two or three instances each.
+func benchInstance(i int) domain.Instance {
+	return domain.Instance{
+		ID:      domain.DerivedID("soinst_", "bench", strconv.Itoa(i)),
+		Alias:   fmt.Sprintf("bench-%03d", i),
+		OwnerID: fmt.Sprintf("owner-%02d", i*2/5),
+	}
+}
+
+func randomSubject(rnd *rand.Rand) string {
+	if rnd.IntN(100) < 8 {
+		return fmt.Sprintf(subjectsZH[rnd.IntN(len(subjectsZH))], rnd.IntN(100000))
+	}
+	return fmt.Sprintf(subjectsEN[rnd.IntN(len(subjectsEN))], rnd.IntN(100000))
+}
+
+func randomText(rnd *rand.Rand, minBytes int) string {
+	var sb strings.Builder
+	for sb.Len() < minBytes {
+		sb.WriteString(phrases[rnd.IntN(len(phrases))])
+	}
+	return strings.TrimSpace(sb.String())
+}
+
+// benchThread is a thread of the synthetic event log.
+type benchThread struct {
+	id, externalID, provider, subject string
+	inst                              domain.Instance
+}
+
+// generateEvents emits about n events (never fewer; at most two more) as the
+// webhook command would append them: ThreadOpened + InboundMessageReceived +
+// ChargeApplied for a thread's first message, InboundMessageReceived +
+// ChargeApplied for the others, on the thread's stream, over
+// benchInstances instances. A quarter of the messages open a thread (about
+// 110,000 threads for a million events); the others answer a recent thread.
+// Event times advance about 20 s per message from 2024-01-01.
+func generateEvents(reg *domain.Registry, n int, emit func(pgtest.BulkEvent) bool) error {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	instances := make([]domain.Instance, benchInstances)
+	for i := range instances {
+		instances[i] = benchInstance(i)
+	}
+	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	var threads []benchThread
+	count := 0
+	send := func(stream string, payload domain.Event, meta domain.Metadata) (bool, error) {
+		ev, err := reg.Encode(payload, meta)
+		if err != nil {
+			return false, err
+		}
+		count++
+		return emit(pgtest.BulkEvent{Stream: stream, Event: ev, Created: meta.OccurredAt}), nil
+	}
+	for msg := 0; count < n; msg++ {
+		at = at.Add(time.Duration(rnd.ExpFloat64() * float64(20*time.Second)))
+		var th benchThread
+		opening := len(threads) == 0 || rnd.IntN(4) == 0
+		if opening {
+			inst := instances[rnd.IntN(len(instances))]
+			provider := providers[rnd.IntN(len(providers))]
+			ext := "ext-" + strconv.Itoa(len(threads))
+			th = benchThread{id: domain.InboundThreadID(inst.ID, provider, ext), externalID: ext, provider: provider, subject: randomSubject(rnd), inst: inst}
+			threads = append(threads, th)
+		} else {
+			// Recent threads get most of the answers.
+			back := min(int(rnd.ExpFloat64()*2000), len(threads)-1)
+			th = threads[len(threads)-1-back]
+		}
+		eventID := "evt-" + strconv.Itoa(msg)
+		msgID := domain.InboundMessageID(th.inst.ID, th.provider, eventID)
+		labels := labelSets[rnd.IntN(len(labelSets))]
+		text := randomText(rnd, 80+rnd.IntN(160))
+		raw := `{"event_id":"` + eventID + `","thread_id":"` + th.externalID + `","title":"` + th.subject +
+			`","text":"` + text + `","user":{"id":"u` + strconv.Itoa(rnd.IntN(5000)) + `"}}`
+		meta := func(typ string) domain.Metadata {
+			return domain.Metadata{
+				EventID:       domain.EventUUID(th.inst.ID, th.provider, eventID, typ),
+				CorrelationID: "req_" + strconv.FormatUint(rnd.Uint64(), 36),
+				CausationID:   th.provider + ":" + eventID,
+				OwnerID:       th.inst.OwnerID,
+				InstanceAlias: th.inst.Alias,
+				Actor:         domain.Actor{Kind: domain.ActorAPIKey, ID: "key_bench"},
+				OccurredAt:    at,
+			}
+		}
+		stream := domain.ThreadStream(th.id)
+		var events []domain.Event
+		if opening {
+			events = append(events, domain.ThreadOpened{
+				ThreadID: th.id, InstanceID: th.inst.ID, OwnerID: th.inst.OwnerID, InstanceAlias: th.inst.Alias,
+				Provider: th.provider, ExternalThreadID: th.externalID, Subject: th.subject,
+				Status: domain.StatusOpen, Priority: domain.PriorityFromLabels(labels), Labels: labels,
+			})
+		}
+		events = append(events,
+			domain.InboundMessageReceived{
+				ThreadID: th.id, MessageID: msgID, Provider: th.provider, ProviderEventID: eventID, ExternalMessageID: eventID,
+				MessageType: domain.MessageText, Subject: th.subject, Text: text,
+				Sender: domain.Sender{ExternalID: "u1", DisplayName: "Bench Sender"}, Labels: labels, RawPayload: []byte(raw),
+			},
+			domain.ChargeApplied{
+				ChargeID: domain.DerivedID(domain.PrefixCharge, msgID), OwnerID: th.inst.OwnerID,
+				AmountMicroUSD: domain.InboundMessageFeeMicroUSD, Reason: domain.ChargeInboundMessage, ThreadID: th.id, MessageID: msgID,
+			})
+		for _, e := range events {
+			ok, err := send(stream, e, meta(e.EventType()))
+			if err != nil || !ok {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// replayOnly applies nothing: its rebuild is the cost of reading and decoding
+// the log, the floor under every projector's rebuild.
+type replayOnly struct{}
+
+func (replayOnly) Name() string                            { return "none" }
+func (replayOnly) Tables() []string                        { return nil }
+func (replayOnly) Apply(*pgx.Batch, domain.Envelope) error { return nil }
+
+// BenchmarkRebuild replays a log of a million events (see generateEvents)
+// into each projector with projections.Rebuild and reports events/s (events
+// replayed, i.e. the whole log, per second of the whole Rebuild call) and the
+// rebuild's seconds. projector=none reads and decodes without applying. A
+// rebuild runs once per sub-benchmark whatever b.N is.
+func BenchmarkRebuild(b *testing.B) {
+	ctx := context.Background()
+	pool := pgtest.NewPool(b)
+	store := pgstore.New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b.Cleanup(func() { _ = store.Close() })
+	reg := domain.NewEventRegistry()
+
+	start := time.Now()
+	head, err := pgtest.CopyEvents(ctx, pool, func(emit func(pgtest.BulkEvent) bool) error {
+		return generateEvents(reg, rebuildEvents, emit)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d events with COPY in %s (vacuum included)", head, time.Since(start).Round(time.Millisecond))
+	logTableSizes(b, pool, "event_store_events")
+
+	for _, p := range append([]projections.Projector{replayOnly{}}, projections.All()...) {
+		var res projections.RebuildResult
+		var wall time.Duration
+		b.Run("projector="+p.Name(), func(b *testing.B) {
+			if wall == 0 { // the first call; a later one (b.N > 1) reports the same run
+				t0 := time.Now()
+				r, err := projections.Rebuild(ctx, pool, store, reg, p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res, wall = r, time.Since(t0)
+				logTableSizes(b, pool, p.Tables()...)
+			}
+			b.ReportMetric(float64(wall.Nanoseconds()), "ns/op")
+			b.ReportMetric(float64(res.Events)/wall.Seconds(), "events/s")
+			b.ReportMetric(wall.Seconds(), "rebuild_s")
+			b.ReportMetric((wall - res.Elapsed).Seconds(), "swap_s")
+		})
+	}
+}
+
+func logTableSizes(b testing.TB, pool *pgxpool.Pool, tables ...string) {
+	for _, t := range tables {
+		var rows int64
+		var heap, idx string
+		err := pool.QueryRow(context.Background(), `SELECT c.reltuples::bigint, pg_size_pretty(pg_table_size(c.oid)), pg_size_pretty(pg_indexes_size(c.oid))
+			FROM pg_class c WHERE c.oid = $1::regclass`, t).Scan(&rows, &heap, &idx)
+		if err != nil {
+			b.Logf("size of %s: %v", t, err)
+			continue
+		}
+		b.Logf("%s: ~%d rows, table %s, indexes %s", t, rows, heap, idx)
+	}
+}
+
+// loadInbox writes inboxThreads rows straight into inbox_threads with COPY
+// (indexes built afterwards), 10,000 per instance: statuses open 35% /
+// pending 15% / resolved 40% / archived 10%, priorities normal 60% / low 15% /
+// high 18% / urgent 7%, three providers, 8% Chinese subjects, a fifth with an
+// AI summary, activity spread over two years.
+func loadInbox(b testing.TB, pool *pgxpool.Pool) []domain.Instance {
+	ctx := context.Background()
+	instances := make([]domain.Instance, benchInstances)
+	for i := range instances {
+		instances[i] = benchInstance(i)
+	}
+	pick := func(rnd *rand.Rand, values []string, weights []int) string {
+		n := rnd.IntN(100)
+		for i, w := range weights {
+			if n < w {
+				return values[i]
+			}
+			n -= w
+		}
+		return values[len(values)-1]
+	}
+	end := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	span := 2 * 365 * 24 * time.Hour
+	start := time.Now()
+	err := pgtest.WithoutIndexes(ctx, pool, "inbox_threads", "512MB", func() error {
+		_, err := pgtest.CopyRows(ctx, pool, "inbox_threads",
+			[]string{"thread_id", "instance_id", "owner_id", "provider", "subject", "status", "priority", "assignee", "labels",
+				"last_message_preview", "last_message_at", "message_count", "ai_summary", "created_at", "updated_at", "last_position"},
+			func(emit func(row ...any) bool) error {
+				rnd := rand.New(rand.NewPCG(3, 4))
+				for i := range inboxThreads {
+					inst := instances[i%len(instances)]
+					provider := providers[rnd.IntN(len(providers))]
+					last := end.Add(-time.Duration(rnd.Int64N(int64(span))))
+					created := last.Add(-time.Duration(rnd.Int64N(int64(30 * 24 * time.Hour))))
+					var assignee *string
+					if rnd.IntN(3) == 0 {
+						a := "agent-" + strconv.Itoa(rnd.IntN(20))
+						assignee = &a
+					}
+					labels := labelSets[rnd.IntN(len(labelSets))]
+					if labels == nil {
+						labels = []string{}
+					}
+					summary := ""
+					if rnd.IntN(5) == 0 {
+						summary = summaries[rnd.IntN(len(summaries))]
+					}
+					if !emit(domain.InboundThreadID(inst.ID, provider, "ext-"+strconv.Itoa(i)), inst.ID, inst.OwnerID, provider,
+						randomSubject(rnd),
+						pick(rnd, domain.Statuses, []int{35, 15, 40, 10}),
+						pick(rnd, []string{domain.PriorityNormal, domain.PriorityLow, domain.PriorityHigh, domain.PriorityUrgent}, []int{60, 15, 18, 7}),
+						assignee, labels, projections.Preview(randomText(rnd, 60+rnd.IntN(200))), last, 1+rnd.IntN(40), summary,
+						created, last, int64(i+1)) {
+						return nil
+					}
+				}
+				return nil
+			})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pgtest.VacuumAnalyze(ctx, pool, "inbox_threads"); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d inbox threads with COPY, indexes and vacuum in %s", inboxThreads, time.Since(start).Round(time.Millisecond))
+	logTableSizes(b, pool, "inbox_threads")
+	return instances
+}
+
+// inboxCase is one kind of inbox query.
+type inboxCase struct {
+	name   string
+	filter func(rnd *rand.Rand, inst int) projections.ThreadFilter
+}
+
+// BenchmarkInboxQuery measures projections.ListThreads (count + page, as the
+// inbox endpoint runs it) over a million threads in 100 instances, one query
+// at a time, each on a random instance: no filter, status+priority (a random
+// pair), and a keyword (q=en: "refund", q=zh: "退款"), at page 1 and page 500
+// (limit 20); nofilter/cursor500 reads the rows of page 500 with the keyset
+// cursor instead of the offset. It reports p50_ms and p99_ms of b.N queries.
+func BenchmarkInboxQuery(b *testing.B) {
+	ctx := context.Background()
+	pool := pgtest.NewPool(b)
+	instances := loadInbox(b, pool)
+
+	// The keyset cursor of the last row of page 499 of each instance.
+	cursors := make([]projections.Cursor, len(instances))
+	for i, inst := range instances {
+		err := pool.QueryRow(ctx, `SELECT last_message_at, thread_id FROM inbox_threads WHERE instance_id = $1
+			ORDER BY last_message_at DESC, thread_id DESC OFFSET $2 LIMIT 1`, inst.ID, 499*projections.DefaultLimit-1).
+			Scan(&cursors[i].LastMessageAt, &cursors[i].ThreadID)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	var cases []inboxCase
+	for _, page := range []int{1, 500} {
+		p := page
+		cases = append(cases,
+			inboxCase{fmt.Sprintf("nofilter/page=%d", p), func(rnd *rand.Rand, inst int) projections.ThreadFilter {
+				return projections.ThreadFilter{InstanceID: instances[inst].ID, Page: p, Limit: 20}
+			}},
+			inboxCase{fmt.Sprintf("status+priority/page=%d", p), func(rnd *rand.Rand, inst int) projections.ThreadFilter {
+				return projections.ThreadFilter{InstanceID: instances[inst].ID, Page: p, Limit: 20,
+					Status:   domain.Statuses[rnd.IntN(len(domain.Statuses))],
+					Priority: domain.Priorities[rnd.IntN(len(domain.Priorities))]}
+			}},
+			inboxCase{fmt.Sprintf("q=en/page=%d", p), func(rnd *rand.Rand, inst int) projections.ThreadFilter {
+				return projections.ThreadFilter{InstanceID: instances[inst].ID, Page: p, Limit: 20, Q: keywordEN}
+			}},
+			inboxCase{fmt.Sprintf("q=zh/page=%d", p), func(rnd *rand.Rand, inst int) projections.ThreadFilter {
+				return projections.ThreadFilter{InstanceID: instances[inst].ID, Page: p, Limit: 20, Q: keywordZH}
+			}},
+		)
+	}
+	cases = append(cases, inboxCase{"nofilter/cursor500", func(rnd *rand.Rand, inst int) projections.ThreadFilter {
+		c := cursors[inst]
+		return projections.ThreadFilter{InstanceID: instances[inst].ID, Limit: 20, Cursor: &c}
+	}})
+
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			rnd := rand.New(rand.NewPCG(5, uint64(len(c.name))))
+			durations := make([]time.Duration, 0, b.N)
+			rows := 0
+			b.ResetTimer()
+			for range b.N {
+				f := c.filter(rnd, rnd.IntN(len(instances)))
+				t0 := time.Now()
+				page, err := projections.ListThreads(ctx, pool, f)
+				durations = append(durations, time.Since(t0))
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows += len(page.Threads)
+			}
+			b.StopTimer()
+			reportPercentiles(b, durations)
+			b.ReportMetric(float64(rows)/float64(b.N), "rows/op")
+		})
+	}
+}
+
+// reportPercentiles reports p50_ms and p99_ms of durations (sorted in place).
+func reportPercentiles(b *testing.B, durations []time.Duration) {
+	if len(durations) == 0 {
+		return
+	}
+	slices.Sort(durations)
+	at := func(q float64) float64 {
+		i := min(int(q*float64(len(durations))), len(durations)-1)
+		return float64(durations[i].Microseconds()) / 1000
+	}
+	b.ReportMetric(at(0.50), "p50_ms")
+	b.ReportMetric(at(0.99), "p99_ms")
+}

@@ -1,0 +1,47 @@
+package deliveryworker
+
+import (
+	"context"
+	"time"
+
+	"github.com/socialops/socialops/projections"
+)
+
+// ReadModels answers the process manager's lookups from the read models:
+// finding the channel of a chat and the projected balance. Before reading,
+// it waits (bounded) until the projector has caught up with the log head, so
+// a channel bound or a credit made just before a reply is seen.
+type ReadModels struct {
+	Q projections.Querier
+	// Head returns the event log's head position.
+	Head func(ctx context.Context) (uint64, error)
+	// CatchUp bounds the wait (default 2 s); after it the lookup runs anyway.
+	CatchUp time.Duration
+}
+
+func (r ReadModels) catchUp(ctx context.Context, projector string) {
+	if r.Head == nil {
+		return
+	}
+	head, err := r.Head(ctx)
+	if err != nil {
+		return
+	}
+	wait := r.CatchUp
+	if wait <= 0 {
+		wait = 2 * time.Second
+	}
+	_, _ = projections.WaitForPosition(ctx, r.Q, []string{projector}, head, wait)
+}
+
+// FindChannel implements commands.ChannelFinder.
+func (r ReadModels) FindChannel(ctx context.Context, instanceID, provider, chatID string) (string, bool, error) {
+	r.catchUp(ctx, projections.ChannelsProjector{}.Name())
+	return projections.FindChannel(ctx, r.Q, instanceID, provider, chatID)
+}
+
+// Balance implements commands.BalanceReader.
+func (r ReadModels) Balance(ctx context.Context, ownerID string) (int64, error) {
+	r.catchUp(ctx, projections.WalletProjector{}.Name())
+	return projections.Balance(ctx, r.Q, ownerID)
+}

@@ -1,0 +1,197 @@
+// Package deliveryworker runs the reply-delivery process manager
+// (commands.DeliveryManager): a Watermill handler follows the event log from
+// its own checkpoint and hands every ReplyQueued to a pool of workers, and a
+// periodic sweep (seed 000's 定时 worker) re-drives actions left pending or
+// processing past a timeout, such as those of a process that died.
+package deliveryworker
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/socialops/socialops/adapters/eventstore"
+	"github.com/socialops/socialops/commands"
+	"github.com/socialops/socialops/domain"
+	"github.com/socialops/socialops/projections"
+)
+
+// CheckpointName is the process manager's row in projection_checkpoints.
+const CheckpointName = "delivery-manager"
+
+// Options tune the worker.
+type Options struct {
+	Concurrency int           // actions driven at once (default 8)
+	SweepEvery  time.Duration // how often the sweep looks (default 15 s)
+	StuckAfter  time.Duration // an unsettled action this old is re-driven (default 1 min)
+	Logger      *slog.Logger
+}
+
+// Worker runs the delivery process manager.
+type Worker struct {
+	pool     *pgxpool.Pool
+	store    eventstore.Store
+	registry *domain.Registry
+	manager  *commands.DeliveryManager
+	opts     Options
+	logger   *slog.Logger
+
+	mu     sync.Mutex
+	active map[string]bool
+}
+
+// New returns a worker; Run starts it.
+func New(pool *pgxpool.Pool, store eventstore.Store, registry *domain.Registry, manager *commands.DeliveryManager, opts Options) *Worker {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.SweepEvery <= 0 {
+		opts.SweepEvery = 15 * time.Second
+	}
+	if opts.StuckAfter <= 0 {
+		opts.StuckAfter = time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Worker{pool: pool, store: store, registry: registry, manager: manager, opts: opts,
+		logger: opts.Logger.With("component", "delivery"), active: map[string]bool{}}
+}
+
+// Run blocks until ctx ends; in-flight drives stop at their next step.
+func (w *Worker) Run(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	jobs := make(chan projections.ActionRef)
+	var wg sync.WaitGroup
+	for i := 0; i < w.opts.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ref := range jobs {
+				w.drive(ctx, ref)
+			}
+		}()
+	}
+	defer func() {
+		close(jobs)
+		wg.Wait()
+	}()
+	submit := func(ref projections.ActionRef) bool {
+		select {
+		case jobs <- ref:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+
+	wlog := watermill.NewSlogLoggerWithLevelMapping(w.logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, wlog)
+	if err != nil {
+		return err
+	}
+	sub := &eventstore.WatermillSubscriber{
+		Store: w.store,
+		Checkpoint: func(ctx context.Context, _ string) (uint64, error) {
+			return projections.Checkpoint(ctx, w.pool, CheckpointName)
+		},
+		Logger: w.logger,
+	}
+	router.AddMiddleware(middleware.CorrelationID, middleware.Retry{
+		MaxRetries: 4, InitialInterval: 50 * time.Millisecond, MaxInterval: 2 * time.Second, Multiplier: 2, Logger: wlog,
+	}.Middleware, middleware.Recoverer)
+	router.AddConsumerHandler("delivery-manager", CheckpointName, sub, func(msg *message.Message) error {
+		batch, err := eventstore.DecodeBatch(msg)
+		if err != nil {
+			return err
+		}
+		for _, raw := range batch {
+			if raw.Type != (domain.ReplyQueued{}).EventType() {
+				continue
+			}
+			env, err := w.registry.Decode(raw)
+			if err != nil {
+				return err
+			}
+			r := env.Payload.(domain.ReplyQueued)
+			if !submit(projections.ActionRef{ActionID: r.ActionID, ThreadID: r.ThreadID}) {
+				return ctx.Err()
+			}
+		}
+		// The checkpoint moves once the actions are handed over; an action
+		// whose drive is cut short is picked up again by the sweep.
+		_, err = w.pool.Exec(msg.Context(), `INSERT INTO projection_checkpoints (projector, position) VALUES ($1, $2)
+			ON CONFLICT (projector) DO UPDATE SET position = GREATEST(projection_checkpoints.position, EXCLUDED.position), updated_at = now()`,
+			CheckpointName, int64(batch[len(batch)-1].Position))
+		return err
+	})
+	go func() {
+		<-ctx.Done()
+		_ = router.Close()
+	}()
+	sweepDone := make(chan struct{})
+	go func() { w.sweep(ctx, submit); close(sweepDone) }()
+	err = router.Run(ctx)
+	_ = sub.Close()
+	cancel()
+	<-sweepDone // nothing may submit once jobs is closed
+	if parent.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// Sweep re-drives unsettled actions once; Run calls it periodically.
+func (w *Worker) sweep(ctx context.Context, submit func(projections.ActionRef) bool) {
+	t := time.NewTicker(w.opts.SweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		refs, err := projections.UnsettledActions(ctx, w.pool, time.Now().Add(-w.opts.StuckAfter), 500)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.logger.Warn("delivery sweep failed", "error", err)
+			}
+			continue
+		}
+		for _, ref := range refs {
+			w.logger.Info("sweep re-drives an unsettled action", "action_id", ref.ActionID)
+			if !submit(ref) {
+				return
+			}
+		}
+	}
+}
+
+// drive runs one action, at most once at a time in this process.
+func (w *Worker) drive(ctx context.Context, ref projections.ActionRef) {
+	w.mu.Lock()
+	if w.active[ref.ActionID] {
+		w.mu.Unlock()
+		return
+	}
+	w.active[ref.ActionID] = true
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.active, ref.ActionID)
+		w.mu.Unlock()
+	}()
+	if err := w.manager.Drive(ctx, ref.ActionID, ref.ThreadID); err != nil && ctx.Err() == nil {
+		if err == commands.ErrLeaseHeld {
+			return
+		}
+		w.logger.Error("delivery step failed; the sweep will retry", "action_id", ref.ActionID, "error", err)
+	}
+}

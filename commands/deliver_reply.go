@@ -1,0 +1,361 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/socialops/socialops/domain"
+)
+
+// The delivery process manager drives each send_reply action to completed or
+// failed. Every step is an event on the action's delivery stream, appended
+// with the expected revision, so two workers never both own a step, and a
+// worker that dies resumes (or is taken over after its lease) from the last
+// recorded step:
+//
+//	claim → checks (provider, channel, account, balance) → charge →
+//	send started → provider call → delivered | attempt failed (retry) | failed + refund
+//
+// A send started without a recorded answer means a worker died during the
+// provider call. Telegram has no idempotency key, so sending again could
+// deliver twice: such a delivery ends failed with delivery_outcome_unknown and
+// its charge is refunded. Customers never get a reply twice and are never
+// charged for one they may not have received; the audit trail shows exactly
+// which step was reached.
+
+// ChannelFinder finds the channel bound to a thread's chat, active ones first
+// (a read-model lookup: the channel's own stream then decides).
+type ChannelFinder interface {
+	FindChannel(ctx context.Context, instanceID, provider, chatID string) (channelID string, found bool, err error)
+}
+
+// AccountReader reads connected accounts and their bot tokens.
+type AccountReader interface {
+	ConnectedAccount(ctx context.Context, accountID string) (domain.ConnectedAccount, bool, error)
+	BotToken(ctx context.Context, accountID string) (string, error)
+}
+
+// BalanceReader reads an owner's projected wallet balance.
+type BalanceReader interface {
+	Balance(ctx context.Context, ownerID string) (int64, error)
+}
+
+// ReplySender sends a text through a provider; failures are *domain.SendError.
+type ReplySender interface {
+	SendMessage(ctx context.Context, token, chatID, text, parseMode string) (providerMessageID string, err error)
+}
+
+// DeliveryOptions tune the process manager.
+type DeliveryOptions struct {
+	Worker      string        // this process's name in claims
+	FeeMicroUSD int64         // charged per delivered reply
+	MaxAttempts int           // provider calls per action
+	Lease       time.Duration // how long a claim holds before another worker may take over
+	BaseBackoff time.Duration // first retry delay when the provider gives none; doubles per attempt
+	MaxBackoff  time.Duration
+	SendTimeout time.Duration
+	// AfterSend, for tests, runs after the provider answered and before the
+	// answer is recorded; an error stops the drive there, as a crash would.
+	AfterSend func(actionID string) error
+}
+
+// DeliveryManager is the reply-delivery process manager.
+type DeliveryManager struct {
+	s        *Service
+	channels ChannelFinder
+	accounts AccountReader
+	balances BalanceReader
+	sender   ReplySender
+	opts     DeliveryOptions
+}
+
+// NewDeliveryManager wires the process manager.
+func NewDeliveryManager(s *Service, channels ChannelFinder, accounts AccountReader, balances BalanceReader, sender ReplySender, opts DeliveryOptions) *DeliveryManager {
+	if opts.Worker == "" {
+		opts.Worker = "worker-" + domain.RandomID("", s.random)[:8]
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 5
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 2 * time.Minute
+	}
+	if opts.BaseBackoff <= 0 {
+		opts.BaseBackoff = time.Second
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = time.Minute
+	}
+	if opts.SendTimeout <= 0 {
+		opts.SendTimeout = 10 * time.Second
+	}
+	// A claim must outlast a provider call, or another worker could take over mid-call.
+	if opts.Lease < 2*opts.SendTimeout {
+		opts.Lease = 2 * opts.SendTimeout
+	}
+	return &DeliveryManager{s: s, channels: channels, accounts: accounts, balances: balances, sender: sender, opts: opts}
+}
+
+// ErrLeaseHeld means another worker owns the delivery right now.
+var ErrLeaseHeld = errors.New("delivery is claimed by another worker")
+
+// errStopped is returned when the AfterSend hook stops a drive.
+var errStopped = errors.New("delivery stopped by hook")
+
+// target is where a reply goes, resolved from the thread, channel and account.
+type target struct {
+	channelID string
+	chatID    string
+	parseMode string
+	token     string
+}
+
+// Drive takes one action as far as it can: to completed or failed, or until
+// ctx ends or another worker holds it. threadID locates the reply on the
+// first claim.
+func (m *DeliveryManager) Drive(ctx context.Context, actionID, threadID string) error {
+	stream := domain.DeliveryStream(actionID)
+	cc := Context{Actor: domain.Actor{Kind: domain.ActorSystem, ID: "delivery:" + m.opts.Worker}, CorrelationID: actionID}
+	var tgt *target
+	waited := 0 // the attempt after which this drive already waited
+	for step := 0; step < 1000; step++ {
+		d, err := load(ctx, m.s, stream, domain.NewDelivery(actionID), domain.EvolveDelivery)
+		if err != nil {
+			return err
+		}
+		if d.Terminal() {
+			return nil
+		}
+		cc.OwnerID = d.Reply.OwnerID
+		now := m.s.now()
+
+		// Claim, or renew a claim that would lapse during the next provider call.
+		if d.Worker != m.opts.Worker || d.LeaseUntil.Sub(now) < m.opts.Lease/2 {
+			if d.Claims > 0 && d.Worker != m.opts.Worker && now.Before(d.LeaseUntil) {
+				return ErrLeaseHeld
+			}
+			claim, err := m.claim(ctx, d, threadID, now)
+			if err != nil {
+				return err
+			}
+			if err := m.append(ctx, stream, d, cc, []domain.Event{claim}); err != nil {
+				return ignoreConflict(err)
+			}
+			continue
+		}
+
+		if d.SendOpen {
+			return m.finish(ctx, stream, d, cc, domain.FailDelivery(d, domain.DeliveryOutcomeUnknown,
+				fmt.Sprintf("a worker stopped after sending attempt %d and before recording the answer; not sent again to avoid a duplicate", d.Attempts)))
+		}
+
+		if tgt == nil {
+			t, failCode, failMsg, err := m.resolve(ctx, d)
+			if err != nil {
+				return err
+			}
+			if failCode != "" {
+				return m.finish(ctx, stream, d, cc, domain.FailDelivery(d, failCode, failMsg))
+			}
+			tgt = t
+		}
+
+		if d.Charge == nil {
+			balance, err := m.balances.Balance(ctx, d.Reply.OwnerID)
+			if err != nil {
+				return err
+			}
+			if balance < m.opts.FeeMicroUSD {
+				return m.finish(ctx, stream, d, cc, domain.FailDelivery(d, domain.DeliveryInsufficientBalance,
+					fmt.Sprintf("the wallet holds %d micro-USD; a reply costs %d", balance, m.opts.FeeMicroUSD)))
+			}
+			charge := domain.ChargeApplied{
+				ChargeID: domain.DerivedID(domain.PrefixCharge, "reply", actionID), OwnerID: d.Reply.OwnerID,
+				AmountMicroUSD: m.opts.FeeMicroUSD, Reason: domain.ChargeReplyDelivery,
+				ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID, ActionID: actionID,
+			}
+			if err := m.append(ctx, stream, d, cc, []domain.Event{charge}); err != nil {
+				return ignoreConflict(err)
+			}
+			continue
+		}
+
+		if d.Attempts >= m.opts.MaxAttempts {
+			return m.finish(ctx, stream, d, cc, domain.FailDelivery(d, domain.DeliveryRetriesExhausted,
+				fmt.Sprintf("%d attempts failed; last error: %s", d.Attempts, d.LastError)))
+		}
+		if d.Attempts > 0 && waited != d.Attempts {
+			if err := m.waitBeforeRetry(ctx, d); err != nil {
+				return err
+			}
+			waited = d.Attempts
+			continue // re-check the claim: the wait may have outlasted half the lease
+		}
+		started := domain.DeliverySendStarted{ActionID: actionID, ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID,
+			Attempt: d.Attempts + 1, ChannelID: tgt.channelID, ChatID: tgt.chatID}
+		if err := m.append(ctx, stream, d, cc, []domain.Event{started}); err != nil {
+			return ignoreConflict(err)
+		}
+		d = domain.EvolveDelivery(d, domain.Envelope{Payload: started, Raw: domain.RecordedEvent{Revision: uint64(d.Version + 1)}})
+		sendCtx, cancel := context.WithTimeout(ctx, m.opts.SendTimeout)
+		providerID, sendErr := m.sender.SendMessage(sendCtx, tgt.token, tgt.chatID, d.Reply.Text, tgt.parseMode)
+		cancel()
+		if m.opts.AfterSend != nil {
+			if err := m.opts.AfterSend(actionID); err != nil {
+				return errStopped
+			}
+		}
+		var events []domain.Event
+		var se *domain.SendError
+		switch {
+		case sendErr == nil:
+			events = []domain.Event{domain.ReplyDelivered{ActionID: actionID, ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID,
+				ProviderMessageID: providerID, Attempts: d.Attempts}}
+		case errors.As(sendErr, &se) && se.Retryable:
+			events = []domain.Event{domain.DeliveryAttemptFailed{ActionID: actionID, ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID,
+				Attempt: d.Attempts, ErrorCode: se.Code, ErrorMessage: se.Message, RetryAfterMS: se.RetryAfter.Milliseconds()}}
+		case se != nil:
+			events = domain.FailDelivery(d, domain.DeliveryRejected, se.Code+": "+se.Message)
+		default:
+			// Not classified by the sender: treat as a transient failure.
+			events = []domain.Event{domain.DeliveryAttemptFailed{ActionID: actionID, ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID,
+				Attempt: d.Attempts, ErrorCode: "send_error", ErrorMessage: sendErr.Error()}}
+		}
+		if err := m.append(ctx, stream, d, cc, events); err != nil {
+			if errors.Is(err, domain.ErrWrongExpectedRevision) {
+				m.s.logger.Error("delivery answer could not be recorded: another worker took the action over",
+					"action_id", actionID, "attempt", d.Attempts, "delivered", sendErr == nil)
+			}
+			return err
+		}
+	}
+	return fmt.Errorf("delivery %s did not settle", actionID)
+}
+
+// claim builds a claim; the first one copies the reply from the thread.
+func (m *DeliveryManager) claim(ctx context.Context, d domain.Delivery, threadID string, now time.Time) (domain.DeliveryClaimed, error) {
+	c := d.Reply
+	if d.Claims == 0 {
+		thread, err := load(ctx, m.s, domain.ThreadStream(threadID), domain.NewThread(threadID), domain.EvolveThread)
+		if err != nil {
+			return c, err
+		}
+		var reply *domain.ReplyQueued
+		for _, r := range thread.Replies {
+			if r.ActionID == d.ActionID {
+				r := r
+				reply = &r
+			}
+		}
+		if reply == nil {
+			return c, fmt.Errorf("action %s is not a reply of thread %s", d.ActionID, threadID)
+		}
+		c = domain.DeliveryClaimed{ActionID: d.ActionID, ThreadID: reply.ThreadID, MessageID: reply.MessageID,
+			InstanceID: reply.InstanceID, OwnerID: reply.OwnerID, Provider: reply.Provider, Text: reply.Text}
+	}
+	c.Worker, c.Claim, c.LeaseUntil = m.opts.Worker, d.Claims+1, now.Add(m.opts.Lease).UTC()
+	return c, nil
+}
+
+// resolve finds where the reply goes; a non-empty failCode ends the delivery.
+func (m *DeliveryManager) resolve(ctx context.Context, d domain.Delivery) (*target, string, string, error) {
+	if d.Reply.Provider != domain.ProviderTelegram {
+		return nil, domain.DeliveryProviderNotSupported, fmt.Sprintf("replies cannot be delivered to %s threads yet", d.Reply.Provider), nil
+	}
+	thread, err := load(ctx, m.s, domain.ThreadStream(d.Reply.ThreadID), domain.NewThread(d.Reply.ThreadID), domain.EvolveThread)
+	if err != nil {
+		return nil, "", "", err
+	}
+	channelID, found, err := m.channels.FindChannel(ctx, d.Reply.InstanceID, domain.ProviderTelegram, thread.ExternalThreadID)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if !found {
+		return nil, domain.DeliveryChannelNotFound, "no Telegram channel of this instance is bound to the thread's chat", nil
+	}
+	ch, err := load(ctx, m.s, domain.ChannelStream(channelID), domain.NewChannel(channelID), domain.EvolveChannel)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if ch.Version < 0 || ch.Created.InstanceID != d.Reply.InstanceID {
+		return nil, domain.DeliveryChannelNotFound, "the thread's channel does not exist", nil
+	}
+	if ch.Status != domain.ChannelActive {
+		return nil, domain.DeliveryChannelInactive, "the thread's channel is inactive", nil
+	}
+	acct, found, err := m.accounts.ConnectedAccount(ctx, ch.Created.ConnectedAccountID)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if !found || acct.OwnerID != d.Reply.OwnerID || acct.Provider != domain.AccountTelegramBot {
+		return nil, domain.DeliveryAccountNotFound, "the channel's telegram-bot connected account does not exist", nil
+	}
+	if acct.Status != domain.AccountActive {
+		return nil, domain.DeliveryAccountInactive, "the channel's telegram-bot connected account is inactive", nil
+	}
+	token, err := m.accounts.BotToken(ctx, acct.ID)
+	if err != nil {
+		return nil, "", "", err
+	}
+	mode := ch.Created.ParseMode
+	if mode == domain.ParseModeNone {
+		mode = ""
+	}
+	return &target{channelID: channelID, chatID: ch.Created.ExternalChannelID, parseMode: mode, token: token}, "", "", nil
+}
+
+func (m *DeliveryManager) waitBeforeRetry(ctx context.Context, d domain.Delivery) error {
+	wait := m.opts.BaseBackoff << (d.Attempts - 1)
+	if wait > m.opts.MaxBackoff || wait <= 0 {
+		wait = m.opts.MaxBackoff
+	}
+	if ra := time.Duration(d.RetryAfterMS) * time.Millisecond; ra > 0 {
+		wait = ra // the provider said when
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (m *DeliveryManager) append(ctx context.Context, stream string, d domain.Delivery, cc Context, events []domain.Event) error {
+	proposed := make([]domain.ProposedEvent, 0, len(events))
+	for i, e := range events {
+		// Ids derived from the step and the worker: this worker repeating a step
+		// (after an unknown append outcome) proposes the same ids and stores it
+		// once, while another worker's step at the same place is a conflict.
+		id := domain.EventUUID(stream, fmt.Sprint(d.Version+1+int64(i)), e.EventType(), m.opts.Worker)
+		p, err := m.s.encode(cc, id, e)
+		if err != nil {
+			return err
+		}
+		proposed = append(proposed, p)
+	}
+	_, err := m.s.log.Append(ctx, stream, domain.ExpectedFromVersion(d.Version), proposed...)
+	return err
+}
+
+func (m *DeliveryManager) finish(ctx context.Context, stream string, d domain.Delivery, cc Context, events []domain.Event) error {
+	if err := m.append(ctx, stream, d, cc, events); err != nil {
+		return ignoreConflict(err)
+	}
+	if f, ok := events[0].(domain.ReplyDeliveryFailed); ok {
+		m.s.logger.Warn("reply delivery failed", "action_id", d.ActionID, "thread_id", d.Reply.ThreadID,
+			"error_code", f.ErrorCode, "error", f.ErrorMessage, "refunded", len(events) > 1)
+	}
+	return nil
+}
+
+// ignoreConflict: losing a race to another worker is not an error; it owns the action now.
+func ignoreConflict(err error) error {
+	if errors.Is(err, domain.ErrWrongExpectedRevision) {
+		return nil
+	}
+	return err
+}
