@@ -77,7 +77,7 @@ func (s *Sender) SendMessage(ctx context.Context, token, chatID, text, parseMode
 	var ans apiResponse
 	if err := json.Unmarshal(raw, &ans); err != nil {
 		return "", &domain.SendError{Code: "telegram_" + strconv.Itoa(resp.StatusCode),
-			Message: fmt.Sprintf("sendMessage answered HTTP %d with a body that is not Bot API JSON", resp.StatusCode),
+			Message:   fmt.Sprintf("sendMessage answered HTTP %d with a body that is not Bot API JSON", resp.StatusCode),
 			Retryable: resp.StatusCode >= 500}
 	}
 	if ans.OK && resp.StatusCode == http.StatusOK {
