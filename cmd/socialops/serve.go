@@ -44,7 +44,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error)
 	var store eventstore.Store
 	if cfg.EventStoreURL == "" {
 		store = pgstore.New(pool, logger)
-		logger.Info("event store: postgres")
+		logger.Debug("event store: postgres")
 	} else {
 		ks, err := kurrentdb.Open(ctx, cfg.EventStoreURL, logger)
 		if err != nil {
@@ -52,7 +52,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error)
 			return nil, fmt.Errorf("open event store: %w", err)
 		}
 		store = ks
-		logger.Info("event store: kurrentdb")
+		logger.Debug("event store: kurrentdb")
 	}
 	svc := commands.NewService(store, domain.NewEventRegistry(), commands.Options{Logger: logger})
 	svc.InboundFeeMicroUSD = cfg.InboundFeeMicroUSD
