@@ -39,6 +39,9 @@ func (h *handlers) apiKeyAuth(scope string) gin.HandlerFunc {
 			writeError(c, h.Logger, domain.Errorf(errMissingScope, "this endpoint needs the %s scope", scope))
 			return
 		}
+		if !h.limit(c, "key:"+key.ID) {
+			return
+		}
 		c.Set(ctxInstance, inst)
 		c.Set(ctxActor, domain.Actor{Kind: domain.ActorAPIKey, ID: key.ID})
 		c.Next()

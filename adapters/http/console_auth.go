@@ -96,6 +96,9 @@ func (h *handlers) userAuth(permission string) gin.HandlerFunc {
 			writeError(c, h.Logger, domain.Errorf(errMissingPermission, "this endpoint needs the %s permission", permission))
 			return
 		}
+		if !h.limit(c, "user:"+claims.Subject) {
+			return
+		}
 		c.Set(ctxUser, claims.Subject)
 		c.Set(ctxActor, domain.Actor{Kind: domain.ActorUser, ID: claims.Subject})
 		c.Next()

@@ -3,9 +3,11 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -47,6 +49,7 @@ var statusOf = map[string]int{
 	errMissingScope.Code:                http.StatusForbidden,
 	errTooLarge.Code:                    http.StatusRequestEntityTooLarge,
 	errInvalidParameter.Code:            http.StatusBadRequest,
+	errRateLimited.Code:                 http.StatusTooManyRequests,
 	errMediaType.Code:                   http.StatusUnsupportedMediaType,
 	errUnavailable.Code:                 http.StatusServiceUnavailable,
 	errNotFound.Code:                    http.StatusNotFound,
@@ -93,13 +96,21 @@ func writeError(c *gin.Context, logger *slog.Logger, err error) {
 	if status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "1")
 	}
+	c.Set("error_code", de.Code)
 	c.AbortWithStatusJSON(status, errorBody{Error: errorInfo{Code: de.Code, Message: de.Message}})
 }
 
-// unavailable tells whether an error means the database or event store could not be reached.
+// unavailable tells whether an error means the database or event store could
+// not be reached or went away mid-request (a restart, a timeout).
 func unavailable(err error) bool {
 	var connErr *pgconn.ConnectError
 	var netErr net.Error
-	return errors.As(err, &connErr) || errors.As(err, &netErr) ||
-		errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 08: connection exceptions; 57P01-57P03: shutdown, crash, not accepting connections yet.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed")
 }

@@ -42,7 +42,12 @@ var testJWTSecret = []byte("console-test-secret-0123456789abcdef")
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	pool := pgtest.NewPool(t)
+	return newHarnessWith(t, pgtest.NewPool(t), nil)
+}
+
+// newHarnessWith assembles the service on a given pool; tweak adjusts its deps.
+func newHarnessWith(t *testing.T, pool *pgxpool.Pool, tweak func(*httpapi.Deps)) *harness {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store := pgstore.New(pool, logger)
 	t.Cleanup(func() { _ = store.Close() })
@@ -60,7 +65,7 @@ func newHarness(t *testing.T) *harness {
 	done := make(chan struct{})
 	go func() { _ = runner.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	router := httpapi.NewRouter(httpapi.Deps{
+	deps := httpapi.Deps{
 		Accounts:           h.accounts,
 		Idempotency:        postgres.NewIdempotencyKeys(pool),
 		JWTSecret:          testJWTSecret,
@@ -75,8 +80,11 @@ func newHarness(t *testing.T) *harness {
 		Projections:        runner,
 		ReadYourWritesWait: 2 * time.Second,
 		Now:                func() time.Time { return h.now },
-	})
-	h.srv = httptest.NewServer(router)
+	}
+	if tweak != nil {
+		tweak(&deps)
+	}
+	h.srv = httptest.NewServer(httpapi.NewRouter(deps))
 	t.Cleanup(h.srv.Close)
 	return h
 }

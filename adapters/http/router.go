@@ -44,6 +44,11 @@ type Deps struct {
 	WebhookTolerance time.Duration
 	// ReadYourWritesWait bounds how long a query waits for X-SocialOps-Position.
 	ReadYourWritesWait time.Duration
+	// RequestTimeout bounds each request (default 10 s).
+	RequestTimeout time.Duration
+	// RateLimitRPS and RateLimitBurst size the token bucket of each key; 0 disables.
+	RateLimitRPS   float64
+	RateLimitBurst int
 	// JWTSecret verifies console user tokens (HS256); empty disables the console.
 	JWTSecret []byte
 }
@@ -78,15 +83,18 @@ func NewRouter(d Deps) *gin.Engine {
 	if d.Registry == nil {
 		d.Registry = domain.NewEventRegistry()
 	}
+	if d.RequestTimeout == 0 {
+		d.RequestTimeout = 10 * time.Second
+	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(withRequestID(), accessLog(d.Logger), recoverer(d.Logger))
+	r.Use(withRequestID(), accessLog(d.Logger), recoverer(d.Logger), withTimeout(d.RequestTimeout))
 	r.NoRoute(func(c *gin.Context) { writeError(c, d.Logger, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, d.Logger, errMethod) })
 
-	h := &handlers{Deps: d}
+	h := &handlers{Deps: d, limiters: newLimiters(d.RateLimitRPS, d.RateLimitBurst)}
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 
@@ -125,6 +133,7 @@ func NewRouter(d Deps) *gin.Engine {
 
 type handlers struct {
 	Deps
+	limiters *limiters
 }
 
 const requestIDKey = "request_id"

@@ -57,6 +57,13 @@ func (h *handlers) webhook(c *gin.Context) {
 		writeError(c, h.Logger, err)
 		return
 	}
+	limitKey := "key:" + actor.ID
+	if actor.Kind == domain.ActorProvider {
+		limitKey = "webhook:" + inst.ID + ":" + provider
+	}
+	if !h.limit(c, limitKey) {
+		return
+	}
 	if !utf8.Valid(body) {
 		writeError(c, h.Logger, domain.Errorf(domain.ErrInvalidPayload, "the body is not valid UTF-8"))
 		return

@@ -5,7 +5,7 @@
 # listens on loopback only, and works as root (the cluster then runs as the
 # unprivileged `postgres` user, because initdb refuses root) and as a normal user.
 #
-# usage: localpg.sh up | url [database] | stop | clean | status
+# usage: localpg.sh up | url [database] | stop | restart | clean | status
 # settings: SOCIALOPS_LOCAL_PG_PORT (default 54329), SOCIALOPS_LOCAL_PG_DIR (default <repo>/.data/pg)
 set -euo pipefail
 
@@ -142,6 +142,12 @@ stop)
 	dir=$(datadir)
 	if [ -n "$bindir" ] && running "$dir"; then as_owner "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null && log "stopped"; else log "not running"; fi
 	;;
+restart)
+	# A fast stop (open connections are cut, as in a database failover), then up.
+	dir=$(datadir)
+	if [ -n "$bindir" ] && running "$dir"; then as_owner "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null && log "stopped"; else log "not running"; fi
+	up
+	;;
 clean)
 	dir=$(datadir)
 	if [ -n "$bindir" ] && running "$dir"; then as_owner "$bindir/pg_ctl" -D "$dir" -m immediate -w stop >/dev/null || true; fi
@@ -149,7 +155,7 @@ clean)
 	log "removed $dir"
 	;;
 *)
-	echo "usage: $0 up | url [database] | stop | clean | status" >&2
+	echo "usage: $0 up | url [database] | stop | restart | clean | status" >&2
 	exit 2
 	;;
 esac

@@ -35,6 +35,10 @@ type Config struct {
 	DeliveryBackoff       time.Duration
 	DeliveryStuckAfter    time.Duration
 	DeliverySweepInterval time.Duration
+	// Request limits.
+	RequestTimeout time.Duration
+	RateLimitRPS   int64
+	RateLimitBurst int64
 }
 
 // ConfigError names the variable that is wrong.
@@ -95,6 +99,15 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	if cfg.JWTSecret, err = jwtSecretVar(getenv); err != nil {
+		return cfg, err
+	}
+	if cfg.RequestTimeout, err = durationVar(getenv, "SOCIALOPS_REQUEST_TIMEOUT", 10*time.Second); err != nil {
+		return cfg, err
+	}
+	if cfg.RateLimitRPS, err = intVar(getenv, "SOCIALOPS_RATE_LIMIT_RPS", 100, 0, 1_000_000); err != nil {
+		return cfg, err
+	}
+	if cfg.RateLimitBurst, err = intVar(getenv, "SOCIALOPS_RATE_LIMIT_BURST", 200, 1, 10_000_000); err != nil {
 		return cfg, err
 	}
 	if err := deliveryVars(getenv, &cfg); err != nil {
