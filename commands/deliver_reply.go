@@ -37,9 +37,10 @@ type AccountReader interface {
 	BotToken(ctx context.Context, accountID string) (string, error)
 }
 
-// BalanceReader reads an owner's projected wallet balance.
+// BalanceReader reads an owner's projected wallet balance; when it is below
+// need, the reader first lets the projection catch up so a recent credit counts.
 type BalanceReader interface {
-	Balance(ctx context.Context, ownerID string) (int64, error)
+	Balance(ctx context.Context, ownerID string, need int64) (int64, error)
 }
 
 // ReplySender sends a text through a provider; failures are *domain.SendError.
@@ -163,7 +164,7 @@ func (m *DeliveryManager) Drive(ctx context.Context, actionID, threadID string) 
 		}
 
 		if d.Charge == nil {
-			balance, err := m.balances.Balance(ctx, d.Reply.OwnerID)
+			balance, err := m.balances.Balance(ctx, d.Reply.OwnerID, m.opts.FeeMicroUSD)
 			if err != nil {
 				return err
 			}

@@ -33,7 +33,7 @@ const token = "777000111:AAF-fakeTokenForTheLocalBotApi_0123456789"
 
 // botAPI is a local server speaking the Bot API's sendMessage wire format.
 type botAPI struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	mu    sync.Mutex
 	calls []sendCall
@@ -51,7 +51,7 @@ type sendCall struct {
 	OK        bool
 }
 
-func newBotAPI(t *testing.T) *botAPI {
+func newBotAPI(t testing.TB) *botAPI {
 	b := &botAPI{t: t, nextID: 1000}
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := strings.TrimPrefix(r.URL.Path, "/bot")
@@ -102,7 +102,7 @@ func (b *botAPI) sent() []sendCall {
 }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	pool     *pgxpool.Pool
 	store    *pgstore.Store
 	registry *domain.Registry
@@ -115,7 +115,7 @@ type env struct {
 	chat     string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	pool := pgtest.NewPool(t)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	store := pgstore.New(pool, logger)
@@ -464,7 +464,7 @@ func TestTwoWorkersNeverDeliverOneActionTwice(t *testing.T) {
 	e.ledgerInvariant()
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
