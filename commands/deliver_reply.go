@@ -203,6 +203,12 @@ func (m *DeliveryManager) Drive(ctx context.Context, actionID, threadID string) 
 		sendCtx, cancel := context.WithTimeout(ctx, m.opts.SendTimeout)
 		providerID, sendErr := m.sender.SendMessage(sendCtx, tgt.token, tgt.chatID, d.Reply.Text, tgt.parseMode)
 		cancel()
+		if ctx.Err() != nil {
+			// Stopped (shutdown, kill) during the call: the provider may or may
+			// not have taken the message. Record nothing; whoever resumes finds
+			// the send open and does not send again.
+			return ctx.Err()
+		}
 		if m.opts.AfterSend != nil {
 			if err := m.opts.AfterSend(actionID); err != nil {
 				return errStopped
@@ -315,14 +321,7 @@ func (m *DeliveryManager) waitBeforeRetry(ctx context.Context, d domain.Delivery
 	if ra := time.Duration(d.RetryAfterMS) * time.Millisecond; ra > 0 {
 		wait = ra // the provider said when
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sleepCtx(ctx, wait)
 }
 
 func (m *DeliveryManager) append(ctx context.Context, stream string, d domain.Delivery, cc Context, events []domain.Event) error {

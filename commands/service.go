@@ -120,7 +120,11 @@ func (s *Service) backoff(ctx context.Context, attempt int) error {
 	var b [1]byte
 	_, _ = io.ReadFull(s.random, b[:])
 	// Linear growth capped at 20 ms, plus up to 8 ms of jitter.
-	d := time.Duration(min(attempt+1, 20))*time.Millisecond + time.Duration(b[0]%8)*time.Millisecond
+	return sleepCtx(ctx, time.Duration(min(attempt+1, 20))*time.Millisecond+time.Duration(b[0]%8)*time.Millisecond)
+}
+
+// sleepCtx waits d, or less when ctx ends (then it returns ctx's error).
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

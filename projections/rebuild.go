@@ -64,28 +64,26 @@ func BuildShadow(ctx context.Context, pool *pgxpool.Pool, src EventSource, regis
 	return sh, nil
 }
 
-// catchUp replays events after the shadow's position up to target.
+// catchUp replays events after the shadow's position up to target, a
+// transaction per page.
 func (sh *Shadow) catchUp(ctx context.Context, pool *pgxpool.Pool, src EventSource, registry *domain.Registry, target uint64) error {
-	for sh.Position < target {
-		evs, err := src.ReadAll(ctx, sh.Position, ReplayPage)
-		if err != nil {
-			return err
-		}
-		evs = upTo(evs, target)
-		if len(evs) == 0 {
-			return nil
-		}
-		if _, err := ApplyBatch(ctx, pool, registry, sh.p, evs, sh.Schema, Hooks{}); err != nil {
-			return err
-		}
-		sh.Position = evs[len(evs)-1].Position
-		sh.Events += len(evs)
-	}
-	return nil
+	return sh.replay(ctx, src, target, func(evs []domain.RecordedEvent) error {
+		_, err := ApplyBatch(ctx, pool, registry, sh.p, evs, sh.Schema, Hooks{})
+		return err
+	})
 }
 
 // catchUpInTx replays up to target inside a transaction already pointed at the shadow schema.
 func (sh *Shadow) catchUpInTx(ctx context.Context, tx pgx.Tx, src EventSource, registry *domain.Registry, target uint64) error {
+	return sh.replay(ctx, src, target, func(evs []domain.RecordedEvent) error {
+		_, err := applyInTx(ctx, tx, registry, sh.p, evs, Hooks{})
+		return err
+	})
+}
+
+// replay reads the log after the shadow's position, page by page up to
+// target, and hands each page to apply.
+func (sh *Shadow) replay(ctx context.Context, src EventSource, target uint64, apply func([]domain.RecordedEvent) error) error {
 	for sh.Position < target {
 		evs, err := src.ReadAll(ctx, sh.Position, ReplayPage)
 		if err != nil {
@@ -95,7 +93,7 @@ func (sh *Shadow) catchUpInTx(ctx context.Context, tx pgx.Tx, src EventSource, r
 		if len(evs) == 0 {
 			return nil
 		}
-		if _, err := applyInTx(ctx, tx, registry, sh.p, evs, Hooks{}); err != nil {
+		if err := apply(evs); err != nil {
 			return err
 		}
 		sh.Position = evs[len(evs)-1].Position

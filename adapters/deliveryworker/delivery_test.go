@@ -216,20 +216,22 @@ func (e *env) settle(actionID string, within time.Duration) projections.ActionVi
 	e.t.Helper()
 	var view projections.ActionView
 	require.Eventually(e.t, func() bool {
-		head, _ := e.store.HeadPosition(context.Background())
-		names := []string{}
-		for _, p := range projections.All() {
-			names = append(names, p.Name())
-		}
-		if fresh, _ := projections.WaitForPosition(context.Background(), e.pool, names, head, time.Second); !fresh {
-			return false
-		}
 		row := e.pool.QueryRow(context.Background(), `SELECT action_id, status, attempts, error_code FROM reply_actions WHERE action_id = $1`, actionID)
 		if err := row.Scan(&view.ActionID, &view.Status, &view.Attempts, &view.ErrorCode); err != nil {
 			return false
 		}
 		return view.Status == domain.ActionCompleted || view.Status == domain.ActionFailed
 	}, within, 20*time.Millisecond)
+	// Then let every projector reach what was written by then.
+	head, err := e.store.HeadPosition(context.Background())
+	require.NoError(e.t, err)
+	names := []string{}
+	for _, p := range projections.All() {
+		names = append(names, p.Name())
+	}
+	fresh, err := projections.WaitForPosition(context.Background(), e.pool, names, head, within)
+	require.NoError(e.t, err)
+	require.True(e.t, fresh, "projectors caught up")
 	return view
 }
 

@@ -64,7 +64,10 @@ func TestRandomFailuresAndRestarts(t *testing.T) {
 		actions = append(actions, e.reply(threads[i%chats], fmt.Sprintf("reply #%03d", i)))
 	}
 
-	opts := commands.DeliveryOptions{MaxAttempts: 4, SendTimeout: 200 * time.Millisecond, Lease: 400 * time.Millisecond, BaseBackoff: 5 * time.Millisecond}
+	// The send timeout is generous: a provider call that times out is retried
+	// (as the product says), and a call that timed out after the Bot API took
+	// it would be a duplicate no delivery system can rule out.
+	opts := commands.DeliveryOptions{MaxAttempts: 4, SendTimeout: 2 * time.Second, Lease: 4 * time.Second, BaseBackoff: 5 * time.Millisecond}
 	wopts := deliveryworker.Options{Concurrency: 16, SweepEvery: 50 * time.Millisecond, StuckAfter: 100 * time.Millisecond}
 	// Chaos: workers come and go for a few seconds, killed mid-flight.
 	deadline := time.Now().Add(4 * time.Second)

@@ -11,9 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/socialops/socialops/adapters/eventstore"
@@ -92,8 +90,7 @@ func (w *Worker) Run(parent context.Context) error {
 		}
 	}
 
-	wlog := watermill.NewSlogLoggerWithLevelMapping(w.logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, wlog)
+	router, err := eventstore.NewRouter(w.logger)
 	if err != nil {
 		return err
 	}
@@ -104,9 +101,6 @@ func (w *Worker) Run(parent context.Context) error {
 		},
 		Logger: w.logger,
 	}
-	router.AddMiddleware(middleware.CorrelationID, middleware.Retry{
-		MaxRetries: 4, InitialInterval: 50 * time.Millisecond, MaxInterval: 2 * time.Second, Multiplier: 2, Logger: wlog,
-	}.Middleware, middleware.Recoverer)
 	router.AddConsumerHandler("delivery-manager", CheckpointName, sub, func(msg *message.Message) error {
 		batch, err := eventstore.DecodeBatch(msg)
 		if err != nil {

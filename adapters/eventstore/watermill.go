@@ -9,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
 	"github.com/socialops/socialops/domain"
 )
@@ -187,6 +189,23 @@ func (s *WatermillSubscriber) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	return nil
+}
+
+// NewRouter returns a Watermill router that logs through slog (its chatty
+// info lines as debug) with the middleware every consumer of the log uses:
+// correlation id, retry with backoff, and recoverer (a panic becomes an error).
+func NewRouter(logger *slog.Logger) (*message.Router, error) {
+	wlog := watermill.NewSlogLoggerWithLevelMapping(logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, wlog)
+	if err != nil {
+		return nil, err
+	}
+	router.AddMiddleware(
+		middleware.CorrelationID,
+		middleware.Retry{MaxRetries: 4, InitialInterval: 50 * time.Millisecond, MaxInterval: 2 * time.Second, Multiplier: 2, Logger: wlog}.Middleware,
+		middleware.Recoverer,
+	)
+	return router, nil
 }
 
 // DecodeBatch reads the events of a message made by WatermillSubscriber.

@@ -182,28 +182,30 @@ type textBody struct {
 	Text *string `json:"text"`
 }
 
-func (b textBody) text() (string, error) {
-	if b.Text == nil {
-		return "", domain.Errorf(domain.ErrMissingField, "text is required")
-	}
-	return *b.Text, nil
-}
-
-// addNote serves POST /console/socialops/:alias/threads/:thread_id/notes.
-func (h *handlers) addNote(c *gin.Context) {
+// textOnThread reads the {"text": …} body and the :thread_id of a note or
+// reply; on failure it has answered and returns ok false.
+func (h *handlers) textOnThread(c *gin.Context) (text, threadID string, ok bool) {
 	var body textBody
 	if err := decodeBody(c, 64<<10, &body); err != nil {
 		writeError(c, h.Logger, err)
-		return
+		return "", "", false
 	}
-	text, err := body.text()
-	if err != nil {
-		writeError(c, h.Logger, err)
-		return
+	if body.Text == nil {
+		writeError(c, h.Logger, domain.Errorf(domain.ErrMissingField, "text is required"))
+		return "", "", false
 	}
 	threadID, okID := threadParam(c)
 	if !okID {
 		writeError(c, h.Logger, domain.ErrThreadNotFound)
+		return "", "", false
+	}
+	return *body.Text, threadID, true
+}
+
+// addNote serves POST /console/socialops/:alias/threads/:thread_id/notes.
+func (h *handlers) addNote(c *gin.Context) {
+	text, threadID, valid := h.textOnThread(c)
+	if !valid {
 		return
 	}
 	res, err := h.Commands.AddNote(c.Request.Context(), commands.AddNote{
@@ -229,19 +231,8 @@ func threadParam(c *gin.Context) (string, bool) {
 // an outbound message plus a send_reply action in pending. An
 // Idempotency-Key from the same user within 24 hours returns the first reply.
 func (h *handlers) queueReply(c *gin.Context) {
-	var body textBody
-	if err := decodeBody(c, 64<<10, &body); err != nil {
-		writeError(c, h.Logger, err)
-		return
-	}
-	text, err := body.text()
-	if err != nil {
-		writeError(c, h.Logger, err)
-		return
-	}
-	threadID, okID := threadParam(c)
-	if !okID {
-		writeError(c, h.Logger, domain.ErrThreadNotFound)
+	text, threadID, valid := h.textOnThread(c)
+	if !valid {
 		return
 	}
 	cmd := commands.QueueReply{InstanceID: instanceOf(c).ID, ThreadID: threadID, Text: text, Context: h.commandContext(c)}

@@ -14,9 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/socialops/socialops/adapters/eventstore"
@@ -77,8 +75,7 @@ func New(pool *pgxpool.Pool, store eventstore.Store, registry *domain.Registry, 
 
 // Run blocks until ctx ends.
 func (r *Runner) Run(ctx context.Context) error {
-	wlog := watermill.NewSlogLoggerWithLevelMapping(r.logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, wlog)
+	router, err := eventstore.NewRouter(r.logger)
 	if err != nil {
 		return err
 	}
@@ -93,17 +90,6 @@ func (r *Runner) Run(ctx context.Context) error {
 				"projector", topic, "first_position", first, "last_position", last, "attempt", attempt)
 		},
 	}
-	router.AddMiddleware(
-		middleware.CorrelationID,
-		middleware.Retry{
-			MaxRetries:      4,
-			InitialInterval: 50 * time.Millisecond,
-			MaxInterval:     2 * time.Second,
-			Multiplier:      2,
-			Logger:          wlog,
-		}.Middleware,
-		middleware.Recoverer,
-	)
 	for _, p := range r.projectors {
 		router.AddConsumerHandler(p.Name(), p.Name(), sub, r.handler(p))
 	}
