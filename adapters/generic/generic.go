@@ -26,8 +26,9 @@
 //     the text.
 //   - Subject is the title; without one, the first line of the text cut to
 //     SubjectFromTextRunes characters. Subjects are single-line and at most
-//     MaxSubjectRunes characters; text is at most MaxTextBytes bytes; longer
-//     values are cut (never rejected) and end in "…".
+//     providertext.MaxSubjectRunes characters; text is at most
+//     providertext.MaxTextBytes bytes; longer values are cut (never rejected)
+//     and end in "…".
 //   - A field of the wrong JSON type (a number for event_id, a string for
 //     labels, …) is ErrInvalidField naming the field. null counts as absent
 //     for every field. Unknown fields are ignored; field names are
@@ -51,6 +52,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/socialops/socialops/adapters/providertext"
 	"github.com/socialops/socialops/domain"
 )
 
@@ -87,16 +89,16 @@ func Normalize(body []byte) (domain.InboundMessage, error) {
 	if err != nil {
 		return domain.InboundMessage{}, err
 	}
-	subject := cleanLine(title, MaxSubjectRunes)
-	msgText := cleanText(text, MaxTextBytes)
+	subject := providertext.CleanLine(title, providertext.MaxSubjectRunes)
+	msgText := providertext.CleanText(text, providertext.MaxTextBytes)
 	if msgText == "" {
-		msgText = cleanText(title, MaxTextBytes)
+		msgText = providertext.CleanText(title, providertext.MaxTextBytes)
 	}
 	if msgText == "" {
 		return domain.InboundMessage{}, domain.Errorf(domain.ErrMissingField, "text (or title) is required")
 	}
 	if subject == "" {
-		subject = cleanLine(firstLine(msgText), SubjectFromTextRunes)
+		subject = providertext.CleanLine(providertext.FirstLine(msgText), SubjectFromTextRunes)
 	}
 
 	sender, err := parseUser(fields)
@@ -145,16 +147,10 @@ func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 	return fields, nil
 }
 
-// isNull reports whether a raw JSON value is absent or null.
-func isNull(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) == 0 || string(raw) == "null"
-}
-
 // stringField reads an optional string field; name is how errors call it.
 func stringField(fields map[string]json.RawMessage, key, name string) (string, bool, error) {
 	raw, ok := fields[key]
-	if !ok || isNull(raw) {
+	if !ok || !providertext.Present(raw) {
 		return "", false, nil
 	}
 	var s string
@@ -190,7 +186,7 @@ func checkID(s, name string) error {
 
 func parseUser(fields map[string]json.RawMessage) (domain.Sender, error) {
 	raw, ok := fields["user"]
-	if !ok || isNull(raw) {
+	if !ok || !providertext.Present(raw) {
 		return domain.Sender{}, nil
 	}
 	var user map[string]json.RawMessage
@@ -211,16 +207,16 @@ func parseUser(fields map[string]json.RawMessage) (domain.Sender, error) {
 	if err != nil {
 		return domain.Sender{}, err
 	}
-	display := cleanLine(name, MaxDisplayNameRunes)
+	display := providertext.CleanLine(name, providertext.MaxDisplayNameRunes)
 	if display == "" {
-		display = cleanLine(id, MaxDisplayNameRunes)
+		display = providertext.CleanLine(id, providertext.MaxDisplayNameRunes)
 	}
 	return domain.Sender{ExternalID: id, DisplayName: display}, nil
 }
 
 func parseLabels(fields map[string]json.RawMessage) ([]string, error) {
 	raw, ok := fields["labels"]
-	if !ok || isNull(raw) {
+	if !ok || !providertext.Present(raw) {
 		return nil, nil
 	}
 	var entries []json.RawMessage
@@ -234,10 +230,10 @@ func parseLabels(fields map[string]json.RawMessage) ([]string, error) {
 	seen := make(map[string]bool, len(entries))
 	for i, entry := range entries {
 		var s string
-		if isNull(entry) || json.Unmarshal(entry, &s) != nil {
+		if !providertext.Present(entry) || json.Unmarshal(entry, &s) != nil {
 			return nil, domain.Errorf(domain.ErrInvalidField, "labels[%d] must be a string", i)
 		}
-		label := cleanLine(s, MaxLabelRunes+1)
+		label := providertext.CleanLine(s, MaxLabelRunes+1)
 		if label == "" || seen[label] {
 			continue
 		}

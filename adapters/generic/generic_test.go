@@ -2,8 +2,6 @@ package generic
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,28 +10,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/socialops/socialops/adapters/providertext"
+	"github.com/socialops/socialops/adapters/providertext/providertexttest"
 	"github.com/socialops/socialops/domain"
 )
 
-func readSample(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	return b
-}
-
-// requireCodedError asserts err is a *domain.Error with base's code whose
-// message names field.
-func requireCodedError(t *testing.T, err error, base *domain.Error, field string) {
-	t.Helper()
-	var de *domain.Error
-	require.ErrorAs(t, err, &de)
-	assert.ErrorIs(t, err, base, "got %v", err)
-	assert.Contains(t, de.Message, field)
-}
-
 func TestNormalizeSeedExample(t *testing.T) {
-	msg, err := Normalize(readSample(t, "seed_example.json"))
+	msg, err := Normalize(providertexttest.ReadSample(t, "seed_example.json"))
 	require.NoError(t, err)
 	assert.Equal(t, domain.InboundMessage{
 		Provider:          domain.ProviderGenericWebhook,
@@ -88,7 +71,7 @@ func TestNormalizeSamples(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			msg, err := Normalize(readSample(t, tt.file))
+			msg, err := Normalize(providertexttest.ReadSample(t, tt.file))
 			require.NoError(t, err)
 			assert.Equal(t, domain.ProviderGenericWebhook, msg.Provider)
 			assert.Equal(t, domain.MessageText, msg.MessageType)
@@ -121,7 +104,7 @@ func TestNormalizeMissingFields(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Normalize([]byte(tt.body))
-			requireCodedError(t, err, domain.ErrMissingField, tt.field)
+			providertexttest.RequireCodedError(t, err, domain.ErrMissingField, tt.field)
 		})
 	}
 }
@@ -151,7 +134,7 @@ func TestNormalizeInvalidFields(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Normalize([]byte(tt.body))
-			requireCodedError(t, err, domain.ErrInvalidField, tt.field)
+			providertexttest.RequireCodedError(t, err, domain.ErrInvalidField, tt.field)
 		})
 	}
 }
@@ -160,7 +143,7 @@ func TestNormalizeInvalidPayload(t *testing.T) {
 	for _, body := range []string{"", "   ", "not json", `{"event_id":`, `[{"event_id":"e"}]`, `"text"`, `null`, `42`, `{"a":1}{"b":2}`} {
 		t.Run(body, func(t *testing.T) {
 			_, err := Normalize([]byte(body))
-			requireCodedError(t, err, domain.ErrInvalidPayload, "body")
+			providertexttest.RequireCodedError(t, err, domain.ErrInvalidPayload, "body")
 		})
 	}
 }
@@ -189,7 +172,7 @@ func TestNormalizeLabelLimits(t *testing.T) {
 	})
 	t.Run("21 distinct labels are rejected", func(t *testing.T) {
 		_, err := Normalize(labelsBody(numbered(MaxLabels + 1)))
-		requireCodedError(t, err, domain.ErrInvalidField, "labels")
+		providertexttest.RequireCodedError(t, err, domain.ErrInvalidField, "labels")
 	})
 	t.Run("duplicates do not count towards the limit", func(t *testing.T) {
 		labels := append(numbered(MaxLabels), numbered(MaxLabels)...)
@@ -203,7 +186,7 @@ func TestNormalizeLabelLimits(t *testing.T) {
 			labels[i] = "same"
 		}
 		_, err := Normalize(labelsBody(labels))
-		requireCodedError(t, err, domain.ErrInvalidField, "labels")
+		providertexttest.RequireCodedError(t, err, domain.ErrInvalidField, "labels")
 	})
 	t.Run("64 characters are accepted, counted in runes", func(t *testing.T) {
 		long := strings.Repeat("紧", MaxLabelRunes)
@@ -213,7 +196,7 @@ func TestNormalizeLabelLimits(t *testing.T) {
 	})
 	t.Run("65 characters are rejected", func(t *testing.T) {
 		_, err := Normalize(labelsBody([]string{"ok", strings.Repeat("x", MaxLabelRunes+1)}))
-		requireCodedError(t, err, domain.ErrInvalidField, "labels[1]")
+		providertexttest.RequireCodedError(t, err, domain.ErrInvalidField, "labels[1]")
 	})
 	t.Run("blank labels and inner white space", func(t *testing.T) {
 		msg, err := Normalize(labelsBody([]string{" ", "\t", "on  call", "on call"}))
@@ -232,7 +215,7 @@ func TestNormalizeBounds(t *testing.T) {
 		body := fmt.Sprintf(`{"event_id":"e","thread_id":"t","title":%q}`, strings.Repeat("标题", 400))
 		msg, err := Normalize([]byte(body))
 		require.NoError(t, err)
-		assert.Equal(t, MaxSubjectRunes, utf8.RuneCountInString(msg.Subject))
+		assert.Equal(t, providertext.MaxSubjectRunes, utf8.RuneCountInString(msg.Subject))
 		assert.True(t, strings.HasSuffix(msg.Subject, "…"))
 	})
 	t.Run("subject from a long first line of text", func(t *testing.T) {
@@ -243,10 +226,10 @@ func TestNormalizeBounds(t *testing.T) {
 		assert.NotContains(t, msg.Subject, "second line")
 	})
 	t.Run("long text is cut rune-safely", func(t *testing.T) {
-		body := fmt.Sprintf(`{"event_id":"e","thread_id":"t","text":%q}`, strings.Repeat("😀", MaxTextBytes))
+		body := fmt.Sprintf(`{"event_id":"e","thread_id":"t","text":%q}`, strings.Repeat("😀", providertext.MaxTextBytes))
 		msg, err := Normalize([]byte(body))
 		require.NoError(t, err)
-		assert.LessOrEqual(t, len(msg.Text), MaxTextBytes)
+		assert.LessOrEqual(t, len(msg.Text), providertext.MaxTextBytes)
 		assert.True(t, utf8.ValidString(msg.Text))
 		assert.True(t, strings.HasSuffix(msg.Text, "…"))
 	})
@@ -261,7 +244,7 @@ func TestNormalizeBounds(t *testing.T) {
 
 func TestVerifySignature(t *testing.T) {
 	const secret = "whsec_test"
-	body := readSample(t, "seed_example.json")
+	body := providertexttest.ReadSample(t, "seed_example.json")
 	now := time.Unix(1714564987, 0)
 	ts := "1714564987"
 	good := Sign(secret, ts, body)

@@ -1,15 +1,9 @@
 package github
 
 import (
-	"encoding/json"
-	"errors"
-	"os"
-	"sort"
-	"strings"
 	"testing"
-	"unicode/utf8"
 
-	"github.com/socialops/socialops/domain"
+	"github.com/socialops/socialops/adapters/providertext/providertexttest"
 )
 
 // FuzzNormalize checks that Normalize never panics and either returns a
@@ -17,71 +11,13 @@ import (
 // testdata payload with its event name, and testdata/fuzz/FuzzNormalize) runs
 // in every go test.
 func FuzzNormalize(f *testing.F) {
-	paths := samples(f)
-	names := make([]string, 0, len(paths))
-	for path := range paths {
-		names = append(names, path)
-	}
-	sort.Strings(names)
-	for _, path := range names {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(paths[path], delivery, b)
+	for _, name := range sampleNames(f) {
+		f.Add(eventOf(name), delivery, providertexttest.ReadSample(f, name))
 	}
 	f.Add("issues", "d", []byte(`{"action":"opened","issue":{"number":1,"title":"\u0000\ud800","updated_at":"0000-01-01T00:00:00+01:00"},"repository":{"full_name":"a/b"}}`))
 	f.Add("check_run", "d", []byte(`{"check_run":{"html_url":"https://x/a/b/actions/runs/99999999999999999999"},"repository":{"full_name":"a/b"}}`))
 	f.Fuzz(func(t *testing.T, event, deliveryID string, body []byte) {
 		msg, err := Normalize(event, deliveryID, body)
-		checkNormalized(t, msg, err)
+		providertexttest.CheckNormalized(t, msg, err, providertexttest.LabelLimits{Max: MaxLabels, MaxRunes: MaxLabelRunes})
 	})
-}
-
-func checkNormalized(t *testing.T, msg domain.InboundMessage, err error) {
-	t.Helper()
-	if err != nil {
-		var de *domain.Error
-		if !errors.As(err, &de) {
-			t.Fatalf("error is not a *domain.Error: %T %v", err, err)
-		}
-		return
-	}
-	if msg.Provider == "" || msg.ProviderEventID == "" || msg.ExternalThreadID == "" || msg.MessageType == "" {
-		t.Fatalf("required output field empty: %+v", msg)
-	}
-	strs := map[string]string{
-		"provider": msg.Provider, "provider_event_id": msg.ProviderEventID,
-		"external_thread_id": msg.ExternalThreadID, "external_message_id": msg.ExternalMessageID,
-		"subject": msg.Subject, "message_type": msg.MessageType, "text": msg.Text,
-		"sender.external_id": msg.Sender.ExternalID, "sender.display_name": msg.Sender.DisplayName,
-	}
-	for name, s := range strs {
-		if !utf8.ValidString(s) {
-			t.Fatalf("%s is not valid UTF-8: %q", name, s)
-		}
-		if strings.ContainsRune(s, 0) {
-			t.Fatalf("%s contains NUL: %q", name, s)
-		}
-	}
-	if len(msg.Labels) > MaxLabels {
-		t.Fatalf("%d labels", len(msg.Labels))
-	}
-	for _, l := range msg.Labels {
-		if l == "" || !utf8.ValidString(l) || strings.ContainsRune(l, 0) || utf8.RuneCountInString(l) > MaxLabelRunes {
-			t.Fatalf("bad label %q", l)
-		}
-	}
-	if len(msg.Text) > MaxTextBytes {
-		t.Fatalf("text is %d bytes", len(msg.Text))
-	}
-	if n := utf8.RuneCountInString(msg.Subject); n > MaxSubjectRunes {
-		t.Fatalf("subject is %d runes", n)
-	}
-	if n := utf8.RuneCountInString(msg.Sender.DisplayName); n > MaxDisplayNameRunes {
-		t.Fatalf("display name is %d runes", n)
-	}
-	if _, err := json.Marshal(msg); err != nil {
-		t.Fatalf("message does not marshal: %v", err)
-	}
 }

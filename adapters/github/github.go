@@ -45,14 +45,11 @@
 package github
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -60,6 +57,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/socialops/socialops/adapters/providertext"
 	"github.com/socialops/socialops/domain"
 )
 
@@ -243,24 +241,17 @@ func Normalize(event, deliveryID string, body []byte) (domain.InboundMessage, er
 	}
 	if !supported[event] {
 		// ping, and any event without a message for an inbox.
-		return domain.InboundMessage{}, domain.Errorf(domain.ErrEventIgnored, "GitHub %q events are not stored", cleanLine(event, 64))
+		return domain.InboundMessage{}, domain.Errorf(domain.ErrEventIgnored, "GitHub %q events are not stored", providertext.CleanLine(event, 64))
 	}
 
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return domain.InboundMessage{}, domain.Errorf(domain.ErrInvalidPayload, "the body is empty")
-	}
-	if trimmed[0] != '{' {
-		return domain.InboundMessage{}, domain.Errorf(domain.ErrInvalidPayload, "the body must be a JSON object")
-	}
 	var p payload
-	if err := json.Unmarshal(trimmed, &p); err != nil {
-		return domain.InboundMessage{}, decodeError(err)
+	if _, err := providertext.DecodeObject(body, &p, "GitHub webhook payload"); err != nil {
+		return domain.InboundMessage{}, err
 	}
 	if p.Repository == nil {
 		return domain.InboundMessage{}, domain.Errorf(domain.ErrMissingField, "repository.full_name is required")
 	}
-	repo := cleanLine(p.Repository.FullName, maxRepoRunes+1)
+	repo := providertext.CleanLine(p.Repository.FullName, maxRepoRunes+1)
 	if repo == "" {
 		return domain.InboundMessage{}, domain.Errorf(domain.ErrMissingField, "repository.full_name is required")
 	}
@@ -268,7 +259,7 @@ func Normalize(event, deliveryID string, body []byte) (domain.InboundMessage, er
 		return domain.InboundMessage{}, domain.Errorf(domain.ErrInvalidField, "repository.full_name must be at most %d characters", maxRepoRunes)
 	}
 
-	n := normalizer{p: &p, repo: repo, action: cleanLine(p.Action, 64)}
+	n := normalizer{p: &p, repo: repo, action: providertext.CleanLine(p.Action, 64)}
 	var (
 		msg domain.InboundMessage
 		err error
@@ -297,10 +288,10 @@ func Normalize(event, deliveryID string, body []byte) (domain.InboundMessage, er
 	msg.Provider = domain.ProviderGitHub
 	msg.ProviderEventID = deliveryID
 	msg.MessageType = domain.MessageEvent
-	msg.Subject = truncateRunes(msg.Subject, MaxSubjectRunes)
-	msg.Text = cleanText(msg.Text, MaxTextBytes)
+	msg.Subject = providertext.TruncateRunes(msg.Subject, providertext.MaxSubjectRunes)
+	msg.Text = providertext.CleanText(msg.Text, providertext.MaxTextBytes)
 	if p.Sender != nil {
-		if login := cleanLine(p.Sender.Login, MaxDisplayNameRunes); login != "" {
+		if login := providertext.CleanLine(p.Sender.Login, providertext.MaxDisplayNameRunes); login != "" {
 			msg.Sender = domain.Sender{ExternalID: login, DisplayName: login}
 		}
 	}
@@ -340,7 +331,7 @@ func (n normalizer) issues() (domain.InboundMessage, error) {
 	}
 	return domain.InboundMessage{
 		ExternalThreadID: n.numbered(is.Number),
-		Subject:          orDefault(cleanLine(is.Title, MaxSubjectRunes), "Issue #"+strconv.FormatInt(is.Number, 10)),
+		Subject:          orDefault(providertext.CleanLine(is.Title, providertext.MaxSubjectRunes), "Issue #"+strconv.FormatInt(is.Number, 10)),
 		Text:             text,
 		Labels:           labelNames(is.Labels),
 		OccurredAt:       firstTime(is.UpdatedAt, is.CreatedAt),
@@ -359,7 +350,7 @@ func (n normalizer) issueComment() (domain.InboundMessage, error) {
 		return domain.InboundMessage{}, domain.Errorf(domain.ErrMissingField, "comment is required")
 	}
 	kind := "issue"
-	if present(is.PullRequest) {
+	if providertext.Present(is.PullRequest) {
 		kind = "pull request"
 	}
 	what := fmt.Sprintf("%s #%d", kind, is.Number)
@@ -377,7 +368,7 @@ func (n normalizer) issueComment() (domain.InboundMessage, error) {
 	return domain.InboundMessage{
 		ExternalThreadID:  n.numbered(is.Number),
 		ExternalMessageID: id(c.ID),
-		Subject:           orDefault(cleanLine(is.Title, MaxSubjectRunes), titleCase(kind)+" #"+strconv.FormatInt(is.Number, 10)),
+		Subject:           orDefault(providertext.CleanLine(is.Title, providertext.MaxSubjectRunes), titleCase(kind)+" #"+strconv.FormatInt(is.Number, 10)),
 		Text:              text,
 		Labels:            labelNames(is.Labels),
 		OccurredAt:        firstTime(c.UpdatedAt, c.CreatedAt, is.UpdatedAt),
@@ -403,7 +394,7 @@ func (n normalizer) pr() (*pullRequest, int64, error) {
 func (n normalizer) prMessage(pr *pullRequest, number int64, text string) domain.InboundMessage {
 	return domain.InboundMessage{
 		ExternalThreadID: n.numbered(number),
-		Subject:          orDefault(cleanLine(pr.Title, MaxSubjectRunes), "Pull request #"+strconv.FormatInt(number, 10)),
+		Subject:          orDefault(providertext.CleanLine(pr.Title, providertext.MaxSubjectRunes), "Pull request #"+strconv.FormatInt(number, 10)),
 		Text:             text,
 		Labels:           labelNames(pr.Labels),
 		OccurredAt:       firstTime(pr.UpdatedAt, pr.CreatedAt),
@@ -420,7 +411,7 @@ func (n normalizer) pullRequest() (domain.InboundMessage, error) {
 	switch n.action {
 	case "opened":
 		summary := "opened " + what
-		head, base := cleanLine(pr.Head.Ref, maxNameRunes), cleanLine(pr.Base.Ref, maxNameRunes)
+		head, base := providertext.CleanLine(pr.Head.Ref, maxNameRunes), providertext.CleanLine(pr.Base.Ref, maxNameRunes)
 		if head != "" && base != "" {
 			summary += " to merge " + head + " into " + base
 		}
@@ -491,7 +482,7 @@ func (n normalizer) pullRequestReviewComment() (domain.InboundMessage, error) {
 		return domain.InboundMessage{}, domain.Errorf(domain.ErrMissingField, "comment is required")
 	}
 	where := fmt.Sprintf("pull request #%d", number)
-	if path := cleanLine(c.Path, maxNameRunes); path != "" {
+	if path := providertext.CleanLine(c.Path, maxNameRunes); path != "" {
 		if c.Line != nil && *c.Line > 0 {
 			path += fmt.Sprintf(" line %d", *c.Line)
 		}
@@ -522,22 +513,22 @@ func (n normalizer) workflowRun() (domain.InboundMessage, error) {
 	if run.ID <= 0 {
 		return domain.InboundMessage{}, domain.Errorf(domain.ErrMissingField, "workflow_run.id is required")
 	}
-	name := cleanLine(run.Name, maxNameRunes)
+	name := providertext.CleanLine(run.Name, maxNameRunes)
 	if name == "" && n.p.Workflow != nil {
-		name = cleanLine(n.p.Workflow.Name, maxNameRunes)
+		name = providertext.CleanLine(n.p.Workflow.Name, maxNameRunes)
 	}
 	subject := orDefault(name, "Workflow")
 	if run.RunNumber > 0 {
 		subject += " #" + strconv.FormatInt(run.RunNumber, 10)
 	}
-	if branch := cleanLine(run.HeadBranch, maxNameRunes); branch != "" {
+	if branch := providertext.CleanLine(run.HeadBranch, maxNameRunes); branch != "" {
 		subject += " on " + branch
 	}
 	text := "workflow run " + n.progress(run.Status, run.Conclusion)
 	if run.RunAttempt > 1 {
 		text += fmt.Sprintf(" (attempt %d)", run.RunAttempt)
 	}
-	if title := cleanLine(run.DisplayTitle, MaxSubjectRunes); title != "" {
+	if title := providertext.CleanLine(run.DisplayTitle, providertext.MaxSubjectRunes); title != "" {
 		text += " — " + title
 	}
 	return domain.InboundMessage{
@@ -556,15 +547,15 @@ func (n normalizer) workflowJob() (domain.InboundMessage, error) {
 	if job.RunID <= 0 {
 		return domain.InboundMessage{}, domain.Errorf(domain.ErrMissingField, "workflow_job.run_id is required")
 	}
-	subject := orDefault(cleanLine(job.WorkflowName, maxNameRunes), "Workflow")
-	if branch := cleanLine(job.HeadBranch, maxNameRunes); branch != "" {
+	subject := orDefault(providertext.CleanLine(job.WorkflowName, maxNameRunes), "Workflow")
+	if branch := providertext.CleanLine(job.HeadBranch, maxNameRunes); branch != "" {
 		subject += " on " + branch
 	}
-	text := "job " + orDefault(cleanLine(job.Name, maxNameRunes), strconv.FormatInt(job.ID, 10)) + " " + n.progress(job.Status, job.Conclusion)
+	text := "job " + orDefault(providertext.CleanLine(job.Name, maxNameRunes), strconv.FormatInt(job.ID, 10)) + " " + n.progress(job.Status, job.Conclusion)
 	if job.Conclusion == "failure" {
 		for _, s := range job.Steps {
 			if s.Conclusion == "failure" {
-				if name := cleanLine(s.Name, maxNameRunes); name != "" {
+				if name := providertext.CleanLine(s.Name, maxNameRunes); name != "" {
 					text += " (failed step: " + name + ")"
 				}
 				break
@@ -593,7 +584,7 @@ func (n normalizer) checkRun() (domain.InboundMessage, error) {
 		thread = n.runThread(runID)
 	}
 	if cr.CheckSuite != nil {
-		branch = cleanLine(cr.CheckSuite.HeadBranch, maxNameRunes)
+		branch = providertext.CleanLine(cr.CheckSuite.HeadBranch, maxNameRunes)
 		if thread == "" && cr.CheckSuite.ID > 0 {
 			thread = fmt.Sprintf("%s/check-suites/%d", n.repo, cr.CheckSuite.ID)
 		}
@@ -601,7 +592,7 @@ func (n normalizer) checkRun() (domain.InboundMessage, error) {
 	if thread == "" {
 		return domain.InboundMessage{}, domain.Errorf(domain.ErrMissingField, "check_run.check_suite.id is required")
 	}
-	name := orDefault(cleanLine(cr.Name, maxNameRunes), "check")
+	name := orDefault(providertext.CleanLine(cr.Name, maxNameRunes), "check")
 	subject := name
 	if branch != "" {
 		subject += " on " + branch
@@ -615,7 +606,7 @@ func (n normalizer) checkRun() (domain.InboundMessage, error) {
 	default:
 		text = "check run " + name + " " + n.progress(cr.Status, cr.Conclusion)
 	}
-	if title := cleanLine(cr.Output.Title, MaxSubjectRunes); title != "" {
+	if title := providertext.CleanLine(cr.Output.Title, providertext.MaxSubjectRunes); title != "" {
 		text += " — " + title
 	}
 	return domain.InboundMessage{
@@ -661,12 +652,12 @@ func (n normalizer) verb() string {
 
 // progress describes a run, job or check: "completed: failure", "in progress".
 func (n normalizer) progress(status, conclusion string) string {
-	state := cleanLine(status, 64)
+	state := providertext.CleanLine(status, 64)
 	if state == "" {
 		state = n.action
 	}
 	state = strings.ReplaceAll(orDefault(state, "updated"), "_", " ")
-	if c := cleanLine(conclusion, 64); c != "" {
+	if c := providertext.CleanLine(conclusion, 64); c != "" {
 		return state + ": " + strings.ReplaceAll(c, "_", " ")
 	}
 	return state
@@ -676,14 +667,14 @@ func (n normalizer) labelName() string {
 	if n.p.Label == nil {
 		return ""
 	}
-	return cleanLine(n.p.Label.Name, MaxLabelRunes)
+	return providertext.CleanLine(n.p.Label.Name, MaxLabelRunes)
 }
 
 func (n normalizer) login(a *account) string {
 	if a == nil {
 		return ""
 	}
-	if l := cleanLine(a.Login, maxNameRunes); l != "" {
+	if l := providertext.CleanLine(a.Login, maxNameRunes); l != "" {
 		return "@" + l
 	}
 	return ""
@@ -694,7 +685,7 @@ func (n normalizer) reviewer() string {
 		return r
 	}
 	if t := n.p.RequestedTeam; t != nil {
-		if name := cleanLine(orDefault(t.Name, t.Slug), maxNameRunes); name != "" {
+		if name := providertext.CleanLine(orDefault(t.Name, t.Slug), maxNameRunes); name != "" {
 			return "team " + name
 		}
 	}
@@ -729,7 +720,7 @@ func (n normalizer) actionsRunID(urls ...string) int64 {
 
 // withBody appends a written body to a summary, leaving out empty bodies.
 func withBody(summary, body string) string {
-	if b := cleanText(body, MaxTextBytes); b != "" {
+	if b := providertext.CleanText(body, providertext.MaxTextBytes); b != "" {
 		return summary + ": " + b
 	}
 	return summary
@@ -739,7 +730,7 @@ func labelNames(labels []label) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, l := range labels {
-		name := cleanLine(l.Name, MaxLabelRunes)
+		name := providertext.CleanLine(l.Name, MaxLabelRunes)
 		if name == "" || seen[name] {
 			continue
 		}
@@ -773,11 +764,6 @@ func titleCase(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-func present(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && string(raw) != "null"
-}
-
 // firstTime is the first of the RFC 3339 times that parses and can be
 // encoded (years 1 to 9999), in UTC; zero when none does.
 func firstTime(values ...string) time.Time {
@@ -795,44 +781,6 @@ func firstTime(values ...string) time.Time {
 		}
 	}
 	return time.Time{}
-}
-
-// decodeError maps a json.Unmarshal error to a domain error.
-func decodeError(err error) error {
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &typ) && typ.Field != "" {
-		return domain.Errorf(domain.ErrInvalidField, "%s must be %s, not %s", typ.Field, jsonKind(typ.Type), typ.Value)
-	}
-	var syntax *json.SyntaxError
-	if errors.As(err, &syntax) {
-		return domain.Errorf(domain.ErrInvalidPayload, "the body is not valid JSON (at byte %d)", syntax.Offset)
-	}
-	return domain.Errorf(domain.ErrInvalidPayload, "the body is not a valid GitHub webhook payload")
-}
-
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "another type"
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	}
-	return "another type"
 }
 
 // VerifySignature reports whether header, the X-Hub-Signature-256 header

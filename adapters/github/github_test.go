@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -16,51 +14,31 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/socialops/socialops/adapters/providertext"
+	"github.com/socialops/socialops/adapters/providertext/providertexttest"
 	"github.com/socialops/socialops/domain"
 )
 
 const delivery = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
 
-// samples are the testdata payloads: path → event name (the file name up to
-// its first dot, as GitHub sends it in X-GitHub-Event).
-func samples(t testing.TB) map[string]string {
+// sampleNames are the testdata payloads, as sorted paths relative to testdata.
+func sampleNames(t testing.TB) []string {
 	t.Helper()
-	var files []string
-	for _, pattern := range []string{"testdata/*.json", "testdata/handwritten/*.json"} {
-		m, err := filepath.Glob(pattern)
-		require.NoError(t, err)
-		files = append(files, m...)
-	}
-	require.NotEmpty(t, files)
-	out := map[string]string{}
-	for _, f := range files {
-		base := filepath.Base(f)
-		out[f] = base[:strings.IndexByte(base, '.')]
-	}
-	return out
+	return providertexttest.Samples(t, "*.json", "handwritten/*.json")
 }
 
-func read(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", path))
-	require.NoError(t, err)
-	return b
+// eventOf is the event name of a testdata payload: its file name up to the
+// first dot, as GitHub sends it in X-GitHub-Event.
+func eventOf(path string) string {
+	base := filepath.Base(path)
+	return base[:strings.IndexByte(base, '.')]
 }
 
 func normalizeFile(t testing.TB, path string) domain.InboundMessage {
 	t.Helper()
-	base := filepath.Base(path)
-	msg, err := Normalize(base[:strings.IndexByte(base, '.')], delivery, read(t, path))
+	msg, err := Normalize(eventOf(path), delivery, providertexttest.ReadSample(t, path))
 	require.NoError(t, err)
 	return msg
-}
-
-func requireCodedError(t *testing.T, err error, base *domain.Error, field string) {
-	t.Helper()
-	var de *domain.Error
-	require.ErrorAs(t, err, &de)
-	assert.ErrorIs(t, err, base, "got %v", err)
-	assert.Contains(t, de.Message, field)
 }
 
 func ts(s string) time.Time {
@@ -153,14 +131,11 @@ func TestNormalizeFixtures(t *testing.T) {
 		})
 	}
 	var missing []string
-	for path := range samples(t) {
-		rel, err := filepath.Rel("testdata", path)
-		require.NoError(t, err)
-		if !covered[rel] {
-			missing = append(missing, rel)
+	for _, name := range sampleNames(t) {
+		if !covered[name] {
+			missing = append(missing, name)
 		}
 	}
-	sort.Strings(missing)
 	assert.Empty(t, missing, "every testdata payload has an expectation")
 }
 
@@ -203,22 +178,22 @@ func TestIgnoredEvents(t *testing.T) {
 		event string
 		body  []byte
 	}{
-		{"ping", read(t, "ping.payload.json")},
+		{"ping", providertexttest.ReadSample(t, "ping.payload.json")},
 		{"push", []byte(`{"ref":"refs/heads/main"}`)},
 		{"star", []byte(`not even JSON`)},
-		{"check_suite", read(t, "handwritten/check_run.completed.third-party.json")},
-		{"Issues", read(t, "issues.opened.payload.json")}, // event names are case-sensitive
+		{"check_suite", providertexttest.ReadSample(t, "handwritten/check_run.completed.third-party.json")},
+		{"Issues", providertexttest.ReadSample(t, "issues.opened.payload.json")}, // event names are case-sensitive
 	}
 	for _, tt := range tests {
 		t.Run(tt.event, func(t *testing.T) {
 			_, err := Normalize(tt.event, delivery, tt.body)
-			requireCodedError(t, err, domain.ErrEventIgnored, "")
+			providertexttest.RequireCodedError(t, err, domain.ErrEventIgnored, "")
 		})
 	}
 }
 
 func TestNormalizeErrors(t *testing.T) {
-	issue := read(t, "issues.opened.payload.json")
+	issue := providertexttest.ReadSample(t, "issues.opened.payload.json")
 	tests := []struct {
 		name     string
 		event    string
@@ -231,7 +206,7 @@ func TestNormalizeErrors(t *testing.T) {
 		{"blank delivery id", "issues", "  ", issue, domain.ErrMissingField, "X-GitHub-Delivery"},
 		{"no event", "", delivery, issue, domain.ErrMissingField, "X-GitHub-Event"},
 		{"no event, no delivery", "", "", issue, domain.ErrMissingField, "X-GitHub-Event"},
-		{"ping without delivery id", "ping", "", read(t, "ping.payload.json"), domain.ErrMissingField, "X-GitHub-Delivery"},
+		{"ping without delivery id", "ping", "", providertexttest.ReadSample(t, "ping.payload.json"), domain.ErrMissingField, "X-GitHub-Delivery"},
 		{"delivery id with a newline", "issues", "a\nb", issue, domain.ErrInvalidField, "X-GitHub-Delivery"},
 		{"empty body", "issues", delivery, nil, domain.ErrInvalidPayload, "body"},
 		{"not JSON", "issues", delivery, []byte("payload=%7B%7D"), domain.ErrInvalidPayload, "body"},
@@ -253,7 +228,7 @@ func TestNormalizeErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Normalize(tt.event, tt.delivery, tt.body)
-			requireCodedError(t, err, tt.base, tt.field)
+			providertexttest.RequireCodedError(t, err, tt.base, tt.field)
 		})
 	}
 }
@@ -321,11 +296,11 @@ func TestThreadsAndSubjects(t *testing.T) {
 func TestBoundsAndOddStrings(t *testing.T) {
 	t.Run("huge body and title are cut", func(t *testing.T) {
 		body := fmt.Sprintf(`{"action":"opened","issue":{"number":1,"title":%q,"body":%q},"repository":{"full_name":"a/b"}}`,
-			strings.Repeat("长", 1000), strings.Repeat("🙂", MaxTextBytes))
+			strings.Repeat("长", 1000), strings.Repeat("🙂", providertext.MaxTextBytes))
 		msg, err := Normalize("issues", delivery, []byte(body))
 		require.NoError(t, err)
-		assert.Equal(t, MaxSubjectRunes, utf8.RuneCountInString(msg.Subject))
-		assert.LessOrEqual(t, len(msg.Text), MaxTextBytes)
+		assert.Equal(t, providertext.MaxSubjectRunes, utf8.RuneCountInString(msg.Subject))
+		assert.LessOrEqual(t, len(msg.Text), providertext.MaxTextBytes)
 		assert.True(t, utf8.ValidString(msg.Text))
 		assert.True(t, strings.HasPrefix(msg.Text, "opened issue #1: 🙂"))
 	})
@@ -371,7 +346,7 @@ func TestVerifySignature(t *testing.T) {
 	const documented = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
 	require.Equal(t, documented, sign(secret, body))
 
-	fixture := read(t, "issues.opened.payload.json")
+	fixture := providertexttest.ReadSample(t, "issues.opened.payload.json")
 	tests := []struct {
 		name   string
 		secret string

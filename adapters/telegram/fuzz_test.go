@@ -1,79 +1,23 @@
 package telegram
 
 import (
-	"encoding/json"
-	"errors"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-	"unicode/utf8"
 
-	"github.com/socialops/socialops/domain"
+	"github.com/socialops/socialops/adapters/providertext/providertexttest"
 )
 
 // FuzzNormalize checks that Normalize never panics and either returns a
-// *domain.Error or a well-formed, bounded message. Its seed corpus (the
-// testdata samples and testdata/fuzz/FuzzNormalize) runs in every go test.
+// *domain.Error or a well-formed, bounded message without labels. Its seed
+// corpus (the testdata samples and testdata/fuzz/FuzzNormalize) runs in every
+// go test.
 func FuzzNormalize(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil || len(files) == 0 {
-		f.Fatalf("no testdata samples: %v", err)
-	}
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
+	for _, name := range providertexttest.Samples(f, "*.json") {
+		f.Add(providertexttest.ReadSample(f, name))
 	}
 	f.Add([]byte(`{"update_id":1,"message":{"message_id":1,"chat":{"id":1,"title":"\u0000\ud800"},"date":-1,"text":"\u0000"}}`))
 	f.Add([]byte(`{"update_id":1,"edited_message":{"message_id":1,"chat":{"id":1},"edit_date":99999999999999,"voice":{"duration":-5}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		msg, err := Normalize(body)
-		checkNormalized(t, msg, err)
+		providertexttest.CheckNormalized(t, msg, err, providertexttest.LabelLimits{})
 	})
-}
-
-func checkNormalized(t *testing.T, msg domain.InboundMessage, err error) {
-	t.Helper()
-	if err != nil {
-		var de *domain.Error
-		if !errors.As(err, &de) {
-			t.Fatalf("error is not a *domain.Error: %T %v", err, err)
-		}
-		return
-	}
-	if msg.Provider == "" || msg.ProviderEventID == "" || msg.ExternalThreadID == "" || msg.MessageType == "" {
-		t.Fatalf("required output field empty: %+v", msg)
-	}
-	strs := map[string]string{
-		"provider": msg.Provider, "provider_event_id": msg.ProviderEventID,
-		"external_thread_id": msg.ExternalThreadID, "external_message_id": msg.ExternalMessageID,
-		"subject": msg.Subject, "message_type": msg.MessageType, "text": msg.Text,
-		"sender.external_id": msg.Sender.ExternalID, "sender.display_name": msg.Sender.DisplayName,
-	}
-	for name, s := range strs {
-		if !utf8.ValidString(s) {
-			t.Fatalf("%s is not valid UTF-8: %q", name, s)
-		}
-		if strings.ContainsRune(s, 0) {
-			t.Fatalf("%s contains NUL: %q", name, s)
-		}
-	}
-	if len(msg.Labels) != 0 {
-		t.Fatalf("telegram messages have no labels: %q", msg.Labels)
-	}
-	if len(msg.Text) > MaxTextBytes {
-		t.Fatalf("text is %d bytes", len(msg.Text))
-	}
-	if n := utf8.RuneCountInString(msg.Subject); n > MaxSubjectRunes {
-		t.Fatalf("subject is %d runes", n)
-	}
-	if n := utf8.RuneCountInString(msg.Sender.DisplayName); n > MaxDisplayNameRunes {
-		t.Fatalf("display name is %d runes", n)
-	}
-	if _, err := json.Marshal(msg); err != nil {
-		t.Fatalf("message does not marshal: %v", err)
-	}
 }

@@ -53,17 +53,15 @@
 package telegram
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/socialops/socialops/adapters/providertext"
 	"github.com/socialops/socialops/domain"
 )
 
@@ -188,16 +186,10 @@ type callbackQuery struct {
 // *domain.Error (ErrInvalidPayload, ErrMissingField, ErrInvalidField or
 // ErrEventIgnored).
 func Normalize(body []byte) (domain.InboundMessage, error) {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return domain.InboundMessage{}, domain.Errorf(domain.ErrInvalidPayload, "the body is empty")
-	}
-	if trimmed[0] != '{' {
-		return domain.InboundMessage{}, domain.Errorf(domain.ErrInvalidPayload, "the body must be a JSON object")
-	}
 	var u update
-	if err := json.Unmarshal(trimmed, &u); err != nil {
-		return domain.InboundMessage{}, decodeError(err)
+	trimmed, err := providertext.DecodeObject(body, &u, "Telegram update")
+	if err != nil {
+		return domain.InboundMessage{}, err
 	}
 	if u.UpdateID == nil {
 		return domain.InboundMessage{}, domain.Errorf(domain.ErrMissingField, "update_id is required")
@@ -254,7 +246,7 @@ func normalizeMessage(body []byte, eventID, part string, m *message, edited bool
 		ExternalThreadID: strconv.FormatInt(m.Chat.ID, 10),
 		Subject:          subject(m.Chat),
 		MessageType:      msgType,
-		Text:             cleanText(text, MaxTextBytes),
+		Text:             providertext.CleanText(text, providertext.MaxTextBytes),
 		Sender:           messageSender(m),
 		OccurredAt:       unixTime(occurred),
 	}
@@ -268,9 +260,9 @@ func normalizeCallback(eventID string, q *callbackQuery) (domain.InboundMessage,
 	if q.Message == nil || q.Message.Chat == nil || q.Message.Chat.ID == 0 {
 		return domain.InboundMessage{}, domain.Errorf(domain.ErrEventIgnored, "the callback query does not come from a chat message")
 	}
-	text := cleanText(q.Data, MaxTextBytes)
+	text := providertext.CleanText(q.Data, providertext.MaxTextBytes)
 	if text == "" {
-		if name := cleanLine(q.GameShortName, maxPlaceholderPart); name != "" {
+		if name := providertext.CleanLine(q.GameShortName, maxPlaceholderPart); name != "" {
 			text = "[game: " + name + "]"
 		} else {
 			text = "[button pressed]"
@@ -280,7 +272,7 @@ func normalizeCallback(eventID string, q *callbackQuery) (domain.InboundMessage,
 		Provider:          domain.ProviderTelegram,
 		ProviderEventID:   eventID,
 		ExternalThreadID:  strconv.FormatInt(q.Message.Chat.ID, 10),
-		ExternalMessageID: cleanLine(q.ID, 128),
+		ExternalMessageID: providertext.CleanLine(q.ID, 128),
 		Subject:           subject(q.Message.Chat),
 		MessageType:       domain.MessageCallback,
 		Text:              text,
@@ -294,11 +286,11 @@ func normalizeCallback(eventID string, q *callbackQuery) (domain.InboundMessage,
 // content returns a message's type and text (placeholder and caption for
 // non-text messages); the type is empty when nothing is recognized.
 func content(m *message) (string, string) {
-	if t := cleanText(m.Text, MaxTextBytes); t != "" {
+	if t := providertext.CleanText(m.Text, providertext.MaxTextBytes); t != "" {
 		return domain.MessageText, t
 	}
 	msgType, placeholder := describe(m)
-	caption := cleanText(m.Caption, MaxTextBytes)
+	caption := providertext.CleanText(m.Caption, providertext.MaxTextBytes)
 	switch {
 	case msgType != "" && caption != "":
 		return msgType, placeholder + " " + caption
@@ -316,7 +308,7 @@ func describe(m *message) (string, string) {
 	switch {
 	case m.Animation != nil:
 		return domain.MessageVideo, "[GIF]"
-	case present(m.Photo):
+	case providertext.Present(m.Photo):
 		return domain.MessagePhoto, "[photo]"
 	case m.Video != nil:
 		return domain.MessageVideo, placeholder("video", m.Video.FileName, duration(m.Video.Duration))
@@ -325,7 +317,7 @@ func describe(m *message) (string, string) {
 	case m.Voice != nil:
 		return domain.MessageVoice, placeholder("voice message", "", duration(m.Voice.Duration))
 	case m.Audio != nil:
-		name := joinNonEmpty(" – ", cleanLine(m.Audio.Performer, maxPlaceholderPart), cleanLine(m.Audio.Title, maxPlaceholderPart))
+		name := joinNonEmpty(" – ", providertext.CleanLine(m.Audio.Performer, maxPlaceholderPart), providertext.CleanLine(m.Audio.Title, maxPlaceholderPart))
 		if name == "" {
 			name = m.Audio.FileName
 		}
@@ -333,12 +325,12 @@ func describe(m *message) (string, string) {
 	case m.Document != nil:
 		return domain.MessageDocument, placeholder("document", m.Document.FileName, "")
 	case m.Sticker != nil:
-		if e := cleanLine(m.Sticker.Emoji, 16); e != "" {
+		if e := providertext.CleanLine(m.Sticker.Emoji, 16); e != "" {
 			return domain.MessageSticker, "[sticker " + e + "]"
 		}
 		return domain.MessageSticker, "[sticker]"
 	case m.Venue != nil:
-		return domain.MessageLocation, placeholder("venue", joinNonEmpty(", ", cleanLine(m.Venue.Title, maxPlaceholderPart), cleanLine(m.Venue.Address, maxPlaceholderPart)), "")
+		return domain.MessageLocation, placeholder("venue", joinNonEmpty(", ", providertext.CleanLine(m.Venue.Title, maxPlaceholderPart), providertext.CleanLine(m.Venue.Address, maxPlaceholderPart)), "")
 	case m.Location != nil:
 		label := "location"
 		if m.Location.LivePeriod > 0 {
@@ -347,8 +339,8 @@ func describe(m *message) (string, string) {
 		coords := strconv.FormatFloat(m.Location.Latitude, 'f', -1, 64) + ", " + strconv.FormatFloat(m.Location.Longitude, 'f', -1, 64)
 		return domain.MessageLocation, placeholder(label, coords, "")
 	case m.Contact != nil:
-		name := joinNonEmpty(" ", cleanLine(m.Contact.FirstName, maxPlaceholderPart), cleanLine(m.Contact.LastName, maxPlaceholderPart))
-		return domain.MessageContact, placeholder("contact", joinNonEmpty(", ", name, cleanLine(m.Contact.PhoneNumber, 64)), "")
+		name := joinNonEmpty(" ", providertext.CleanLine(m.Contact.FirstName, maxPlaceholderPart), providertext.CleanLine(m.Contact.LastName, maxPlaceholderPart))
+		return domain.MessageContact, placeholder("contact", joinNonEmpty(", ", name, providertext.CleanLine(m.Contact.PhoneNumber, 64)), "")
 	case m.Poll != nil:
 		label := "poll"
 		if m.Poll.Type == "quiz" {
@@ -360,17 +352,17 @@ func describe(m *message) (string, string) {
 				options = append(options, "…")
 				break
 			}
-			if t := cleanLine(o.Text, 100); t != "" {
+			if t := providertext.CleanLine(o.Text, 100); t != "" {
 				options = append(options, t)
 			}
 		}
-		question := cleanLine(m.Poll.Question, maxPlaceholderPart)
+		question := providertext.CleanLine(m.Poll.Question, maxPlaceholderPart)
 		if len(options) > 0 {
 			question = joinNonEmpty(" ", question, "("+strings.Join(options, " / ")+")")
 		}
 		return domain.MessageOther, placeholder(label, question, "")
 	case m.Dice != nil:
-		emoji := cleanLine(m.Dice.Emoji, 16)
+		emoji := providertext.CleanLine(m.Dice.Emoji, 16)
 		if emoji == "" {
 			emoji = "🎲"
 		}
@@ -380,7 +372,7 @@ func describe(m *message) (string, string) {
 		return domain.MessageOther, "[dice " + emoji + "]"
 	case m.Game != nil:
 		return domain.MessageOther, placeholder("game", m.Game.Title, "")
-	case present(m.Story):
+	case providertext.Present(m.Story):
 		return domain.MessageOther, "[story]"
 	}
 	return "", ""
@@ -389,7 +381,7 @@ func describe(m *message) (string, string) {
 // placeholder formats "[label: name, detail]", leaving out empty parts.
 func placeholder(label, name, detail string) string {
 	s := "[" + label
-	if name = cleanLine(name, maxPlaceholderPart); name != "" {
+	if name = providertext.CleanLine(name, maxPlaceholderPart); name != "" {
 		s += ": " + name
 	}
 	if detail != "" {
@@ -423,11 +415,6 @@ func duration(sec int64) string {
 	return fmt.Sprintf("%ds", s)
 }
 
-func present(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && string(raw) != "null"
-}
-
 // serviceFields are the Message fields of service messages: events in a chat
 // that nobody wrote.
 var serviceFields = []string{
@@ -455,7 +442,7 @@ func isServiceMessage(body []byte, part string) bool {
 		return false
 	}
 	for _, name := range serviceFields {
-		if present(fields[name]) {
+		if providertext.Present(fields[name]) {
 			return true
 		}
 	}
@@ -465,19 +452,19 @@ func isServiceMessage(body []byte, part string) bool {
 // subject is the thread subject a chat proposes.
 func subject(c *chat) string {
 	if s := chatName(c); s != "" {
-		return truncateRunes(s, MaxSubjectRunes)
+		return providertext.TruncateRunes(s, providertext.MaxSubjectRunes)
 	}
 	return "Telegram chat " + strconv.FormatInt(c.ID, 10)
 }
 
 func chatName(c *chat) string {
-	if t := cleanLine(c.Title, MaxSubjectRunes); t != "" {
+	if t := providertext.CleanLine(c.Title, providertext.MaxSubjectRunes); t != "" {
 		return t
 	}
-	if n := cleanLine(c.FirstName+" "+c.LastName, MaxSubjectRunes); n != "" {
+	if n := providertext.CleanLine(c.FirstName+" "+c.LastName, providertext.MaxSubjectRunes); n != "" {
 		return n
 	}
-	if u := cleanLine(c.Username, MaxSubjectRunes); u != "" {
+	if u := providertext.CleanLine(c.Username, providertext.MaxSubjectRunes); u != "" {
 		return "@" + u
 	}
 	return ""
@@ -496,9 +483,9 @@ func messageSender(m *message) domain.Sender {
 }
 
 func userSender(u *user) domain.Sender {
-	name := cleanLine(u.FirstName+" "+u.LastName, MaxDisplayNameRunes)
+	name := providertext.CleanLine(u.FirstName+" "+u.LastName, providertext.MaxDisplayNameRunes)
 	if name == "" {
-		if un := cleanLine(u.Username, MaxDisplayNameRunes-1); un != "" {
+		if un := providertext.CleanLine(u.Username, providertext.MaxDisplayNameRunes-1); un != "" {
 			name = "@" + un
 		}
 	}
@@ -508,7 +495,7 @@ func userSender(u *user) domain.Sender {
 func chatSender(c *chat) domain.Sender {
 	return domain.Sender{
 		ExternalID:  strconv.FormatInt(c.ID, 10),
-		DisplayName: truncateRunes(chatName(c), MaxDisplayNameRunes),
+		DisplayName: providertext.TruncateRunes(chatName(c), providertext.MaxDisplayNameRunes),
 	}
 }
 
@@ -518,44 +505,6 @@ func unixTime(sec int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(sec, 0).UTC()
-}
-
-// decodeError maps a json.Unmarshal error to a domain error.
-func decodeError(err error) error {
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &typ) && typ.Field != "" {
-		return domain.Errorf(domain.ErrInvalidField, "%s must be %s, not %s", typ.Field, jsonKind(typ.Type), typ.Value)
-	}
-	var syntax *json.SyntaxError
-	if errors.As(err, &syntax) {
-		return domain.Errorf(domain.ErrInvalidPayload, "the body is not valid JSON (at byte %d)", syntax.Offset)
-	}
-	return domain.Errorf(domain.ErrInvalidPayload, "the body is not a valid Telegram update")
-}
-
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "another type"
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	}
-	return "another type"
 }
 
 // VerifySecretToken reports whether got, the X-Telegram-Bot-Api-Secret-Token

@@ -2,8 +2,6 @@ package telegram
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,23 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/socialops/socialops/adapters/providertext"
+	"github.com/socialops/socialops/adapters/providertext/providertexttest"
 	"github.com/socialops/socialops/domain"
 )
-
-func readSample(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	return b
-}
-
-func requireCodedError(t *testing.T, err error, base *domain.Error, field string) {
-	t.Helper()
-	var de *domain.Error
-	require.ErrorAs(t, err, &de)
-	assert.ErrorIs(t, err, base, "got %v", err)
-	assert.Contains(t, de.Message, field)
-}
 
 var (
 	alice      = domain.Sender{ExternalID: "987654321", DisplayName: "Alice Smith"}
@@ -105,7 +90,7 @@ func TestNormalizeSamples(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			msg, err := Normalize(readSample(t, tt.file))
+			msg, err := Normalize(providertexttest.ReadSample(t, tt.file))
 			require.NoError(t, err)
 			assert.Equal(t, domain.InboundMessage{
 				Provider:          domain.ProviderTelegram,
@@ -123,9 +108,9 @@ func TestNormalizeSamples(t *testing.T) {
 }
 
 func TestEditedMessageJoinsTheOriginal(t *testing.T) {
-	original, err := Normalize(readSample(t, "message_text_private.json"))
+	original, err := Normalize(providertexttest.ReadSample(t, "message_text_private.json"))
 	require.NoError(t, err)
-	edited, err := Normalize(readSample(t, "edited_message.json"))
+	edited, err := Normalize(providertexttest.ReadSample(t, "edited_message.json"))
 	require.NoError(t, err)
 	assert.Equal(t, original.ExternalThreadID, edited.ExternalThreadID)
 	assert.Equal(t, original.ExternalMessageID, edited.ExternalMessageID)
@@ -136,12 +121,12 @@ func TestEditedMessageJoinsTheOriginal(t *testing.T) {
 
 func TestIgnoredUpdates(t *testing.T) {
 	tests := []struct{ name, body string }{
-		{"my_chat_member", string(readSample(t, "my_chat_member.json"))},
-		{"poll_answer", string(readSample(t, "poll_answer.json"))},
-		{"message_reaction", string(readSample(t, "message_reaction.json"))},
-		{"service message: new chat members", string(readSample(t, "message_new_chat_members.json"))},
-		{"service message: pinned", string(readSample(t, "message_pinned.json"))},
-		{"callback from an inline message", string(readSample(t, "callback_query_inline.json"))},
+		{"my_chat_member", string(providertexttest.ReadSample(t, "my_chat_member.json"))},
+		{"poll_answer", string(providertexttest.ReadSample(t, "poll_answer.json"))},
+		{"message_reaction", string(providertexttest.ReadSample(t, "message_reaction.json"))},
+		{"service message: new chat members", string(providertexttest.ReadSample(t, "message_new_chat_members.json"))},
+		{"service message: pinned", string(providertexttest.ReadSample(t, "message_pinned.json"))},
+		{"callback from an inline message", string(providertexttest.ReadSample(t, "callback_query_inline.json"))},
 		{"only update_id", `{"update_id": 5}`},
 		{"null message", `{"update_id": 5, "message": null}`},
 		{"inline_query", `{"update_id":6,"inline_query":{"id":"1","from":{"id":1,"is_bot":false,"first_name":"A"},"query":"x","offset":""}}`},
@@ -149,7 +134,7 @@ func TestIgnoredUpdates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Normalize([]byte(tt.body))
-			requireCodedError(t, err, domain.ErrEventIgnored, "")
+			providertexttest.RequireCodedError(t, err, domain.ErrEventIgnored, "")
 		})
 	}
 }
@@ -179,7 +164,7 @@ func TestNormalizeErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Normalize([]byte(tt.body))
-			requireCodedError(t, err, tt.base, tt.field)
+			providertexttest.RequireCodedError(t, err, tt.base, tt.field)
 		})
 	}
 }
@@ -233,16 +218,16 @@ func TestNormalizeEdgeCases(t *testing.T) {
 		assert.Equal(t, domain.Sender{ExternalID: "77", DisplayName: "@zed"}, msg.Sender)
 	})
 	t.Run("very long text is cut", func(t *testing.T) {
-		msg, err := Normalize(wrap(fmt.Sprintf(`"text":%q`, strings.Repeat("ж", MaxTextBytes))))
+		msg, err := Normalize(wrap(fmt.Sprintf(`"text":%q`, strings.Repeat("ж", providertext.MaxTextBytes))))
 		require.NoError(t, err)
-		assert.LessOrEqual(t, len(msg.Text), MaxTextBytes)
+		assert.LessOrEqual(t, len(msg.Text), providertext.MaxTextBytes)
 		assert.True(t, utf8.ValidString(msg.Text))
 	})
 	t.Run("long edited text stays within the cap with its prefix", func(t *testing.T) {
-		body := []byte(fmt.Sprintf(`{"update_id":1,"edited_message":{"message_id":1,"chat":{"id":1},"date":1,"edit_date":2,"text":%q}}`, strings.Repeat("a", MaxTextBytes)))
+		body := []byte(fmt.Sprintf(`{"update_id":1,"edited_message":{"message_id":1,"chat":{"id":1},"date":1,"edit_date":2,"text":%q}}`, strings.Repeat("a", providertext.MaxTextBytes)))
 		msg, err := Normalize(body)
 		require.NoError(t, err)
-		assert.LessOrEqual(t, len(msg.Text), MaxTextBytes)
+		assert.LessOrEqual(t, len(msg.Text), providertext.MaxTextBytes)
 		assert.True(t, strings.HasPrefix(msg.Text, EditedPrefix))
 	})
 	t.Run("callback query without data", func(t *testing.T) {
