@@ -55,8 +55,11 @@ func (k APIKey) HasScope(scope string) bool {
 
 // Tenancy stores instances, API keys and webhook secrets.
 type Tenancy struct {
-	pool   *pgxpool.Pool
-	random io.Reader
+	pool      *pgxpool.Pool
+	random    io.Reader
+	instances *ttlCache[domain.Instance]
+	keys      *ttlCache[APIKey]
+	secrets   *ttlCache[string]
 }
 
 // NewTenancy returns the tenancy repository.
@@ -64,7 +67,8 @@ func NewTenancy(pool *pgxpool.Pool, random io.Reader) *Tenancy {
 	if random == nil {
 		random = domain.CryptoRandom
 	}
-	return &Tenancy{pool: pool, random: random}
+	return &Tenancy{pool: pool, random: random,
+		instances: newTTLCache[domain.Instance](), keys: newTTLCache[APIKey](), secrets: newTTLCache[string]()}
 }
 
 // CreateInstance registers an instance alias for an owner.
@@ -89,6 +93,9 @@ func (t *Tenancy) CreateInstance(ctx context.Context, ownerID, alias string) (do
 
 // InstanceByAlias finds an instance; domain.ErrInstanceNotFound when there is none.
 func (t *Tenancy) InstanceByAlias(ctx context.Context, alias string) (domain.Instance, error) {
+	if inst, ok := t.instances.get(alias); ok {
+		return inst, nil
+	}
 	var inst domain.Instance
 	err := t.pool.QueryRow(ctx, `SELECT instance_id, alias, owner_id FROM instances WHERE alias = $1`, alias).Scan(&inst.ID, &inst.Alias, &inst.OwnerID)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -97,6 +104,7 @@ func (t *Tenancy) InstanceByAlias(ctx context.Context, alias string) (domain.Ins
 	if err != nil {
 		return domain.Instance{}, fmt.Errorf("find instance: %w", err)
 	}
+	t.instances.put(alias, inst)
 	return inst, nil
 }
 
@@ -153,6 +161,9 @@ func (t *Tenancy) APIKeyBySecret(ctx context.Context, secret string) (APIKey, er
 		return APIKey{}, ErrKeyNotFound
 	}
 	hash := sha256.Sum256([]byte(secret))
+	if k, ok := t.keys.get(string(hash[:])); ok {
+		return k, nil
+	}
 	var k APIKey
 	err := t.pool.QueryRow(ctx, `SELECT key_id, owner_id, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, hash[:]).Scan(&k.ID, &k.OwnerID, &k.Scopes)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -161,6 +172,7 @@ func (t *Tenancy) APIKeyBySecret(ctx context.Context, secret string) (APIKey, er
 	if err != nil {
 		return APIKey{}, fmt.Errorf("find api key: %w", err)
 	}
+	t.keys.put(string(hash[:]), k)
 	return k, nil
 }
 
@@ -178,11 +190,15 @@ func (t *Tenancy) SetWebhookSecret(ctx context.Context, alias, provider, secret 
 	if err != nil {
 		return fmt.Errorf("set webhook secret: %w", err)
 	}
+	t.secrets.put(inst.ID+"\x00"+provider, secret)
 	return nil
 }
 
 // WebhookSecret returns the secret for an instance and provider; ok is false when none is set.
 func (t *Tenancy) WebhookSecret(ctx context.Context, instanceID, provider string) (string, bool, error) {
+	if secret, ok := t.secrets.get(instanceID + "\x00" + provider); ok {
+		return secret, true, nil
+	}
 	var secret string
 	err := t.pool.QueryRow(ctx, `SELECT secret FROM webhook_secrets WHERE instance_id = $1 AND provider = $2`, instanceID, provider).Scan(&secret)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -191,5 +207,6 @@ func (t *Tenancy) WebhookSecret(ctx context.Context, instanceID, provider string
 	if err != nil {
 		return "", false, fmt.Errorf("find webhook secret: %w", err)
 	}
+	t.secrets.put(instanceID+"\x00"+provider, secret)
 	return secret, true, nil
 }
