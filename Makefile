@@ -31,7 +31,7 @@ use_test_db = if [ -z "$${SOCIALOPS_TEST_DATABASE_URL:-}" ]; then $(LOCALPG) up;
 # Go sources as the go tool sees them: no hidden, _-prefixed, testdata or vendor folders.
 go_files = find . \( -name '.?*' -o -name '_*' -o -name testdata -o -name vendor -o -path ./bin \) -prune -o -type f -name '*.go' -print
 
-.PHONY: help run build test vet fmt fmt-check bench stop-db clean-db
+.PHONY: help run build test vet fmt fmt-check bench soak stop-db clean-db
 
 help: ## list the targets
 	@echo "usage: make <target>"
@@ -113,6 +113,10 @@ bench: ## run the benchmarks (not part of test) and print the store-vs-pgbench r
 	}
 	END { if (!n) print "  (no ratios: see the benchmark log above for why pgbench did not run)" }' .bench/latest.txt
 	exit $$status
+
+soak: ## soak test (not part of test): 10,000+ webhooks, replies, two server SIGKILLs and a Postgres restart on its own cluster (port 54339); fails unless lost=0 and doubled=0
+	@echo "==> soak: SOCIALOPS_SOAK=1 go test -run '^TestSoak$$' ./cmd/socialops/ (own cluster on 127.0.0.1:54339, .data/soak-pg)"
+	SOCIALOPS_SOAK=1 $(GO) test -run '^TestSoak$$' -count=1 -timeout 15m -v ./cmd/socialops/
 
 stop-db: ## stop the local Postgres cluster
 	@$(LOCALPG) stop

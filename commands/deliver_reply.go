@@ -117,6 +117,31 @@ type target struct {
 // ctx ends or another worker holds it. threadID locates the reply on the
 // first claim.
 func (m *DeliveryManager) Drive(ctx context.Context, actionID, threadID string) error {
+	err := m.drive(ctx, actionID, threadID)
+	if ctx.Err() != nil {
+		m.release(actionID)
+	}
+	return err
+}
+
+// release gives up this worker's claim when it stops, so the next worker does
+// not wait out the lease. An open send stays open: whoever resumes still
+// treats it as an unknown outcome.
+func (m *DeliveryManager) release(actionID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	stream := domain.DeliveryStream(actionID)
+	d, err := load(ctx, m.s, stream, domain.NewDelivery(actionID), domain.EvolveDelivery)
+	if err != nil || d.Terminal() || d.Worker != m.opts.Worker || d.LeaseUntil.IsZero() {
+		return
+	}
+	cc := Context{Actor: domain.Actor{Kind: domain.ActorSystem, ID: "delivery:" + m.opts.Worker}, CorrelationID: actionID, OwnerID: d.Reply.OwnerID}
+	if err := m.append(ctx, stream, d, cc, []domain.Event{domain.DeliveryReleased{ActionID: actionID, Worker: m.opts.Worker}}); err != nil {
+		m.s.logger.Warn("could not release a delivery claim; it lapses with its lease", "action_id", actionID, "error", err)
+	}
+}
+
+func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) error {
 	stream := domain.DeliveryStream(actionID)
 	cc := Context{Actor: domain.Actor{Kind: domain.ActorSystem, ID: "delivery:" + m.opts.Worker}, CorrelationID: actionID}
 	var tgt *target

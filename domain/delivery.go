@@ -38,6 +38,15 @@ type DeliveryClaimed struct {
 
 func (DeliveryClaimed) EventType() string { return "DeliveryClaimed" }
 
+// DeliveryReleased gives a claim up before its lease ends (a worker shutting
+// down), so another worker may take the delivery over at once.
+type DeliveryReleased struct {
+	ActionID string `json:"action_id"`
+	Worker   string `json:"worker"`
+}
+
+func (DeliveryReleased) EventType() string { return "DeliveryReleased" }
+
 // DeliverySendStarted is written just before the provider is called: a
 // delivery found with a send started and no outcome died mid-call.
 type DeliverySendStarted struct {
@@ -135,6 +144,8 @@ func EvolveDelivery(d Delivery, env Envelope) Delivery {
 		d.Claims = e.Claim
 		d.Worker, d.LeaseUntil = e.Worker, e.LeaseUntil
 		d.Status = ActionProcessing
+	case DeliveryReleased:
+		d.LeaseUntil = time.Time{}
 	case ChargeApplied:
 		c := e
 		d.Charge = &c

@@ -16,6 +16,7 @@ func NewEventRegistry() *Registry {
 	r.Register(ChannelCreated{}, 1)
 	r.Register(ChannelStatusChanged{}, 1)
 	r.Register(DeliveryClaimed{}, 1)
+	r.Register(DeliveryReleased{}, 1)
 	r.Register(DeliverySendStarted{}, 1)
 	r.Register(DeliveryAttemptFailed{}, 1)
 	r.Register(ReplyDelivered{}, 1)

@@ -472,3 +472,37 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+func TestStoppedWorkerReleasesItsClaim(t *testing.T) {
+	e := newEnv(t)
+	e.credit(10_000)
+	e.channel(domain.ChannelActive)
+	thread := e.thread("telegram")
+	e.bot.setAnswer(func(n int, _ sendCall) (int, string) {
+		if n == 0 {
+			return 429, `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 2","parameters":{"retry_after":2}}`
+		}
+		return 200, ""
+	})
+	// The first worker holds a two-minute lease and is stopped while it waits out the 429.
+	stopFirst := e.startWorker(e.manager("first", commands.DeliveryOptions{Lease: 2 * time.Minute}), deliveryworker.Options{})
+	r := e.reply(thread, "hello")
+	require.Eventually(t, func() bool { return len(e.bot.sent()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	stopFirst()
+
+	start := time.Now()
+	e.startWorker(e.manager("second", commands.DeliveryOptions{}), deliveryworker.Options{SweepEvery: 50 * time.Millisecond, StuckAfter: time.Millisecond})
+	view := e.settle(r.ActionID, 20*time.Second)
+	assert.Equal(t, domain.ActionCompleted, view.Status)
+	assert.Less(t, time.Since(start), 10*time.Second, "taken over without waiting out the lease")
+	assert.Len(t, e.bot.sent(), 2)
+	e.ledgerInvariant()
+	types := map[string]int{}
+	evs, err := e.store.ReadStream(context.Background(), domain.DeliveryStream(r.ActionID), domain.Forwards, 0, 100)
+	require.NoError(t, err)
+	for _, ev := range evs {
+		types[ev.Type]++
+	}
+	assert.Equal(t, 1, types["DeliveryReleased"])
+}

@@ -32,6 +32,7 @@ type Config struct {
 	DeliveryMaxAttempts   int64
 	DeliveryConcurrency   int64
 	DeliveryTimeout       time.Duration
+	DeliveryLease         time.Duration
 	DeliveryBackoff       time.Duration
 	DeliveryStuckAfter    time.Duration
 	DeliverySweepInterval time.Duration
@@ -201,6 +202,7 @@ func deliveryVars(getenv func(string) string, cfg *Config) error {
 		def  time.Duration
 	}{
 		{"SOCIALOPS_DELIVERY_TIMEOUT", &cfg.DeliveryTimeout, 10 * time.Second},
+		{"SOCIALOPS_DELIVERY_LEASE", &cfg.DeliveryLease, 30 * time.Second},
 		{"SOCIALOPS_DELIVERY_BACKOFF", &cfg.DeliveryBackoff, time.Second},
 		{"SOCIALOPS_DELIVERY_STUCK_AFTER", &cfg.DeliveryStuckAfter, time.Minute},
 		{"SOCIALOPS_DELIVERY_SWEEP_INTERVAL", &cfg.DeliverySweepInterval, 15 * time.Second},
