@@ -116,7 +116,12 @@ bench: ## run the benchmarks (not part of test) and print the store-vs-pgbench r
 
 soak: ## soak test (not part of test): 10,000+ webhooks, replies, two server SIGKILLs and a Postgres restart on its own cluster (port 54339); fails unless lost=0 and doubled=0
 	@echo "==> soak: SOCIALOPS_SOAK=1 go test -run '^TestSoak$$' ./cmd/socialops/ (own cluster on 127.0.0.1:54339, .data/soak-pg)"
-	SOCIALOPS_SOAK=1 $(GO) test -run '^TestSoak$$' -count=1 -timeout 15m -v ./cmd/socialops/
+	mkdir -p .data
+	status=0
+	SOCIALOPS_SOAK=1 $(GO) test -run '^TestSoak$$' -count=1 -timeout 15m -v ./cmd/socialops/ 2>&1 | tee .data/soak.txt || status=$$?
+	# The summary line last, on its own.
+	grep -ho 'soak: sent=.*' .data/soak.txt | tail -n 1
+	exit $$status
 
 stop-db: ## stop the local Postgres cluster
 	@$(LOCALPG) stop
