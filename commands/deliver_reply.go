@@ -146,11 +146,13 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 	cc := Context{Actor: domain.Actor{Kind: domain.ActorSystem, ID: "delivery:" + m.opts.Worker}, CorrelationID: actionID}
 	var tgt *target
 	waited := 0 // the attempt after which this drive already waited
-	for step := 0; step < 1000; step++ {
-		d, err := load(ctx, m.s, stream, domain.NewDelivery(actionID), domain.EvolveDelivery)
-		if err != nil {
-			return err
-		}
+	// The stream is read once; each step this drive appends is folded in
+	// locally (a conflict ends the drive: another worker owns the action).
+	d, err := load(ctx, m.s, stream, domain.NewDelivery(actionID), domain.EvolveDelivery)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < 1000; i++ {
 		if d.Terminal() {
 			return nil
 		}
@@ -166,7 +168,7 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 			if err != nil {
 				return err
 			}
-			if err := m.append(ctx, stream, d, cc, []domain.Event{claim}); err != nil {
+			if d, err = m.step(ctx, stream, d, cc, claim); err != nil {
 				return ignoreConflict(err)
 			}
 			continue
@@ -202,7 +204,7 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 				AmountMicroUSD: m.opts.FeeMicroUSD, Reason: domain.ChargeReplyDelivery,
 				ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID, ActionID: actionID,
 			}
-			if err := m.append(ctx, stream, d, cc, []domain.Event{charge}); err != nil {
+			if d, err = m.step(ctx, stream, d, cc, charge); err != nil {
 				return ignoreConflict(err)
 			}
 			continue
@@ -221,10 +223,9 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 		}
 		started := domain.DeliverySendStarted{ActionID: actionID, ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID,
 			Attempt: d.Attempts + 1, ChannelID: tgt.channelID, ChatID: tgt.chatID}
-		if err := m.append(ctx, stream, d, cc, []domain.Event{started}); err != nil {
+		if d, err = m.step(ctx, stream, d, cc, started); err != nil {
 			return ignoreConflict(err)
 		}
-		d = domain.EvolveDelivery(d, domain.Envelope{Payload: started, Raw: domain.RecordedEvent{Revision: uint64(d.Version + 1)}})
 		sendCtx, cancel := context.WithTimeout(ctx, m.opts.SendTimeout)
 		providerID, sendErr := m.sender.SendMessage(sendCtx, tgt.token, tgt.chatID, d.Reply.Text, tgt.parseMode)
 		cancel()
@@ -255,7 +256,7 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 			events = []domain.Event{domain.DeliveryAttemptFailed{ActionID: actionID, ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID,
 				Attempt: d.Attempts, ErrorCode: "send_error", ErrorMessage: sendErr.Error()}}
 		}
-		if err := m.append(ctx, stream, d, cc, events); err != nil {
+		if d, err = m.step(ctx, stream, d, cc, events...); err != nil {
 			if errors.Is(err, domain.ErrWrongExpectedRevision) {
 				m.s.logger.Error("delivery answer could not be recorded: another worker took the action over",
 					"action_id", actionID, "attempt", d.Attempts, "delivered", sendErr == nil)
@@ -364,6 +365,17 @@ func (m *DeliveryManager) append(ctx context.Context, stream string, d domain.De
 	}
 	_, err := m.s.log.Append(ctx, stream, domain.ExpectedFromVersion(d.Version), proposed...)
 	return err
+}
+
+// step appends events and returns the state with them folded in.
+func (m *DeliveryManager) step(ctx context.Context, stream string, d domain.Delivery, cc Context, events ...domain.Event) (domain.Delivery, error) {
+	if err := m.append(ctx, stream, d, cc, events); err != nil {
+		return d, err
+	}
+	for _, e := range events {
+		d = domain.EvolveDelivery(d, domain.Envelope{Payload: e, Raw: domain.RecordedEvent{Revision: uint64(d.Version + 1)}})
+	}
+	return d, nil
 }
 
 func (m *DeliveryManager) finish(ctx context.Context, stream string, d domain.Delivery, cc Context, events []domain.Event) error {
