@@ -104,7 +104,7 @@ bench: ## run the benchmarks (not part of test) and print the store-vs-pgbench r
 	awk '/^Benchmark/ && /ratio_vs_pgbench/ {
 		ev = tps = ratio = ""
 		for (i = 3; i <= NF; i++) {
-			if ($$i == "events/s") ev = $$(i-1)
+			if ($$i == "events/s" || $$i == "accepted/s") ev = $$(i-1)
 			if ($$i == "pgbench_tps") tps = $$(i-1)
 			if ($$i == "ratio_vs_pgbench") ratio = $$(i-1)
 		}

@@ -96,6 +96,25 @@ func (r *Registry) Register(sample Event, version int) {
 	r.types[name] = registration{version: version, typ: t}
 }
 
+// Knows tells whether a type name is registered.
+func (r *Registry) Knows(name string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.types[name]
+	return ok
+}
+
+// Sample returns a zero payload of a registered type.
+func (r *Registry) Sample(name string) (Event, bool) {
+	r.mu.RLock()
+	reg, ok := r.types[name]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	return reflect.New(reg.typ).Elem().Interface().(Event), true
+}
+
 // Types lists the registered names, sorted.
 func (r *Registry) Types() []string {
 	r.mu.RLock()

@@ -12,6 +12,11 @@ type ActionsProjector struct{}
 func (ActionsProjector) Name() string     { return "actions" }
 func (ActionsProjector) Tables() []string { return []string{"reply_actions"} }
 
+var actionTypes = typesOf(domain.ReplyQueued{}, domain.DeliveryClaimed{}, domain.DeliverySendStarted{},
+	domain.DeliveryAttemptFailed{}, domain.ReplyDelivered{}, domain.ReplyDeliveryFailed{})
+
+func (ActionsProjector) Handles(t string) bool { return actionTypes[t] }
+
 func (ActionsProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	at := occurredAt(env)
 	switch e := env.Payload.(type) {

@@ -12,6 +12,10 @@ type ChannelsProjector struct{}
 func (ChannelsProjector) Name() string     { return "channels" }
 func (ChannelsProjector) Tables() []string { return []string{"channels"} }
 
+var channelTypes = typesOf(domain.ChannelCreated{}, domain.ChannelStatusChanged{})
+
+func (ChannelsProjector) Handles(t string) bool { return channelTypes[t] }
+
 func (ChannelsProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	at := occurredAt(env)
 	switch e := env.Payload.(type) {

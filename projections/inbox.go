@@ -20,6 +20,11 @@ func (InboxProjector) Tables() []string { return []string{"inbox_threads"} }
 // PreviewRunes bounds the last-message preview.
 const PreviewRunes = 200
 
+var inboxTypes = typesOf(domain.ThreadOpened{}, domain.InboundMessageReceived{}, domain.ReplyQueued{}, domain.NoteAdded{},
+	domain.ThreadStatusChanged{}, domain.ThreadPriorityChanged{}, domain.ThreadAssigned{})
+
+func (InboxProjector) Handles(t string) bool { return inboxTypes[t] }
+
 func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	at := occurredAt(env)
 	pos := int64(env.Raw.Position)

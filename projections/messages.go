@@ -20,6 +20,11 @@ type MessagesProjector struct{}
 func (MessagesProjector) Name() string     { return "messages" }
 func (MessagesProjector) Tables() []string { return []string{"thread_messages"} }
 
+var messageTypes = typesOf(domain.InboundMessageReceived{}, domain.NoteAdded{}, domain.ReplyQueued{},
+	domain.DeliveryClaimed{}, domain.ReplyDelivered{}, domain.ReplyDeliveryFailed{})
+
+func (MessagesProjector) Handles(t string) bool { return messageTypes[t] }
+
 func (MessagesProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	switch e := env.Payload.(type) {
 	case domain.InboundMessageReceived:

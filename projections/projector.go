@@ -21,10 +21,24 @@ type Projector interface {
 	Name() string
 	// Tables lists the tables it owns, in creation order; rebuild and verify copy them.
 	Tables() []string
-	// Apply queues the SQL that applies one event. Events it does not care about
-	// queue nothing. The SQL uses unqualified table names, so the same code
-	// fills the live tables or a rebuild's shadow schema.
+	// Handles tells which event types Apply acts on; others are not even
+	// decoded (a test checks it agrees with Apply).
+	Handles(eventType string) bool
+	// Apply queues the SQL that applies one event. The SQL uses unqualified
+	// table names, so the same code fills the live tables or a rebuild's
+	// shadow schema.
 	Apply(b *pgx.Batch, env domain.Envelope) error
+}
+
+// eventTypes is a set of event type names.
+type eventTypes map[string]bool
+
+func typesOf(samples ...domain.Event) eventTypes {
+	set := eventTypes{}
+	for _, e := range samples {
+		set[e.EventType()] = true
+	}
+	return set
 }
 
 // All returns every projector, in a fixed order.
@@ -113,6 +127,14 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry *domain.Registry, p Proj
 	for _, raw := range events {
 		if raw.Position <= last {
 			continue // already applied: redelivery is a no-op
+		}
+		if !registry.Knows(raw.Type) {
+			// A type this build does not know halts every projector: it may matter to any of them.
+			return 0, &PoisonError{Projector: p.Name(), Position: raw.Position, EventType: raw.Type, Err: &domain.UnknownEventTypeError{Type: raw.Type, Position: raw.Position}}
+		}
+		if !p.Handles(raw.Type) {
+			last = raw.Position
+			continue
 		}
 		env, err := registry.Decode(raw)
 		if err != nil {

@@ -119,7 +119,7 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 		add("provider = $%d", f.Provider)
 	}
 	if f.Q != "" {
-		add("lower(subject || ' ' || ai_summary) LIKE $%d", likePattern(f.Q))
+		add("search_text LIKE $%d", likePattern(f.Q))
 	}
 	filter := strings.Join(where, " AND ")
 
@@ -136,9 +136,13 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 		offset = 0
 	}
 	pageArgs = append(pageArgs, f.Limit+1, offset)
-	rows, err := q.Query(ctx, `SELECT thread_id, subject, provider, status, priority, assignee, labels, last_message_preview,
-			last_message_at, message_count, ai_summary, created_at, updated_at
-		FROM inbox_threads WHERE `+pageWhere+fmt.Sprintf(` ORDER BY last_message_at DESC, thread_id DESC LIMIT $%d OFFSET $%d`, len(pageArgs)-1, len(pageArgs)), pageArgs...)
+	// Page over the index first, then fetch only the rows of the page: a deep
+	// OFFSET then skips index entries instead of whole rows.
+	rows, err := q.Query(ctx, `SELECT t.thread_id, t.subject, t.provider, t.status, t.priority, t.assignee, t.labels, t.last_message_preview,
+			t.last_message_at, t.message_count, t.ai_summary, t.created_at, t.updated_at
+		FROM (SELECT thread_id FROM inbox_threads WHERE `+pageWhere+fmt.Sprintf(` ORDER BY last_message_at DESC, thread_id DESC LIMIT $%d OFFSET $%d`, len(pageArgs)-1, len(pageArgs))+`) p
+		JOIN inbox_threads t USING (thread_id)
+		ORDER BY t.last_message_at DESC, t.thread_id DESC`, pageArgs...)
 	if err != nil {
 		return ThreadPage{}, fmt.Errorf("list threads: %w", err)
 	}

@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,17 +39,9 @@ func BuildShadow(ctx context.Context, pool *pgxpool.Pool, src EventSource, regis
 	_, _ = rand.Read(b[:])
 	sh := &Shadow{Schema: "shadow_" + p.Name() + "_" + hex.EncodeToString(b[:]), p: p}
 	start := time.Now()
-	tables := append([]string{"projection_checkpoints"}, p.Tables()...)
-	stmts := []string{"CREATE SCHEMA " + pgx.Identifier{sh.Schema}.Sanitize()}
-	for _, t := range tables {
-		stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s (LIKE public.%s INCLUDING ALL)",
-			pgx.Identifier{sh.Schema, t}.Sanitize(), pgx.Identifier{t}.Sanitize()))
-	}
-	for _, s := range stmts {
-		if _, err := pool.Exec(ctx, s); err != nil {
-			_ = sh.Drop(context.Background(), pool)
-			return nil, fmt.Errorf("create shadow tables: %w", err)
-		}
+	if err := sh.createTables(ctx, pool); err != nil {
+		_ = sh.Drop(context.Background(), pool)
+		return nil, fmt.Errorf("create shadow tables: %w", err)
 	}
 	head, err := src.HeadPosition(ctx)
 	if err != nil {
@@ -62,6 +54,67 @@ func BuildShadow(ctx context.Context, pool *pgxpool.Pool, src EventSource, regis
 	}
 	sh.Elapsed = time.Since(start)
 	return sh, nil
+}
+
+// createTables copies the projector's tables (and a checkpoint table) into
+// the shadow schema with their constraints (primary keys and unique keys,
+// which upserts need) under the same names, but without the other indexes:
+// maintaining those row by row is most of a replay's cost, so BuildIndexes
+// adds them once at the end.
+func (sh *Shadow) createTables(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{sh.Schema}.Sanitize()); err != nil {
+		return err
+	}
+	for _, t := range append([]string{"projection_checkpoints"}, sh.p.Tables()...) {
+		shadow := pgx.Identifier{sh.Schema, t}.Sanitize()
+		if _, err := pool.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (LIKE public.%s INCLUDING ALL EXCLUDING INDEXES)", shadow, pgx.Identifier{t}.Sanitize())); err != nil {
+			return err
+		}
+		rows, err := pool.Query(ctx, `SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+			WHERE conrelid = ('public.' || quote_ident($1))::regclass AND contype IN ('p', 'u') ORDER BY conname`, t)
+		if err != nil {
+			return err
+		}
+		defs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ Name, Def string }])
+		if err != nil {
+			return err
+		}
+		for _, c := range defs {
+			if _, err := pool.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", shadow, pgx.Identifier{c.Name}.Sanitize(), c.Def)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// BuildIndexes creates on the shadow tables every other index of the live
+// ones, under the same names, so the swapped-in tables are what the
+// migrations made.
+func (sh *Shadow) BuildIndexes(ctx context.Context, pool *pgxpool.Pool) error {
+	for _, t := range sh.p.Tables() {
+		rows, err := pool.Query(ctx, `SELECT indexdef FROM pg_indexes i WHERE schemaname = 'public' AND tablename = $1
+			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.conrelid = ('public.' || quote_ident($1))::regclass)`, t)
+		if err != nil {
+			return err
+		}
+		defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		// Read-model tables have plain lower-case names, which indexdef does not quote.
+		live := " ON public." + t + " "
+		for _, def := range defs {
+			stmt := strings.Replace(def, live, " ON "+pgx.Identifier{sh.Schema, t}.Sanitize()+" ", 1)
+			if stmt == def {
+				return fmt.Errorf("unexpected index definition %q", def)
+			}
+			if _, err := pool.Exec(ctx, stmt); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // catchUp replays events after the shadow's position up to target, a
@@ -165,6 +218,9 @@ func Rebuild(ctx context.Context, pool *pgxpool.Pool, src EventSource, registry 
 		return RebuildResult{}, err
 	}
 	defer sh.Drop(context.Background(), pool) //nolint:errcheck
+	if err := sh.BuildIndexes(ctx, pool); err != nil {
+		return RebuildResult{}, fmt.Errorf("index rebuilt tables: %w", err)
+	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return RebuildResult{}, err
@@ -200,59 +256,15 @@ func Rebuild(ctx context.Context, pool *pgxpool.Pool, src EventSource, registry 
 	return RebuildResult{Projector: p.Name(), Events: sh.Events, Position: final, Elapsed: sh.Elapsed}, nil
 }
 
-var indexBody = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX \S+ ON \S+ (USING .*)$`)
-
-// swapTable moves the live table out and the shadow table in, then gives the
-// new table's indexes the names the migrations gave the old ones.
+// swapTable moves the live table out to trash and the shadow table in. The
+// shadow's constraints and indexes carry the live ones' names, which are free
+// in public once the live table has left.
 func swapTable(ctx context.Context, tx pgx.Tx, shadow, trash, table string) error {
-	oldNames := map[string]string{}
-	rows, err := tx.Query(ctx, `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`, table)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var name, def string
-		if err := rows.Scan(&name, &def); err != nil {
-			return err
-		}
-		if m := indexBody.FindStringSubmatch(def); m != nil {
-			oldNames[m[1]+m[2]] = name
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
 	if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE public.%s SET SCHEMA %s", pgx.Identifier{table}.Sanitize(), pgx.Identifier{trash}.Sanitize())); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s SET SCHEMA public", pgx.Identifier{shadow, table}.Sanitize())); err != nil {
-		return err
-	}
-	rows, err = tx.Query(ctx, `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`, table)
-	if err != nil {
-		return err
-	}
-	renames := map[string]string{}
-	for rows.Next() {
-		var name, def string
-		if err := rows.Scan(&name, &def); err != nil {
-			return err
-		}
-		if m := indexBody.FindStringSubmatch(def); m != nil {
-			if want, ok := oldNames[m[1]+m[2]]; ok && want != name {
-				renames[name] = want
-			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for from, to := range renames {
-		if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER INDEX public.%s RENAME TO %s", pgx.Identifier{from}.Sanitize(), pgx.Identifier{to}.Sanitize())); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s SET SCHEMA public", pgx.Identifier{shadow, table}.Sanitize()))
+	return err
 }
 
 // Difference is one row found in only one of the live and rebuilt tables.

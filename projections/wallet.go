@@ -20,6 +20,10 @@ type WalletProjector struct{}
 func (WalletProjector) Name() string     { return "wallet" }
 func (WalletProjector) Tables() []string { return []string{"wallet_balances", "wallet_ledger"} }
 
+var walletTypes = typesOf(domain.WalletCredited{}, domain.ChargeApplied{}, domain.RefundApplied{})
+
+func (WalletProjector) Handles(t string) bool { return walletTypes[t] }
+
 func (WalletProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	at := occurredAt(env)
 	pos := int64(env.Raw.Position)
