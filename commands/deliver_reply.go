@@ -271,7 +271,7 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 func (m *DeliveryManager) claim(ctx context.Context, d domain.Delivery, threadID string, now time.Time) (domain.DeliveryClaimed, error) {
 	c := d.Reply
 	if d.Claims == 0 {
-		thread, err := load(ctx, m.s, domain.ThreadStream(threadID), domain.NewThread(threadID), domain.EvolveThread)
+		thread, err := m.s.loadThread(ctx, threadID)
 		if err != nil {
 			return c, err
 		}
@@ -297,7 +297,7 @@ func (m *DeliveryManager) resolve(ctx context.Context, d domain.Delivery) (*targ
 	if d.Reply.Provider != domain.ProviderTelegram {
 		return nil, domain.DeliveryProviderNotSupported, fmt.Sprintf("replies cannot be delivered to %s threads yet", d.Reply.Provider), nil
 	}
-	thread, err := load(ctx, m.s, domain.ThreadStream(d.Reply.ThreadID), domain.NewThread(d.Reply.ThreadID), domain.EvolveThread)
+	thread, err := m.s.loadThread(ctx, d.Reply.ThreadID)
 	if err != nil {
 		return nil, "", "", err
 	}

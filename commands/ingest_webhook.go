@@ -51,7 +51,7 @@ func (s *Service) ingest(ctx context.Context, cmd IngestWebhook) (IngestResult, 
 		cc.CausationID = m.Provider + ":" + m.ProviderEventID
 	}
 	for attempt := 0; attempt < s.MaxAttempts; attempt++ {
-		state, err := load(ctx, s, stream, domain.NewThread(threadID), domain.EvolveThread)
+		state, err := s.loadThread(ctx, threadID)
 		if err != nil {
 			return IngestResult{}, err
 		}

@@ -6,6 +6,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,14 +22,26 @@ type EventLog interface {
 	ReadStream(ctx context.Context, stream string, direction domain.ReadDirection, from uint64, count uint64) ([]domain.RecordedEvent, error)
 }
 
+// SnapshotStore keeps folded aggregate states, so a long stream is read from
+// its latest snapshot on. It is a cache: a missing or unreadable snapshot
+// means reading the whole stream.
+type SnapshotStore interface {
+	LoadSnapshot(ctx context.Context, stream string, schema int) (version int64, state []byte, found bool, err error)
+	SaveSnapshot(ctx context.Context, stream string, schema int, version int64, state []byte) error
+}
+
+// snapshotEvery is how many events read past the snapshot make a new one.
+const snapshotEvery = 200
+
 // Service runs the commands.
 type Service struct {
-	log      EventLog
-	registry *domain.Registry
-	now      func() time.Time
-	random   io.Reader
-	logger   *slog.Logger
-	inflight *inflight
+	log       EventLog
+	snapshots SnapshotStore
+	registry  *domain.Registry
+	now       func() time.Time
+	random    io.Reader
+	logger    *slog.Logger
+	inflight  *inflight
 
 	// InboundFeeMicroUSD is charged per accepted inbound message.
 	InboundFeeMicroUSD int64
@@ -38,9 +51,10 @@ type Service struct {
 
 // Options tune a Service; zero values take defaults.
 type Options struct {
-	Now    func() time.Time
-	Random io.Reader
-	Logger *slog.Logger
+	Now       func() time.Time
+	Random    io.Reader
+	Logger    *slog.Logger
+	Snapshots SnapshotStore // optional
 }
 
 // NewService returns a Service appending to the log.
@@ -56,6 +70,7 @@ func NewService(log EventLog, registry *domain.Registry, opts Options) *Service 
 	}
 	return &Service{
 		log:                log,
+		snapshots:          opts.Snapshots,
 		registry:           registry,
 		now:                opts.Now,
 		random:             opts.Random,
@@ -91,27 +106,71 @@ const loadPage = 1000
 
 // load folds a whole stream into state. A missing stream leaves state as is.
 func load[S any](ctx context.Context, s *Service, stream string, state S, evolve func(S, domain.Envelope) S) (S, error) {
-	from := domain.StreamStart
+	state, _, err := loadFrom(ctx, s, stream, domain.StreamStart, state, evolve)
+	return state, err
+}
+
+// loadFrom folds the events of a stream from a revision on, and says how many it read.
+func loadFrom[S any](ctx context.Context, s *Service, stream string, from uint64, state S, evolve func(S, domain.Envelope) S) (S, int, error) {
+	read := 0
 	for {
 		evs, err := s.log.ReadStream(ctx, stream, domain.Forwards, from, loadPage)
 		if errors.Is(err, domain.ErrStreamNotFound) {
-			return state, nil
+			return state, read, nil
 		}
 		if err != nil {
-			return state, fmt.Errorf("load %s: %w", stream, err)
+			return state, read, fmt.Errorf("load %s: %w", stream, err)
 		}
 		for _, raw := range evs {
 			env, err := s.registry.Decode(raw)
 			if err != nil {
-				return state, fmt.Errorf("load %s: %w", stream, err)
+				return state, read, fmt.Errorf("load %s: %w", stream, err)
 			}
 			state = evolve(state, env)
 		}
+		read += len(evs)
 		if len(evs) < loadPage {
-			return state, nil
+			return state, read, nil
 		}
 		from = evs[len(evs)-1].Revision + 1
 	}
+}
+
+// loadThread folds a thread from its snapshot (when there is one) and the
+// events after it, and stores a new snapshot once enough events were read.
+func (s *Service) loadThread(ctx context.Context, threadID string) (domain.Thread, error) {
+	stream := domain.ThreadStream(threadID)
+	state := domain.NewThread(threadID)
+	if s.snapshots != nil {
+		version, raw, found, err := s.snapshots.LoadSnapshot(ctx, stream, domain.ThreadSnapshotVersion)
+		switch {
+		case err != nil:
+			s.logger.Warn("thread snapshot unreadable; reading the whole stream", "thread_id", threadID, "error", err)
+		case found:
+			var snap domain.Thread
+			if err := json.Unmarshal(raw, &snap); err != nil || snap.Version != version || snap.ID != threadID {
+				s.logger.Warn("thread snapshot invalid; reading the whole stream", "thread_id", threadID)
+			} else {
+				state = snap.WithMaps()
+			}
+		}
+	}
+	from := domain.StreamStart
+	if state.Version >= 0 {
+		from = uint64(state.Version + 1)
+	}
+	state, read, err := loadFrom(ctx, s, stream, from, state, domain.EvolveThread)
+	if err != nil {
+		return state, err
+	}
+	if s.snapshots != nil && read >= snapshotEvery {
+		if raw, err := json.Marshal(state); err == nil {
+			if err := s.snapshots.SaveSnapshot(ctx, stream, domain.ThreadSnapshotVersion, state.Version, raw); err != nil {
+				s.logger.Warn("thread snapshot not saved", "thread_id", threadID, "error", err)
+			}
+		}
+	}
+	return state, nil
 }
 
 // backoff waits a little before retrying after a concurrent change, growing

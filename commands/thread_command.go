@@ -24,7 +24,7 @@ func (s *Service) changeThread(ctx context.Context, threadID string, cc Context,
 ) (threadResult, error) {
 	stream := domain.ThreadStream(threadID)
 	for attempt := 0; attempt < s.MaxAttempts; attempt++ {
-		state, err := load(ctx, s, stream, domain.NewThread(threadID), domain.EvolveThread)
+		state, err := s.loadThread(ctx, threadID)
 		if err != nil {
 			return threadResult{}, err
 		}

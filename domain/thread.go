@@ -114,11 +114,16 @@ type Thread struct {
 	Assignee         string
 	// ProviderEvents maps each accepted provider event id to the message it became.
 	ProviderEvents map[string]AcceptedEvent
-	// providerEventOf maps a message id back to its provider event id.
-	providerEventOf map[string]string
 	// Replies holds the queued replies by message id.
 	Replies map[string]ReplyQueued
+	// lastInbound is the provider event of the last message folded in: its
+	// charge, appended right after it, gives the append's position.
+	lastInbound string
 }
+
+// ThreadSnapshotVersion names the shape of Thread in stored snapshots; bump it
+// when the fields change and old snapshots are ignored.
+const ThreadSnapshotVersion = 1
 
 // AcceptedEvent is where an accepted provider event landed: Position is that
 // of the last event of its append (its charge), as a fresh append reports.
@@ -129,7 +134,18 @@ type AcceptedEvent struct {
 
 // NewThread is the state before the first event.
 func NewThread(id string) Thread {
-	return Thread{ID: id, Version: -1, ProviderEvents: map[string]AcceptedEvent{}, providerEventOf: map[string]string{}, Replies: map[string]ReplyQueued{}}
+	return Thread{ID: id, Version: -1, ProviderEvents: map[string]AcceptedEvent{}, Replies: map[string]ReplyQueued{}}
+}
+
+// WithMaps returns the state with its maps allocated (a decoded snapshot may lack them).
+func (t Thread) WithMaps() Thread {
+	if t.ProviderEvents == nil {
+		t.ProviderEvents = map[string]AcceptedEvent{}
+	}
+	if t.Replies == nil {
+		t.Replies = map[string]ReplyQueued{}
+	}
+	return t
 }
 
 // Exists tells whether the thread has been opened.
@@ -144,7 +160,7 @@ func EvolveThread(t Thread, env Envelope) Thread {
 		t.Status, t.Priority = e.Status, e.Priority
 	case InboundMessageReceived:
 		t.ProviderEvents[e.ProviderEventID] = AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position}
-		t.providerEventOf[e.MessageID] = e.ProviderEventID
+		t.lastInbound = e.ProviderEventID
 	case ReplyQueued:
 		t.Replies[e.MessageID] = e
 	case ThreadStatusChanged:
@@ -154,8 +170,8 @@ func EvolveThread(t Thread, env Envelope) Thread {
 	case ThreadAssigned:
 		t.Assignee = e.To
 	case ChargeApplied:
-		if pe, ok := t.providerEventOf[e.MessageID]; ok {
-			t.ProviderEvents[pe] = AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position}
+		if acc, ok := t.ProviderEvents[t.lastInbound]; ok && acc.MessageID == e.MessageID {
+			t.ProviderEvents[t.lastInbound] = AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position}
 		}
 	}
 	t.Version = int64(env.Raw.Revision)

@@ -54,7 +54,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error)
 		store = ks
 		logger.Debug("event store: kurrentdb")
 	}
-	svc := commands.NewService(store, domain.NewEventRegistry(), commands.Options{Logger: logger})
+	svc := commands.NewService(store, domain.NewEventRegistry(), commands.Options{Logger: logger, Snapshots: postgres.NewSnapshots(pool)})
 	svc.InboundFeeMicroUSD = cfg.InboundFeeMicroUSD
 	return &app{pool: pool, store: store, tenancy: postgres.NewTenancy(pool, nil),
 		accounts: postgres.NewAccounts(pool, cfg.EncryptionKey, nil), commands: svc}, nil
