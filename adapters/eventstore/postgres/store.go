@@ -432,23 +432,24 @@ func (s *Store) ReadStream(ctx context.Context, stream string, direction domain.
 	if direction == domain.Backwards {
 		query = selectEvents + `WHERE stream_name = $1 AND revision <= $2 ORDER BY revision DESC LIMIT $3`
 	}
-	rows, err := s.pool.Query(ctx, query, stream, clampInt64(from), clampInt64(count))
-	if err != nil {
+	// The events and whether the stream exists, in one round trip: an empty
+	// answer must tell a missing stream from a read past its end.
+	var evs []domain.RecordedEvent
+	exists := false
+	b := &pgx.Batch{}
+	b.Queue(query, stream, clampInt64(from), clampInt64(count)).Query(func(rows pgx.Rows) error {
+		var err error
+		evs, err = scanEvents(rows)
+		return err
+	})
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM event_store_streams WHERE stream_name = $1)`, stream).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&exists)
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", stream, err)
 	}
-	evs, err := scanEvents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("read stream %s: %w", stream, err)
-	}
-	if len(evs) == 0 {
-		var rev int64
-		err := s.pool.QueryRow(ctx, `SELECT revision FROM event_store_streams WHERE stream_name = $1`, stream).Scan(&rev)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, &domain.StreamNotFoundError{Stream: stream}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read stream %s: %w", stream, err)
-		}
+	if !exists {
+		return nil, &domain.StreamNotFoundError{Stream: stream}
 	}
 	return evs, nil
 }
