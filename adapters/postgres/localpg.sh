@@ -6,11 +6,13 @@
 # unprivileged `postgres` user, because initdb refuses root) and as a normal user.
 #
 # usage: localpg.sh up | url [database] | stop | restart | clean | status
-# settings: SOCIALOPS_LOCAL_PG_PORT (default 54329), SOCIALOPS_LOCAL_PG_DIR (default <repo>/.data/pg)
+# settings: SOCIALOPS_LOCAL_PG_PORT (default: 54329, or the next free port when
+# another server holds it; the port chosen is kept beside the data folder),
+# SOCIALOPS_LOCAL_PG_DIR (default <repo>/.data/pg)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-port=${SOCIALOPS_LOCAL_PG_PORT:-54329}
+port=""
 superuser=socialops
 database=socialops
 
@@ -74,6 +76,21 @@ datadir() {
 	echo "$d"
 }
 
+port_file() { echo "$(datadir).port"; }
+
+# resolve_port: the caller's port, else the one this cluster was started on, else the default.
+resolve_port() {
+	if [ -n "${SOCIALOPS_LOCAL_PG_PORT:-}" ]; then
+		port=$SOCIALOPS_LOCAL_PG_PORT
+	elif [ -f "$(port_file)" ]; then
+		port=$(cat "$(port_file)")
+	else
+		port=54329
+	fi
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 url() {
 	echo "postgres://$superuser@127.0.0.1:$port/${1:-$database}?sslmode=disable"
 }
@@ -120,18 +137,27 @@ up() {
 		EOF
 	fi
 	if ! running "$dir"; then
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			die "port $port is taken by another server; set SOCIALOPS_LOCAL_PG_PORT to a free port"
+		if port_busy "$port"; then
+			[ -z "${SOCIALOPS_LOCAL_PG_PORT:-}" ] || die "port $port is taken by another server; set SOCIALOPS_LOCAL_PG_PORT to a free port"
+			local p=$port
+			while port_busy "$p"; do
+				p=$((p + 1))
+				[ "$p" -lt $((port + 50)) ] || die "no free port from $port on; set SOCIALOPS_LOCAL_PG_PORT"
+			done
+			log "port $port is taken by another server; using $p"
+			port=$p
 		fi
 		log "starting PostgreSQL on 127.0.0.1:$port"
 		as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -o "-p $port" -w -t 60 start >/dev/null ||
 			{ tail -n 20 "$dir/server.log" >&2 || true; die "PostgreSQL did not start"; }
+		echo "$port" >"$(port_file)"
 	fi
 	if [ "$(psql_cmd -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$database'")" != "1" ]; then
 		psql_cmd -d postgres -c "CREATE DATABASE $database" >/dev/null
 	fi
 }
 
+resolve_port
 case "${1:-}" in
 up) up ;;
 url) url "${2:-}" ;;
