@@ -385,16 +385,7 @@ func TestDeliveryFailuresAreAuditedAndCostNothing(t *testing.T) {
 }
 
 func TestRateLimitHonoured(t *testing.T) {
-	e := newEnv(t)
-	e.credit(10_000)
-	e.channel(domain.ChannelActive)
-	thread := e.thread("telegram")
-	e.bot.setAnswer(func(n int, _ sendCall) (int, string) {
-		if n == 0 {
-			return 429, `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 1","parameters":{"retry_after":1}}`
-		}
-		return 200, ""
-	})
+	e, thread := rateLimitedOnce(t, 1)
 	e.startWorker(e.manager("w1", commands.DeliveryOptions{}), deliveryworker.Options{})
 	r := e.reply(thread, "hello")
 	view := e.settle(r.ActionID, 20*time.Second)
@@ -474,16 +465,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 func TestStoppedWorkerReleasesItsClaim(t *testing.T) {
-	e := newEnv(t)
-	e.credit(10_000)
-	e.channel(domain.ChannelActive)
-	thread := e.thread("telegram")
-	e.bot.setAnswer(func(n int, _ sendCall) (int, string) {
-		if n == 0 {
-			return 429, `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 2","parameters":{"retry_after":2}}`
-		}
-		return 200, ""
-	})
+	e, thread := rateLimitedOnce(t, 2)
 	// The first worker holds a two-minute lease and is stopped while it waits out the 429.
 	stopFirst := e.startWorker(e.manager("first", commands.DeliveryOptions{Lease: 2 * time.Minute}), deliveryworker.Options{})
 	r := e.reply(thread, "hello")
@@ -505,4 +487,20 @@ func TestStoppedWorkerReleasesItsClaim(t *testing.T) {
 		types[ev.Type]++
 	}
 	assert.Equal(t, 1, types["DeliveryReleased"])
+}
+
+// rateLimitedOnce sets up a funded, bound chat whose first sendMessage gets a
+// 429 asking to wait retryAfter seconds; later calls succeed.
+func rateLimitedOnce(t *testing.T, retryAfter int) (*env, string) {
+	e := newEnv(t)
+	e.credit(10_000)
+	e.channel(domain.ChannelActive)
+	thread := e.thread("telegram")
+	e.bot.setAnswer(func(n int, _ sendCall) (int, string) {
+		if n == 0 {
+			return 429, fmt.Sprintf(`{"ok":false,"error_code":429,"description":"Too Many Requests: retry after %d","parameters":{"retry_after":%d}}`, retryAfter, retryAfter)
+		}
+		return 200, ""
+	})
+	return e, thread
 }

@@ -293,17 +293,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, direction domain.
 		if err != nil {
 			return err
 		}
-		defer rs.Close()
-		for {
-			ev, err := rs.Recv()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			out = append(out, toRecorded(ev.OriginalEvent()))
-		}
+		return drain(rs, func(rec *esdb.RecordedEvent) { out = append(out, toRecorded(rec)) })
 	})
 	switch {
 	case err == nil:
@@ -363,21 +353,26 @@ func (s *Store) readAllPage(ctx context.Context, dir esdb.Direction, from esdb.A
 		if err != nil {
 			return err
 		}
-		defer rs.Close()
-		for {
-			ev, err := rs.Recv()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if rec := ev.OriginalEvent(); rec != nil {
-				page = append(page, rec)
-			}
-		}
+		return drain(rs, func(rec *esdb.RecordedEvent) { page = append(page, rec) })
 	})
 	return page, err
+}
+
+// drain hands every event of a finite read to each, until the read ends.
+func drain(rs *esdb.ReadStream, each func(*esdb.RecordedEvent)) error {
+	defer rs.Close()
+	for {
+		ev, err := rs.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if rec := ev.OriginalEvent(); rec != nil {
+			each(rec)
+		}
+	}
 }
 
 // HeadPosition is the position of the last event ReadAll would show: system
