@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"encoding/json"
-	"errors"
 
 	"github.com/socialops/socialops/domain"
 )
@@ -50,42 +49,30 @@ func (s *Service) ingest(ctx context.Context, cmd IngestWebhook) (IngestResult, 
 	if cc.CausationID == "" {
 		cc.CausationID = m.Provider + ":" + m.ProviderEventID
 	}
-	for attempt := 0; attempt < s.MaxAttempts; attempt++ {
-		state, err := s.loadThread(ctx, threadID)
-		if err != nil {
-			return IngestResult{}, err
-		}
-		events, outcome := domain.DecideInbound(state, domain.ReceiveInbound{
-			Instance:    cmd.Instance,
-			Message:     m,
-			RawPayload:  cmd.RawPayload,
-			FeeMicroUSD: s.InboundFeeMicroUSD,
-		})
-		if outcome.Duplicate {
-			return IngestResult{ThreadID: outcome.ThreadID, MessageID: outcome.MessageID, Duplicate: true, Position: outcome.Position}, nil
-		}
-		proposed := make([]domain.ProposedEvent, 0, len(events))
-		for _, e := range events {
-			// Ids derived from the provider event: a copy racing this one proposes
-			// the same ids, and the store stores them once.
-			id := domain.EventUUID(cmd.Instance.ID, m.Provider, m.ProviderEventID, e.EventType())
-			p, err := s.encode(cc, id, e)
-			if err != nil {
-				return IngestResult{}, err
-			}
-			proposed = append(proposed, p)
-		}
-		res, err := s.log.Append(ctx, stream, domain.ExpectedFromVersion(state.Version), proposed...)
-		if errors.Is(err, domain.ErrWrongExpectedRevision) {
-			if err := s.backoff(ctx, attempt); err != nil {
-				return IngestResult{}, err
-			}
-			continue
-		}
-		if err != nil {
-			return IngestResult{}, err
-		}
-		return IngestResult{ThreadID: outcome.ThreadID, MessageID: outcome.MessageID, Position: res.Position}, nil
+	var outcome domain.InboundOutcome
+	_, events, pos, err := decideAndAppend(ctx, s, stream, cc,
+		func() (domain.Thread, int64, error) {
+			t, err := s.loadThread(ctx, threadID)
+			return t, t.Version, err
+		},
+		func(t domain.Thread) ([]domain.Event, error) {
+			var evs []domain.Event
+			evs, outcome = domain.DecideInbound(t, domain.ReceiveInbound{
+				Instance: cmd.Instance, Message: m, RawPayload: cmd.RawPayload, FeeMicroUSD: s.InboundFeeMicroUSD,
+			})
+			return evs, nil
+		},
+		// Ids derived from the provider event: a copy racing this one proposes
+		// the same ids, and the store stores them once.
+		func(e domain.Event) string {
+			return domain.EventUUID(cmd.Instance.ID, m.Provider, m.ProviderEventID, e.EventType())
+		},
+		nil)
+	if err != nil {
+		return IngestResult{}, err
 	}
-	return IngestResult{}, domain.ErrConcurrencyExhausted
+	if len(events) == 0 {
+		return IngestResult{ThreadID: outcome.ThreadID, MessageID: outcome.MessageID, Duplicate: true, Position: outcome.Position}, nil
+	}
+	return IngestResult{ThreadID: outcome.ThreadID, MessageID: outcome.MessageID, Position: pos}, nil
 }

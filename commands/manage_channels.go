@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 
 	"github.com/socialops/socialops/domain"
 )
@@ -54,35 +53,21 @@ type SetChannelStatus struct {
 // SetChannelStatus appends ChannelStatusChanged unless the channel already has that status.
 func (s *Service) SetChannelStatus(ctx context.Context, cmd SetChannelStatus) (ChannelResult, error) {
 	stream := domain.ChannelStream(cmd.ChannelID)
-	for attempt := 0; attempt < s.MaxAttempts; attempt++ {
-		ch, err := load(ctx, s, stream, domain.NewChannel(cmd.ChannelID), domain.EvolveChannel)
-		if err != nil {
-			return ChannelResult{}, err
-		}
-		events, err := domain.DecideChannelStatus(ch, cmd.InstanceID, cmd.Status)
-		if err != nil {
-			return ChannelResult{}, err
-		}
-		if len(events) == 0 {
-			return ChannelResult{Channel: ch.Created, Status: ch.Status}, nil
-		}
-		cc := cmd.Context
-		cc.OwnerID = ch.Created.OwnerID
-		p, err := s.encode(cc, domain.RandomUUID(s.random), events[0])
-		if err != nil {
-			return ChannelResult{}, err
-		}
-		res, err := s.log.Append(ctx, stream, domain.ExpectedFromVersion(ch.Version), p)
-		if errors.Is(err, domain.ErrWrongExpectedRevision) {
-			if err := s.backoff(ctx, attempt); err != nil {
-				return ChannelResult{}, err
-			}
-			continue
-		}
-		if err != nil {
-			return ChannelResult{}, err
-		}
-		return ChannelResult{Channel: ch.Created, Status: cmd.Status, Position: res.Position}, nil
+	ch, events, pos, err := decideAndAppend(ctx, s, stream, cmd.Context,
+		func() (domain.Channel, int64, error) {
+			c, err := load(ctx, s, stream, domain.NewChannel(cmd.ChannelID), domain.EvolveChannel)
+			return c, c.Version, err
+		},
+		func(c domain.Channel) ([]domain.Event, error) {
+			return domain.DecideChannelStatus(c, cmd.InstanceID, cmd.Status)
+		},
+		nil,
+		func(c domain.Channel, cc *Context) { cc.OwnerID = c.Created.OwnerID })
+	if err != nil {
+		return ChannelResult{}, err
 	}
-	return ChannelResult{}, domain.ErrConcurrencyExhausted
+	if len(events) == 0 {
+		return ChannelResult{Channel: ch.Created, Status: ch.Status}, nil
+	}
+	return ChannelResult{Channel: ch.Created, Status: cmd.Status, Position: pos}, nil
 }

@@ -173,6 +173,63 @@ func (s *Service) loadThread(ctx context.Context, threadID string) (domain.Threa
 	return state, nil
 }
 
+// decideAndAppend is the loop every stream-changing command runs: load the
+// state and its version, decide, append the events expecting that version;
+// after a concurrent change, load and decide again, up to MaxAttempts, then
+// give up with ErrConcurrencyExhausted. It returns the state decided on, the
+// events appended (none when decide chose none) and their position. eventID
+// names each event (random when it returns ""); stamp fills the metadata
+// context from the state.
+func decideAndAppend[S any](ctx context.Context, s *Service, stream string, cc Context,
+	load func() (S, int64, error),
+	decide func(S) ([]domain.Event, error),
+	eventID func(domain.Event) string,
+	stamp func(S, *Context),
+) (S, []domain.Event, uint64, error) {
+	var zero S
+	for attempt := 0; attempt < s.MaxAttempts; attempt++ {
+		state, version, err := load()
+		if err != nil {
+			return zero, nil, 0, err
+		}
+		events, err := decide(state)
+		if err != nil || len(events) == 0 {
+			return state, nil, 0, err
+		}
+		if stamp != nil {
+			stamp(state, &cc)
+		}
+		proposed := make([]domain.ProposedEvent, 0, len(events))
+		for _, e := range events {
+			id := ""
+			if eventID != nil {
+				id = eventID(e)
+			}
+			if id == "" {
+				id = domain.RandomUUID(s.random)
+			}
+			p, err := s.encode(cc, id, e)
+			if err != nil {
+				return zero, nil, 0, err
+			}
+			proposed = append(proposed, p)
+		}
+		res, err := s.log.Append(ctx, stream, domain.ExpectedFromVersion(version), proposed...)
+		if errors.Is(err, domain.ErrWrongExpectedRevision) {
+			if err := s.backoff(ctx, attempt); err != nil {
+				return zero, nil, 0, err
+			}
+			continue
+		}
+		if err != nil {
+			return zero, nil, 0, err
+		}
+		return state, events, res.Position, nil
+	}
+	s.logger.Warn("command gave up after concurrent changes", "stream", stream, "attempts", s.MaxAttempts)
+	return zero, nil, 0, domain.ErrConcurrencyExhausted
+}
+
 // backoff waits a little before retrying after a concurrent change, growing
 // with the attempt so colliding writers spread out.
 func (s *Service) backoff(ctx context.Context, attempt int) error {

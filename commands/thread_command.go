@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 
 	"github.com/socialops/socialops/domain"
 )
@@ -14,60 +13,26 @@ type threadResult struct {
 	Position uint64 // 0 when nothing was appended
 }
 
-// changeThread loads a thread, lets decide pick the events, and appends them
-// with the loaded revision; on a concurrent change it reloads and decides
-// again, up to MaxAttempts, then gives up with ErrConcurrencyExhausted.
-// eventID gives each event its id (random unless the input has a natural key).
+// changeThread runs a thread command: decide on the thread's state and
+// append with its revision, retrying after concurrent changes (decideAndAppend).
 func (s *Service) changeThread(ctx context.Context, threadID string, cc Context,
 	decide func(domain.Thread) ([]domain.Event, error),
 	eventID func(domain.Event) string,
 ) (threadResult, error) {
-	stream := domain.ThreadStream(threadID)
-	for attempt := 0; attempt < s.MaxAttempts; attempt++ {
-		state, err := s.loadThread(ctx, threadID)
-		if err != nil {
-			return threadResult{}, err
-		}
-		events, err := decide(state)
-		if err != nil {
-			return threadResult{}, err
-		}
-		if len(events) == 0 {
-			return threadResult{State: state}, nil
-		}
-		cc.OwnerID, cc.InstanceAlias = state.OwnerID, state.InstanceAlias
-		proposed := make([]domain.ProposedEvent, 0, len(events))
-		for _, e := range events {
-			id := ""
-			if eventID != nil {
-				id = eventID(e)
-			}
-			if id == "" {
-				id = domain.RandomUUID(s.random)
-			}
-			p, err := s.encode(cc, id, e)
-			if err != nil {
-				return threadResult{}, err
-			}
-			proposed = append(proposed, p)
-		}
-		res, err := s.log.Append(ctx, stream, domain.ExpectedFromVersion(state.Version), proposed...)
-		if errors.Is(err, domain.ErrWrongExpectedRevision) {
-			if err := s.backoff(ctx, attempt); err != nil {
-				return threadResult{}, err
-			}
-			continue
-		}
-		if err != nil {
-			return threadResult{}, err
-		}
-		for _, e := range events {
-			state = applyLocal(state, e)
-		}
-		return threadResult{State: state, Events: events, Position: res.Position}, nil
+	state, events, pos, err := decideAndAppend(ctx, s, domain.ThreadStream(threadID), cc,
+		func() (domain.Thread, int64, error) {
+			t, err := s.loadThread(ctx, threadID)
+			return t, t.Version, err
+		},
+		decide, eventID,
+		func(t domain.Thread, cc *Context) { cc.OwnerID, cc.InstanceAlias = t.OwnerID, t.InstanceAlias })
+	if err != nil {
+		return threadResult{}, err
 	}
-	s.logger.Warn("thread command gave up after concurrent changes", "thread_id", threadID, "attempts", s.MaxAttempts)
-	return threadResult{}, domain.ErrConcurrencyExhausted
+	for _, e := range events {
+		state = applyLocal(state, e)
+	}
+	return threadResult{State: state, Events: events, Position: pos}, nil
 }
 
 // applyLocal folds an event just appended into the state returned to the caller.
