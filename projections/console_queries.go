@@ -37,11 +37,7 @@ func ListChannels(ctx context.Context, q Querier, instanceID string) ([]ChannelV
 	if err != nil {
 		return nil, fmt.Errorf("list channels: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, scanChannel)
-	if out == nil {
-		out = []ChannelView{}
-	}
-	return out, err
+	return collect(rows, scanChannel)
 }
 
 // ActionView is a send_reply action with its delivery state.
@@ -75,14 +71,10 @@ func ListActions(ctx context.Context, q Querier, threadID string) ([]ActionView,
 	if err != nil {
 		return nil, fmt.Errorf("list actions: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ActionView, error) {
+	return collect(rows, func(r pgx.CollectableRow) (ActionView, error) {
 		var a ActionView
 		err := r.Scan(&a.ActionID, &a.ThreadID, &a.MessageID, &a.ActionType, &a.Status, &a.Attempts, &a.ErrorCode, &a.ErrorMessage, &a.CreatedAt, &a.UpdatedAt)
 		a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
 		return a, err
 	})
-	if out == nil {
-		out = []ActionView{}
-	}
-	return out, err
 }

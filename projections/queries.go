@@ -146,7 +146,7 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 	if err != nil {
 		return ThreadPage{}, fmt.Errorf("list threads: %w", err)
 	}
-	threads, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ThreadView, error) {
+	threads, err := collect(rows, func(r pgx.CollectableRow) (ThreadView, error) {
 		var t ThreadView
 		err := r.Scan(&t.ThreadID, &t.Subject, &t.Provider, &t.Status, &t.Priority, &t.Assignee, &t.Labels, &t.LastMessagePreview,
 			&t.LastMessageAt, &t.MessageCount, &t.AISummary, &t.CreatedAt, &t.UpdatedAt)
@@ -160,9 +160,6 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 	if len(threads) > f.Limit {
 		page.Threads = threads[:f.Limit]
 		page.HasMore = true
-	}
-	if page.Threads == nil {
-		page.Threads = []ThreadView{}
 	}
 	if page.HasMore {
 		last := page.Threads[len(page.Threads)-1]
@@ -227,7 +224,7 @@ func ListMessages(ctx context.Context, q Querier, threadID string, page, limit i
 	if err != nil {
 		return MessagePage{}, fmt.Errorf("list messages: %w", err)
 	}
-	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (MessageView, error) {
+	msgs, err := collect(rows, func(r pgx.CollectableRow) (MessageView, error) {
 		var m MessageView
 		err := r.Scan(&m.MessageID, &m.ThreadID, &m.Direction, &m.MessageType, &m.Text, &m.SenderName, &m.CreatedAt,
 			&m.ActionID, &m.DeliveryStatus, &m.FailureReason)
@@ -237,10 +234,17 @@ func ListMessages(ctx context.Context, q Querier, threadID string, page, limit i
 	if err != nil {
 		return MessagePage{}, fmt.Errorf("list messages: %w", err)
 	}
-	if msgs == nil {
-		msgs = []MessageView{}
-	}
 	return MessagePage{Messages: msgs, Total: total, Page: page, Limit: limit, HasMore: page*limit < total}, nil
+}
+
+// collect scans every row with scan and returns a non-nil slice, so an empty
+// page is [] in JSON, not null.
+func collect[T any](rows pgx.Rows, scan func(pgx.CollectableRow) (T, error)) ([]T, error) {
+	out, err := pgx.CollectRows(rows, scan)
+	if out == nil {
+		out = []T{}
+	}
+	return out, err
 }
 
 // Querier is what queries need: a pool or a transaction.

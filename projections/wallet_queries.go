@@ -56,7 +56,7 @@ func Ledger(ctx context.Context, q Querier, ownerID string, page, limit int) (Le
 	if err != nil {
 		return LedgerPage{}, fmt.Errorf("list ledger: %w", err)
 	}
-	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) {
+	entries, err := collect(rows, func(r pgx.CollectableRow) (LedgerEntry, error) {
 		var e LedgerEntry
 		err := r.Scan(&e.EntryID, &e.Kind, &e.AmountMicroUSD, &e.Reason, &e.ThreadID, &e.MessageID, &e.ActionID, &e.ReversesEntryID, &e.CreatedAt)
 		e.CreatedAt = e.CreatedAt.UTC()
@@ -64,9 +64,6 @@ func Ledger(ctx context.Context, q Querier, ownerID string, page, limit int) (Le
 	})
 	if err != nil {
 		return LedgerPage{}, fmt.Errorf("list ledger: %w", err)
-	}
-	if entries == nil {
-		entries = []LedgerEntry{}
 	}
 	return LedgerPage{Entries: entries, Total: total, Page: page, Limit: limit, HasMore: page*limit < total}, nil
 }

@@ -263,18 +263,27 @@ func (d *doubleServer) Append(srv streams.Streams_AppendServer) error {
 	return srv.SendAndClose(resp)
 }
 
+// current returns a stream (nil when missing) and its last revision (-1 when
+// missing), or the stream-deleted error for a tombstoned one. d.mu is held.
+func (d *doubleServer) current(name string, setTrailer func(metadata.MD)) (*streamState, int64, error) {
+	st := d.byName[name]
+	if st != nil && st.tombstoned {
+		return nil, 0, streamDeleted(setTrailer, name)
+	}
+	if st == nil {
+		return nil, -1, nil
+	}
+	return st, int64(len(st.events)) - 1, nil
+}
+
 // commit applies the expected-revision rules of the real server's
 // IndexWriter.CheckCommit, idempotent re-appends included.
 func (d *doubleServer) commit(name string, opts *streams.AppendReq_Options, proposed []proposal, setTrailer func(metadata.MD)) (*streams.AppendResp, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st := d.byName[name]
-	if st != nil && st.tombstoned {
-		return nil, streamDeleted(setTrailer, name)
-	}
-	cur := int64(-1)
-	if st != nil {
-		cur = int64(len(st.events)) - 1
+	st, cur, err := d.current(name, setTrailer)
+	if err != nil {
+		return nil, err
 	}
 	wrong := func() (*streams.AppendResp, error) { return wrongExpectedVersion(cur, opts), nil }
 
@@ -402,13 +411,9 @@ func (d *doubleServer) Tombstone(ctx context.Context, req *streams.TombstoneReq)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st := d.byName[name]
-	if st != nil && st.tombstoned {
-		return nil, streamDeleted(setTrailer, name)
-	}
-	cur := int64(-1)
-	if st != nil {
-		cur = int64(len(st.events)) - 1
+	st, cur, err := d.current(name, setTrailer)
+	if err != nil {
+		return nil, err
 	}
 	ok := true
 	switch e := req.GetOptions().GetExpectedStreamRevision().(type) {
