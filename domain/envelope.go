@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -141,15 +142,28 @@ func (r *Registry) Encode(payload Event, meta Metadata) (ProposedEvent, error) {
 		return ProposedEvent{}, errors.New("domain: event metadata without event id")
 	}
 	meta.SchemaVersion = reg.version
-	data, err := json.Marshal(payload)
+	data, err := marshalCompact(payload)
 	if err != nil {
 		return ProposedEvent{}, fmt.Errorf("encode %s: %w", payload.EventType(), err)
 	}
-	md, err := json.Marshal(meta)
+	md, err := marshalCompact(meta)
 	if err != nil {
 		return ProposedEvent{}, fmt.Errorf("encode metadata of %s: %w", payload.EventType(), err)
 	}
 	return ProposedEvent{ID: meta.EventID, Type: payload.EventType(), Data: data, Metadata: md}, nil
+}
+
+// marshalCompact is json.Marshal without HTML escaping: a provider payload
+// full of <, > and & would otherwise grow up to six times on its way into an
+// event, past what one append may carry (MaxAppendBytes).
+func marshalCompact(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // Decode turns a recorded event back into an envelope. An unknown type is an

@@ -38,4 +38,8 @@ var (
 	ErrInstanceNotFound     = &Error{Code: "instance_not_found", Message: "no such instance"}
 	ErrThreadNotFound       = &Error{Code: "thread_not_found", Message: "no such thread"}
 	ErrConcurrencyExhausted = &Error{Code: "concurrent_update", Message: "the thread changed concurrently too many times; retry"}
+	// ErrAppendTooLarge is an input whose events exceed what the event store
+	// takes in one append (MaxAppendBytes): the same code as a body over the
+	// HTTP cap, since the fix for the sender is the same.
+	ErrAppendTooLarge = &Error{Code: "payload_too_large", Message: "the input is larger than the event store takes in one append"}
 )

@@ -139,3 +139,42 @@ type StreamNotFoundError struct{ Stream string }
 
 func (e *StreamNotFoundError) Error() string   { return fmt.Sprintf("stream %q not found", e.Stream) }
 func (e *StreamNotFoundError) Is(t error) bool { return t == ErrStreamNotFound }
+
+// MaxAppendBytes is the most one append may carry, counted by AppendSize. It
+// is KurrentDB's default MaxAppendSize (1 MiB); the Postgres store refuses the
+// same appends, so an input is accepted or refused alike on either backend.
+const MaxAppendBytes = 1 << 20
+
+// appendOverheadBytes is counted per event above its data, metadata and type:
+// more than what the KurrentDB wire format adds (id, content type, framing),
+// so an append within MaxAppendBytes here is within the server's limit too.
+const appendOverheadBytes = 128
+
+// AppendSize is what an append counts against MaxAppendBytes.
+func AppendSize(events []ProposedEvent) int {
+	n := 0
+	for _, ev := range events {
+		n += len(ev.Data) + len(ev.Metadata) + len(ev.Type) + appendOverheadBytes
+	}
+	return n
+}
+
+// CheckAppendSize refuses an append larger than MaxAppendBytes with
+// ErrAppendTooLarge naming both sizes.
+func CheckAppendSize(stream string, events []ProposedEvent) error {
+	if n := AppendSize(events); n > MaxAppendBytes {
+		return Errorf(ErrAppendTooLarge, "the events for %s take %d bytes once stored; the event store takes at most %d in one append", streamKind(stream), n, MaxAppendBytes)
+	}
+	return nil
+}
+
+// streamKind is a stream name without its id ("thread" for "thread-soth_…"),
+// so an error answered to a client names no internal stream.
+func streamKind(stream string) string {
+	for i := 0; i < len(stream); i++ {
+		if stream[i] == '-' {
+			return stream[:i]
+		}
+	}
+	return stream
+}

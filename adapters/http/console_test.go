@@ -63,6 +63,7 @@ func TestConsoleInstancesAndPermissions(t *testing.T) {
 	h.instance("bob", "bobs")
 	key := h.key("alice", "socialops:write")
 	thread, _ := h.openThread("support", key, "e1")
+	h.settle() // the read endpoints below are asked without a position
 	read := h.token("alice", "service:read")
 	manage := h.token("alice", "service:manage")
 	bob := h.token("bob", "service:read", "service:manage")

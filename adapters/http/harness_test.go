@@ -22,6 +22,7 @@ import (
 	"github.com/socialops/socialops/adapters/projectionrunner"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
+	"github.com/socialops/socialops/projections"
 )
 
 // harness is the service over real Postgres, served by httptest.
@@ -155,6 +156,19 @@ func (h *harness) head() uint64 {
 	p, err := h.store.HeadPosition(context.Background())
 	require.NoError(h.t, err)
 	return p
+}
+
+// settle waits until every projector has applied the whole log, for tests
+// that read without the read-your-writes header.
+func (h *harness) settle() {
+	h.t.Helper()
+	var names []string
+	for _, p := range projections.All() {
+		names = append(names, p.Name())
+	}
+	fresh, err := projections.WaitForPosition(context.Background(), h.pool, names, h.head(), 20*time.Second)
+	require.NoError(h.t, err)
+	require.True(h.t, fresh, "projectors did not reach the log head")
 }
 
 func countTypes(evs []domain.Envelope) map[string]int {

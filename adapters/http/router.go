@@ -21,6 +21,13 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// DefaultMaxBodyBytes caps request bodies at 768 KiB: with the derived text
+// (at most 64 KiB, 128 KiB once JSON-escaped) and metadata, the largest
+// accepted webhook still fits one event-store append (domain.MaxAppendBytes,
+// KurrentDB's default 1 MiB). A higher SOCIALOPS_MAX_BODY_BYTES works, but a
+// body whose events then exceed the append limit is answered 413.
+const DefaultMaxBodyBytes = 768 << 10
+
 // Deps are what the routes need.
 type Deps struct {
 	Logger     *slog.Logger
@@ -72,7 +79,7 @@ func NewRouter(d Deps) *gin.Engine {
 		d.Now = time.Now
 	}
 	if d.MaxBodyBytes == 0 {
-		d.MaxBodyBytes = 1 << 20
+		d.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if d.WebhookTolerance == 0 {
 		d.WebhookTolerance = 5 * time.Minute

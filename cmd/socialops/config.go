@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	httpapi "github.com/socialops/socialops/adapters/http"
 )
 
 // Config is read from SOCIALOPS_* environment variables. Every setting is
@@ -56,7 +58,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		EventStoreURL:      strings.TrimSpace(getenv("SOCIALOPS_EVENTSTORE_URL")),
 		HTTPAddr:           "127.0.0.1:8080",
 		LogLevel:           slog.LevelInfo,
-		MaxBodyBytes:       1 << 20,
+		MaxBodyBytes:       httpapi.DefaultMaxBodyBytes,
 		InboundFeeMicroUSD: 200,
 		WebhookTolerance:   5 * time.Minute,
 		ShutdownTimeout:    20 * time.Second,

@@ -20,7 +20,7 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:8080", cfg.HTTPAddr)
 	assert.Equal(t, slog.LevelInfo, cfg.LogLevel)
 	assert.Equal(t, "", cfg.EventStoreURL)
-	assert.Equal(t, int64(1<<20), cfg.MaxBodyBytes)
+	assert.Equal(t, int64(768<<10), cfg.MaxBodyBytes)
 	assert.Equal(t, int64(200), cfg.InboundFeeMicroUSD)
 }
 

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"SubscriberSeesConcurrentAppendsOnceInOrder", testSubscriberSeesConcurrentAppends},
 		{"SubscriberResumesFromStoredPosition", testSubscriberResumes},
 		{"SubscribeHandlerErrorStops", testSubscribeHandlerErrorStops},
+		{"AppendOverSizeLimitRefused", testAppendOverSizeLimit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -529,4 +530,38 @@ func testSubscribeHandlerErrorStops(t *testing.T, s eventstore.Store) {
 	})
 	assert.ErrorIs(t, err, boom, "a handler error ends the subscription with that error")
 	assert.Equal(t, 1, calls, "no event after the failing one is delivered")
+}
+
+// testAppendOverSizeLimit: an append larger than domain.MaxAppendBytes (the
+// KurrentDB server's default MaxAppendSize) is refused with
+// domain.ErrAppendTooLarge on every backend and stores nothing; one just
+// under it is stored.
+func testAppendOverSizeLimit(t *testing.T, s eventstore.Store) {
+	c := ctx(t)
+	p := prefix(t)
+	sized := func(total int) []domain.ProposedEvent {
+		// Two events, so the limit is on the append and not on one event.
+		var out []domain.ProposedEvent
+		for i := 0; i < 2; i++ {
+			ev := event("Sized", map[string]string{"pad": ""})
+			pad := total/2 - domain.AppendSize([]domain.ProposedEvent{ev})
+			ev.Data = []byte(`{"pad":"` + strings.Repeat("a", pad) + `"}`)
+			out = append(out, ev)
+		}
+		return out
+	}
+	over := sized(domain.MaxAppendBytes + 64)
+	require.Greater(t, domain.AppendSize(over), domain.MaxAppendBytes)
+	_, err := s.Append(c, p+"big", domain.NoStream(), over...)
+	require.ErrorIs(t, err, domain.ErrAppendTooLarge)
+	_, err = s.ReadStream(c, p+"big", domain.Forwards, domain.StreamStart, 10)
+	require.ErrorIs(t, err, domain.ErrStreamNotFound, "a refused append stores nothing")
+
+	under := sized(domain.MaxAppendBytes - 64)
+	require.LessOrEqual(t, domain.AppendSize(under), domain.MaxAppendBytes)
+	_, err = s.Append(c, p+"fits", domain.NoStream(), under...)
+	require.NoError(t, err)
+	got, err := s.ReadStream(c, p+"fits", domain.Forwards, domain.StreamStart, 10)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
 }

@@ -67,6 +67,8 @@ type doubleServer struct {
 	dropped  chan struct{} // closed and replaced by dropSubscriptions
 	started  int           // subscriptions confirmed so far
 	now      func() time.Time
+	// maxAppendSize is the server's MaxAppendSize (doubleMaxAppendSize unless a test lowers it).
+	maxAppendSize int
 }
 
 type storedEvent struct {
@@ -104,6 +106,8 @@ func startDoubleAt(t *testing.T, addr string) *doubleServer {
 		appended: make(chan struct{}),
 		dropped:  make(chan struct{}),
 		now:      time.Now,
+
+		maxAppendSize: doubleMaxAppendSize,
 	}
 	d.grpc = grpc.NewServer(
 		// The client pings every 10 s even when idle; grpc-go's default policy
@@ -252,9 +256,12 @@ func (d *doubleServer) Append(srv streams.Streams_AppendServer) error {
 		size += proto.Size(msg)
 		proposed = append(proposed, proposal{id: id, msg: msg})
 	}
-	if size > doubleMaxAppendSize {
+	d.mu.Lock()
+	limit := d.maxAppendSize
+	d.mu.Unlock()
+	if size > limit {
 		return rpcException(srv.SetTrailer, codes.InvalidArgument, "maximum-append-size-exceeded",
-			fmt.Sprintf("Maximum Append Size of %d Exceeded.", doubleMaxAppendSize), "maximum-append-size", strconv.Itoa(doubleMaxAppendSize))
+			fmt.Sprintf("Maximum Append Size of %d Exceeded.", limit), "maximum-append-size", strconv.Itoa(limit))
 	}
 	resp, err := d.commit(name, opts, proposed, srv.SetTrailer)
 	if err != nil {

@@ -21,6 +21,8 @@ import (
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/socialops/socialops/adapters/eventstore"
 	"github.com/socialops/socialops/domain"
@@ -200,9 +202,34 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 		}
 	case hasCode(err, esdb.ErrorCodeStreamDeleted):
 		return domain.AppendResult{}, fmt.Errorf("kurrentdb: append to %q: %w", stream, domain.ErrStreamDeleted)
+	case appendSizeExceeded(err):
+		// A server configured below the default MaxAppendSize.
+		return domain.AppendResult{}, domain.Errorf(domain.ErrAppendTooLarge,
+			"the events for %s take %d bytes; the event store refused them as larger than its MaxAppendSize", streamKindOf(stream), domain.AppendSize(events))
 	default:
 		return domain.AppendResult{}, fmt.Errorf("kurrentdb: append to %q: %w", stream, err)
 	}
+}
+
+// appendSizeExceeded recognizes the server's maximum-append-size-exceeded
+// exception, which the client does not classify: an InvalidArgument status
+// whose message names the limit.
+func appendSizeExceeded(err error) bool {
+	var esErr *esdb.Error
+	if !errors.As(err, &esErr) {
+		return false
+	}
+	st, ok := status.FromError(esErr.Err())
+	return ok && st.Code() == codes.InvalidArgument && strings.Contains(st.Message(), "Maximum Append Size")
+}
+
+// streamKindOf is the stream name up to its first dash: errors that reach a
+// client name no internal stream id.
+func streamKindOf(stream string) string {
+	if i := strings.IndexByte(stream, '-'); i > 0 {
+		return stream[:i]
+	}
+	return stream
 }
 
 // toEventData refuses what would silently lose idempotency: an id that is not
@@ -213,6 +240,9 @@ func toEventData(stream string, events []domain.ProposedEvent) ([]esdb.EventData
 	}
 	if len(events) == 0 {
 		return nil, fmt.Errorf("kurrentdb: append to %q: no events", stream)
+	}
+	if err := domain.CheckAppendSize(stream, events); err != nil {
+		return nil, err
 	}
 	out := make([]esdb.EventData, len(events))
 	seen := make(map[uuid.UUID]bool, len(events))

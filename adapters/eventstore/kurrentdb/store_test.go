@@ -116,6 +116,25 @@ func TestAppendRefusesIDsThatAreNotUUIDs(t *testing.T) {
 	require.Error(t, err, "the client would swap a bad id for a random one and lose idempotency")
 }
 
+// A server configured with a MaxAppendSize below the default refuses an
+// append the adapter let through: that is the same payload_too_large as the
+// adapter's own check, not an internal error.
+func TestServerAppendSizeLimitIsPayloadTooLarge(t *testing.T) {
+	d := startDouble(t)
+	d.mu.Lock()
+	d.maxAppendSize = 64 << 10
+	d.mu.Unlock()
+	s := openStore(t, d.url(), testLogger(t).logger)
+	ev := numbered(0)
+	ev.Data = []byte(`{"text":"` + strings.Repeat("x", 100<<10) + `"}`)
+	stream := "big-" + uuid.NewString()
+	_, err := s.Append(testContext(t), stream, domain.NoStream(), ev)
+	require.ErrorIs(t, err, domain.ErrAppendTooLarge)
+	assert.NotContains(t, err.Error(), stream, "the error may reach a client: no stream id in it")
+	_, err = s.ReadStream(testContext(t), stream, domain.Forwards, domain.StreamStart, 1)
+	assert.ErrorIs(t, err, domain.ErrStreamNotFound, "nothing stored")
+}
+
 func TestSystemEventsAreHidden(t *testing.T) {
 	d := startDouble(t)
 	s := openStore(t, d.url(), testLogger(t).logger)

@@ -120,6 +120,9 @@ func newAppendRequest(ctx context.Context, stream string, expected domain.Expect
 	if len(events) == 0 {
 		return nil, errors.New("append: no events")
 	}
+	if err := domain.CheckAppendSize(stream, events); err != nil {
+		return nil, err
+	}
 	req := &appendRequest{ctx: ctx, stream: stream, expected: expected, events: events, done: make(chan appendOutcome, 1)}
 	seen := make(map[uuid.UUID]bool, len(events))
 	for i, ev := range events {
