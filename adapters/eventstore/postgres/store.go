@@ -47,6 +47,7 @@ type Store struct {
 
 	requests chan *appendRequest
 	closing  chan struct{}
+	stopped  chan struct{} // closed when the write loop has returned
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 
@@ -63,6 +64,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger) *Store {
 		logger:   logger.With("component", "eventstore.postgres"),
 		requests: make(chan *appendRequest, 4*maxBatchAppends),
 		closing:  make(chan struct{}),
+		stopped:  make(chan struct{}),
 		wake:     newBroadcaster(),
 	}
 	s.wg.Add(2)
@@ -104,12 +106,26 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 	case <-s.closing:
 		return domain.AppendResult{}, ErrClosed
 	}
+	return s.await(ctx, req)
+}
+
+// await waits for a queued request's outcome. A request that reached the
+// queue just after the write loop drained it for Close is never taken: once
+// the loop has stopped, an outcome not already sent will never come.
+func (s *Store) await(ctx context.Context, req *appendRequest) (domain.AppendResult, error) {
 	select {
 	case out := <-req.done:
 		return out.res, out.err
 	case <-ctx.Done():
 		// The append may still commit; a retry with the same event ids is idempotent.
 		return domain.AppendResult{}, ctx.Err()
+	case <-s.stopped:
+		select {
+		case out := <-req.done:
+			return out.res, out.err
+		default:
+			return domain.AppendResult{}, ErrClosed
+		}
 	}
 }
 
@@ -145,6 +161,7 @@ func newAppendRequest(ctx context.Context, stream string, expected domain.Expect
 
 func (s *Store) writeLoop() {
 	defer s.wg.Done()
+	defer close(s.stopped)
 	for {
 		var first *appendRequest
 		select {
