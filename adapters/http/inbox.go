@@ -1,12 +1,9 @@
 package httpapi
 
 import (
-	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -163,69 +160,4 @@ func (h *handlers) listMessages(c *gin.Context) {
 		return
 	}
 	ok(c, http.StatusOK, msgs)
-}
-
-// auditEvent is one event of a thread's history as the audit endpoint shows it.
-type auditEvent struct {
-	Revision      uint64          `json:"revision"`
-	Position      uint64          `json:"position"`
-	EventID       string          `json:"event_id"`
-	Type          string          `json:"type"`
-	Version       int             `json:"version"`
-	OccurredAt    time.Time       `json:"occurred_at"`
-	Actor         domain.Actor    `json:"actor"`
-	CorrelationID string          `json:"correlation_id,omitempty"`
-	CausationID   string          `json:"causation_id,omitempty"`
-	Data          json.RawMessage `json:"data"`
-}
-
-// threadEvents serves GET …/threads/:thread_id/events (scope socialops:audit):
-// the thread's whole history from the event log, raw payloads included.
-func (h *handlers) threadEvents(c *gin.Context) {
-	inst := instanceOf(c)
-	ctx := c.Request.Context()
-	threadID := c.Param("thread_id")
-	if !strings.HasPrefix(threadID, domain.PrefixThread) {
-		writeError(c, h.Logger, domain.ErrThreadNotFound)
-		return
-	}
-	out := []auditEvent{}
-	from := domain.StreamStart
-	for {
-		evs, err := h.Events.ReadStream(ctx, domain.ThreadStream(threadID), domain.Forwards, from, 1000)
-		if errors.Is(err, domain.ErrStreamNotFound) {
-			writeError(c, h.Logger, domain.ErrThreadNotFound)
-			return
-		}
-		if err != nil {
-			writeError(c, h.Logger, err)
-			return
-		}
-		for _, raw := range evs {
-			env, err := h.Registry.Decode(raw)
-			if err != nil {
-				writeError(c, h.Logger, err)
-				return
-			}
-			if opened, isOpen := env.Payload.(domain.ThreadOpened); isOpen && opened.InstanceID != inst.ID {
-				writeError(c, h.Logger, domain.ErrThreadNotFound)
-				return
-			}
-			out = append(out, auditEvent{
-				Revision: raw.Revision, Position: raw.Position, EventID: raw.ID, Type: env.Type, Version: env.Version,
-				OccurredAt: env.Metadata.OccurredAt, Actor: env.Metadata.Actor,
-				CorrelationID: env.Metadata.CorrelationID, CausationID: env.Metadata.CausationID,
-				Data: json.RawMessage(raw.Data),
-			})
-		}
-		if len(evs) < 1000 {
-			break
-		}
-		from = evs[len(evs)-1].Revision + 1
-	}
-	if len(out) == 0 || out[0].Type != (domain.ThreadOpened{}).EventType() {
-		writeError(c, h.Logger, domain.ErrThreadNotFound)
-		return
-	}
-	ok(c, http.StatusOK, gin.H{"thread_id": threadID, "events": out})
 }
