@@ -68,6 +68,7 @@ type soakReq struct {
 	chat        int64  // telegram: the chat, to learn its thread
 	probe       string // a lag probe: the token its new thread's subject carries
 	copy        bool   // a redelivered copy
+	crossThread bool   // a copy sent with another thread_id (same provider event id)
 }
 
 type soakAccepted struct {
@@ -81,6 +82,7 @@ type soakStats struct {
 	mu             sync.Mutex
 	sent           int // logical deliveries (copies and bad input included; retries not)
 	copies         int // duplicate copies sent
+	crossThread    int // of which with another thread_id (poison for the read side unless deduplicated)
 	bad            int // bad inputs sent
 	accepted       int // final 202 answers, duplicates included
 	duplicates     int // 202 answers flagged duplicate
@@ -178,6 +180,14 @@ func (g *soakGen) next() []*soakReq {
 	case x < 0.14 && len(g.recent) > 0:
 		// A redelivery of an earlier event.
 		return []*soakReq{g.copyOf(g.recent[g.rng.IntN(len(g.recent))])}
+	case x < 0.16 && len(g.recent) > 0:
+		// Poison: an earlier generic event id on another thread. The first
+		// thread to take the id keeps it; this copy must answer duplicate with
+		// the original ids and store nothing (not halt the read side).
+		if r := g.recent[g.rng.IntN(len(g.recent))]; r.provider == "generic-webhook" && r.probe == "" {
+			return []*soakReq{g.onAnotherThread(r)}
+		}
+		return []*soakReq{g.good()}
 	default:
 		return []*soakReq{g.good()}
 	}
@@ -188,6 +198,19 @@ func (g *soakGen) copyOf(r *soakReq) *soakReq {
 	c.copy = true
 	c.probe = ""
 	return &c
+}
+
+// onAnotherThread is a copy of a generic delivery whose body names another thread.
+func (g *soakGen) onAnotherThread(r *soakReq) *soakReq {
+	c := g.copyOf(r)
+	var body map[string]any
+	if err := json.Unmarshal(r.body, &body); err != nil {
+		panic(err)
+	}
+	body["thread_id"] = fmt.Sprintf("incident_%d", 400+g.rng.IntN(100))
+	c.body = soakJSON(body)
+	c.crossThread = true
+	return c
 }
 
 func (g *soakGen) remember(r *soakReq) {
@@ -229,6 +252,10 @@ func (g *soakGen) generic() *soakReq {
 		body["thread_id"] = fmt.Sprintf("incident_%d", k)
 		body["title"] = fmt.Sprintf("Incident %d", k)
 		body["text"] = g.phrase()
+		if g.rng.IntN(25) == 0 {
+			// Poison for the read models unless cleaned: NUL and other control characters.
+			body["text"] = "nul\u0000 in \u0007provider text: " + g.phrase()
+		}
 		if g.rng.IntN(4) == 0 {
 			body["labels"] = []string{"ops", []string{"urgent", "high", "low"}[g.rng.IntN(3)]}
 		}
@@ -643,6 +670,9 @@ func (l *soakLoad) run(g *soakGen, total int, rate float64, workers int) {
 			switch {
 			case r.copy:
 				l.stats.copies++
+				if r.crossThread {
+					l.stats.crossThread++
+				}
 			case !r.good:
 				l.stats.bad++
 				l.stats.badKeys[r.key] = true
@@ -692,6 +722,8 @@ type soakConsole struct {
 	statusN map[int]int
 	wg      sync.WaitGroup
 	sem     chan struct{}
+	// poisonSent and poisonRefused count console texts with control characters.
+	poisonSent, poisonRefused int
 }
 
 func newSoakConsole(l *soakLoad) *soakConsole {
@@ -800,6 +832,8 @@ func (c *soakConsole) run(rate float64, stop <-chan struct{}) {
 			switch {
 			case replay != nil:
 				c.reply(replay, true)
+			case x == 9 && n%4 == 0:
+				c.poison(n)
 			case x < 5:
 				thread, target := c.pick()
 				if thread == "" {
@@ -852,6 +886,35 @@ func (c *soakConsole) reply(r *soakReply, replay bool) {
 	}
 	if header.Get("Idempotent-Replayed") == "true" {
 		r.replayed++
+	}
+}
+
+// poison sends console text that the read models cannot hold (NUL and other
+// control characters): each must be refused with 400 invalid_field, store
+// nothing and leave every projector running.
+func (c *soakConsole) poison(n int) {
+	thread, _ := c.pick()
+	if thread == "" {
+		return
+	}
+	base := "/console/socialops/" + soakAlias + "/threads/" + thread
+	tries := []struct{ method, path, body string }{
+		{http.MethodPost, base + "/notes", string(soakJSON(map[string]string{"text": fmt.Sprintf("poison note %d \x00 nul", n)}))},
+		{http.MethodPost, base + "/replies", string(soakJSON(map[string]string{"text": fmt.Sprintf("poison reply %d \x00 nul", n)}))},
+		{http.MethodPatch, base, string(soakJSON(map[string]string{"assignee": fmt.Sprintf("agent\x00%d", n)}))},
+		{http.MethodPatch, base, string(soakJSON(map[string]string{"assignee": fmt.Sprintf("agent\x1b[31m%d", n)}))},
+	}
+	for _, p := range tries {
+		status, _, body := c.do(p.method, p.path, p.body, map[string]string{"Idempotency-Key": fmt.Sprintf("soak-poison-%d-%s", n, soakRandomHex(4))})
+		c.mu.Lock()
+		c.poisonSent++
+		if status == http.StatusBadRequest && strings.Contains(string(body), `"invalid_field"`) {
+			c.poisonRefused++
+		}
+		c.mu.Unlock()
+		if status != 0 && status != http.StatusBadRequest {
+			c.l.stats.unexpectedf("poison console text (%s %s) answered %d: %s", p.method, p.path, status, soakCut(string(body), 200))
+		}
 	}
 }
 

@@ -179,6 +179,9 @@ func TestSoak(t *testing.T) {
 	t.Logf("retried answers by chaos phase: %v", stats.byPhase)
 	console.mu.Lock()
 	t.Logf("console statuses (0 = connection error): %v", console.statusN)
+	t.Logf("poison: %d copies of a generic event id on another thread; %d console texts with control characters, %d refused 400 invalid_field",
+		stats.crossThread, console.poisonSent, console.poisonRefused)
+	poison := stats.crossThread + console.poisonSent
 	console.mu.Unlock()
 	for i, u := range stats.unexpected {
 		if i == 30 {
@@ -188,8 +191,8 @@ func TestSoak(t *testing.T) {
 		t.Logf("unexpected: %s", u)
 	}
 	unexpected := len(stats.unexpected)
-	summary := fmt.Sprintf("soak: sent=%d accepted=%d duplicates=%d rejected=%d lost=%d doubled=%d max_lag_ms=%d",
-		stats.sent, stats.accepted, stats.duplicates, stats.rejected, res.lost, res.doubled, maxLag.Milliseconds())
+	summary := fmt.Sprintf("soak: sent=%d accepted=%d duplicates=%d rejected=%d poison=%d lost=%d doubled=%d max_lag_ms=%d",
+		stats.sent, stats.accepted, stats.duplicates, stats.rejected, poison, res.lost, res.doubled, maxLag.Milliseconds())
 	stats.mu.Unlock()
 
 	chaosMu.Lock()
