@@ -145,6 +145,10 @@ func TestSoak(t *testing.T) {
 		t.Logf("slowest reply: %s", s)
 	}
 	res := e.check(stats, console)
+	if pending != "" {
+		// A projector that never reaches the head is halted: the poison got through.
+		res.fail("the read side did not settle within 4 minutes: %s", pending)
+	}
 	verifyOut, verifyErr, verifyCode := e.cliCode("projections", "verify")
 	if verifyCode != 0 {
 		res.fail("projections verify exited %d:\n%s%s", verifyCode, verifyOut, verifyErr)
