@@ -349,11 +349,16 @@ type ProjectorStatus struct {
 	Checkpoint uint64
 	Head       uint64
 	Lag        uint64
+	Parked     int // events parked and neither retried nor skipped
 }
 
-// Statuses reads every projector's checkpoint and the log head.
+// Statuses reads every projector's checkpoint, parked count and the log head.
 func Statuses(ctx context.Context, q Querier, src EventSource) ([]ProjectorStatus, error) {
 	head, err := src.HeadPosition(ctx)
+	if err != nil {
+		return nil, err
+	}
+	parked, err := ParkedCounts(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -363,7 +368,7 @@ func Statuses(ctx context.Context, q Querier, src EventSource) ([]ProjectorStatu
 		if err != nil {
 			return nil, err
 		}
-		s := ProjectorStatus{Name: p.Name(), Checkpoint: cp, Head: head}
+		s := ProjectorStatus{Name: p.Name(), Checkpoint: cp, Head: head, Parked: parked[p.Name()]}
 		if head > cp {
 			s.Lag = head - cp
 		}
