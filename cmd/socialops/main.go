@@ -35,6 +35,9 @@ commands:
   projections retry NAME POSITION         apply a parked event again; marks it resolved
   projections skip NAME POSITION --reason R
                                           leave a parked event unapplied, with a reason
+  projections rebind                      bind the read side to the configured event store:
+                                          clear snapshots, checkpoints and parked events and
+                                          rebuild every projection (stop every serve first)
   token mint --user ID --permissions P [--ttl D]
                                           mint a console JWT (service:read, service:manage;
                                           ttl default 1h, at most 720h); prints it; needs

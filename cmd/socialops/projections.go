@@ -13,12 +13,16 @@ import (
 
 // projectionsCmd runs `socialops projections status | rebuild <name> |
 // verify [name] | parked [name] [--all] | retry <name> <position> |
-// skip <name> <position> --reason R`.
+// skip <name> <position> --reason R | rebind`.
 func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout io.Writer) error {
 	if len(args) < 2 {
-		return &usageError{"projections needs status, rebuild <name>, verify [name], parked, retry or skip"}
+		return &usageError{"projections needs status, rebuild <name>, verify [name], parked, retry, skip or rebind"}
 	}
-	a, err := openApp(ctx, cfg, logger)
+	open := openApp
+	if args[1] == "rebind" {
+		open = openAppUnbound // the fix for a read side bound to another store
+	}
+	a, err := open(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -60,6 +64,8 @@ func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args [
 		return printParked(ctx, a, "", false, stdout)
 	case "parked", "retry", "skip":
 		return parkedCmd(ctx, a, args, stdout)
+	case "rebind":
+		return rebindCmd(ctx, a, registry, args, stdout)
 	case "rebuild":
 		ps, err := pick(true)
 		if err != nil {

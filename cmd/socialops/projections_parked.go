@@ -103,3 +103,31 @@ func printParked(ctx context.Context, a *app, projector string, all bool, stdout
 	}
 	return w.Flush()
 }
+
+// rebindCmd binds the read side to the configured event store, emptying it,
+// and rebuilds every projection from that store.
+func rebindCmd(ctx context.Context, a *app, registry *domain.Registry, args []string, stdout io.Writer) error {
+	if len(args) > 2 {
+		return &usageError{"projections rebind takes no arguments"}
+	}
+	id, err := a.store.Identity(ctx)
+	if err != nil {
+		return fmt.Errorf("read the event store's identity: %w", err)
+	}
+	before, err := projections.BoundStore(ctx, a.pool)
+	if err != nil {
+		return err
+	}
+	if err := projections.Rebind(ctx, a.pool, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "read side bound to event store %s (was %q); snapshots, checkpoints and parked events cleared\n", id, before)
+	for _, p := range projections.All() {
+		res, err := projections.Rebuild(ctx, a.pool, a.store, registry, p)
+		if err != nil {
+			return fmt.Errorf("rebuild %s (a running serve would also replay it from 0): %w", p.Name(), err)
+		}
+		fmt.Fprintf(stdout, "rebuilt %s: %d events, now at position %d\n", res.Projector, res.Events, res.Position)
+	}
+	return nil
+}
