@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/socialops/socialops/domain"
@@ -56,20 +58,49 @@ func ByName(name string) (Projector, bool) {
 	return nil, false
 }
 
-// PoisonError is an event a projector cannot apply. The projector halts on it
-// (never skips it) until a fix is deployed.
-type PoisonError struct {
+// ApplyError is a failure to apply one event that is not the fault of the
+// event's data: the database went away, a transaction conflicted, the
+// projector's SQL has a bug. Retrying may help and parking would hide a fault
+// that hits every event, so the projector halts on it (never skipping it) and
+// retries; Position names the event it failed on.
+type ApplyError struct {
 	Projector string
 	Position  uint64
+	EventID   string
 	EventType string
 	Err       error
 }
 
-func (e *PoisonError) Error() string {
+func (e *ApplyError) Error() string {
 	return fmt.Sprintf("projector %s cannot apply %s at position %d: %v", e.Projector, e.EventType, e.Position, e.Err)
 }
 
-func (e *PoisonError) Unwrap() error { return e.Err }
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// dataError is a failure caused by the event itself: it does not decode, its
+// type is unknown to this build, or Apply refuses it.
+type dataError struct{ err error }
+
+func (e *dataError) Error() string { return e.err.Error() }
+func (e *dataError) Unwrap() error { return e.err }
+
+// IsDataError tells whether err is deterministic in the event's data, so that
+// retrying cannot help and the event is parked rather than halting everyone:
+// it does not decode, its type is unknown, or Postgres refused its values
+// (SQLSTATE class 22, data exception, or 23, integrity constraint violation).
+// Everything else (lost connections, cancelled contexts, serialization
+// failures, undefined columns) is not, and halts the projector.
+func IsDataError(err error) bool {
+	var de *dataError
+	if errors.As(err, &de) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")
+	}
+	return false
+}
 
 // Hooks let tests stop a batch at a chosen point.
 type Hooks struct {
@@ -78,30 +109,74 @@ type Hooks struct {
 	BeforeCheckpoint func(ctx context.Context, projector string) error
 }
 
+// BatchResult is what applying a batch did.
+type BatchResult struct {
+	// Position is the checkpoint after the batch.
+	Position uint64
+	// Parked are the events of the batch parked for a data error, in position order.
+	Parked []ParkedEvent
+	// halt, when set, is the event the batch stopped on: what came before it is
+	// kept (the transaction commits), then the batch fails with it.
+	halt *ApplyError
+}
+
 // ApplyBatch applies consecutive events and advances the checkpoint in one
 // transaction. Events at or below the checkpoint are skipped, so a redelivered
 // batch is a no-op. schema, when not empty, is a rebuild's shadow schema.
-// It returns the checkpoint after the batch.
-func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, registry *domain.Registry, p Projector, events []domain.RecordedEvent, schema string, hooks Hooks) (uint64, error) {
+//
+// When the batch fails, it is applied again event by event: an event that
+// fails with a data error (IsDataError) is parked in projection_parked, in the
+// same transaction as the checkpoint moving past it, and the others are
+// applied; on any other error the events before the failing one are kept and
+// the batch fails with an *ApplyError naming the failing event.
+func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, registry *domain.Registry, p Projector, events []domain.RecordedEvent, schema string, hooks Hooks) (BatchResult, error) {
+	res, err := applyBatchTx(ctx, pool, registry, p, events, schema, hooks, false)
+	var lost *lostBatchError
+	if errors.As(err, &lost) && ctx.Err() == nil {
+		// The batch took its transaction down with it (a lost connection)
+		// before the failing event was known: once more, event by event, in a
+		// fresh transaction, to find it.
+		res, err = applyBatchTx(ctx, pool, registry, p, events, schema, hooks, true)
+	}
+	return res, err
+}
+
+func applyBatchTx(ctx context.Context, pool *pgxpool.Pool, registry *domain.Registry, p Projector, events []domain.RecordedEvent, schema string, hooks Hooks, oneByOne bool) (BatchResult, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return 0, err
+		return BatchResult{}, err
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck
 	if schema != "" {
 		if err := useSchema(ctx, tx, schema); err != nil {
-			return 0, err
+			return BatchResult{}, err
 		}
 	}
-	last, err := applyInTx(ctx, tx, registry, p, events, hooks)
+	res, err := applyInTx(ctx, tx, registry, p, events, hooks, oneByOne)
 	if err != nil {
-		return 0, err
+		return BatchResult{}, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("commit %s: %w", p.Name(), err)
+		return BatchResult{}, fmt.Errorf("commit %s: %w", p.Name(), err)
 	}
-	return last, nil
+	if res.halt != nil {
+		return res, res.halt
+	}
+	return res, nil
 }
+
+// lostBatchError is a batch that failed and left its transaction unusable.
+type lostBatchError struct {
+	projector   string
+	first, last uint64
+	err         error
+}
+
+func (e *lostBatchError) Error() string {
+	return fmt.Sprintf("projector %s at positions %d..%d: %v", e.projector, e.first, e.last, e.err)
+}
+
+func (e *lostBatchError) Unwrap() error { return e.err }
 
 // useSchema points the transaction's unqualified table names at a shadow schema.
 func useSchema(ctx context.Context, tx pgx.Tx, schema string) error {
@@ -109,59 +184,141 @@ func useSchema(ctx context.Context, tx pgx.Tx, schema string) error {
 	return err
 }
 
+// pendingEvent is an event after the checkpoint that the projector acts on
+// (or cannot tell, its type being unknown).
+type pendingEvent struct {
+	raw    domain.RecordedEvent
+	env    domain.Envelope
+	before uint64 // the checkpoint just before it
+	bad    error  // a data error found before any SQL ran
+}
+
 // applyInTx applies events after the checkpoint and advances it, inside tx.
-func applyInTx(ctx context.Context, tx pgx.Tx, registry *domain.Registry, p Projector, events []domain.RecordedEvent, hooks Hooks) (uint64, error) {
+// It first sends the whole batch at once; if that fails (or oneByOne), it
+// applies event by event, each under a savepoint, parking data errors.
+func applyInTx(ctx context.Context, tx pgx.Tx, registry *domain.Registry, p Projector, events []domain.RecordedEvent, hooks Hooks, oneByOne bool) (BatchResult, error) {
 	var checkpoint int64
 	err := tx.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projector = $1 FOR UPDATE`, p.Name()).Scan(&checkpoint)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (projector, position) VALUES ($1, 0) ON CONFLICT DO NOTHING`, p.Name()); err != nil {
-			return 0, err
+			return BatchResult{}, err
 		}
 		err = tx.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projector = $1 FOR UPDATE`, p.Name()).Scan(&checkpoint)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read checkpoint of %s: %w", p.Name(), err)
+		return BatchResult{}, fmt.Errorf("read checkpoint of %s: %w", p.Name(), err)
 	}
-	b := &pgx.Batch{}
 	last := uint64(checkpoint)
+	var pending []*pendingEvent
 	for _, raw := range events {
 		if raw.Position <= last {
 			continue // already applied: redelivery is a no-op
 		}
-		if !registry.Knows(raw.Type) {
-			// A type this build does not know halts every projector: it may matter to any of them.
-			return 0, &PoisonError{Projector: p.Name(), Position: raw.Position, EventType: raw.Type, Err: &domain.UnknownEventTypeError{Type: raw.Type, Position: raw.Position}}
-		}
-		if !p.Handles(raw.Type) {
-			last = raw.Position
-			continue
-		}
-		env, err := registry.Decode(raw)
-		if err != nil {
-			return 0, &PoisonError{Projector: p.Name(), Position: raw.Position, EventType: raw.Type, Err: err}
-		}
-		if err := p.Apply(b, env); err != nil {
-			return 0, &PoisonError{Projector: p.Name(), Position: raw.Position, EventType: raw.Type, Err: err}
-		}
+		ev := &pendingEvent{raw: raw, before: last}
 		last = raw.Position
+		switch {
+		case !registry.Knows(raw.Type):
+			// A type this build does not know may matter to any projector:
+			// every one of them parks it.
+			ev.bad = &dataError{&domain.UnknownEventTypeError{Type: raw.Type, Position: raw.Position}}
+		case !p.Handles(raw.Type):
+			continue
+		default:
+			if ev.env, err = registry.Decode(raw); err != nil {
+				ev.bad = &dataError{err}
+			}
+		}
+		pending = append(pending, ev)
 	}
 	if last == uint64(checkpoint) {
-		return last, nil
+		return BatchResult{Position: last}, nil
 	}
-	if b.Len() > 0 {
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return 0, fmt.Errorf("projector %s at positions %d..%d: %w", p.Name(), events[0].Position, last, err)
+	// The whole batch in one round trip, under a savepoint so that a failure
+	// leaves the transaction usable for the event-by-event pass.
+	b := &pgx.Batch{}
+	b.Queue("SAVEPOINT projector_batch")
+	for _, ev := range pending {
+		if ev.bad == nil {
+			ev.bad = queueEvent(b, p, ev)
 		}
+		if ev.bad != nil {
+			oneByOne = true // the batch cannot pass: go event by event at once
+		}
+	}
+	if !oneByOne && b.Len() > 1 {
+		b.Queue("RELEASE SAVEPOINT projector_batch")
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			if _, rbErr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT projector_batch"); rbErr != nil {
+				return BatchResult{}, &lostBatchError{projector: p.Name(), first: pending[0].raw.Position, last: last, err: err}
+			}
+			oneByOne = true
+		}
+	}
+	res := BatchResult{Position: last}
+	if oneByOne {
+		for _, ev := range pending {
+			if ev.bad == nil {
+				failed, usable := applyOne(ctx, tx, p, ev)
+				if failed == nil {
+					continue
+				}
+				if !IsDataError(failed) {
+					halt := &ApplyError{Projector: p.Name(), Position: ev.raw.Position, EventID: ev.raw.ID, EventType: ev.raw.Type, Err: failed}
+					if !usable || ctx.Err() != nil {
+						return BatchResult{}, halt
+					}
+					// Keep what came before it; halt on it.
+					res = BatchResult{Position: ev.before, Parked: res.Parked, halt: halt}
+					break
+				}
+				ev.bad = failed
+			}
+			res.Parked = append(res.Parked, parkedOf(p, ev))
+		}
+	}
+	if err := park(ctx, tx, res.Parked); err != nil {
+		return BatchResult{}, fmt.Errorf("park events of %s: %w", p.Name(), err)
+	}
+	if res.Position == uint64(checkpoint) {
+		return res, nil
 	}
 	if hooks.BeforeCheckpoint != nil {
 		if err := hooks.BeforeCheckpoint(ctx, p.Name()); err != nil {
-			return 0, err
+			return BatchResult{}, err
 		}
 	}
-	if _, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE projector = $1`, p.Name(), int64(last)); err != nil {
-		return 0, fmt.Errorf("write checkpoint of %s: %w", p.Name(), err)
+	if _, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE projector = $1`, p.Name(), int64(res.Position)); err != nil {
+		return BatchResult{}, fmt.Errorf("write checkpoint of %s: %w", p.Name(), err)
 	}
-	return last, nil
+	return res, nil
+}
+
+// queueEvent queues the SQL of one decoded event; a refusal is a data error.
+func queueEvent(b *pgx.Batch, p Projector, ev *pendingEvent) error {
+	if err := p.Apply(b, ev.env); err != nil {
+		return &dataError{err}
+	}
+	return nil
+}
+
+// applyOne applies one event under a savepoint. usable tells whether the
+// transaction can go on after a failure (the savepoint was rolled back).
+func applyOne(ctx context.Context, tx pgx.Tx, p Projector, ev *pendingEvent) (failed error, usable bool) {
+	// Fresh statements: pgx keeps per-connection state in queued queries.
+	b := &pgx.Batch{}
+	b.Queue("SAVEPOINT projector_event")
+	if err := queueEvent(b, p, ev); err != nil {
+		return err, true
+	}
+	b.Queue("RELEASE SAVEPOINT projector_event")
+	err := tx.SendBatch(ctx, b).Close()
+	if err == nil {
+		return nil, true
+	}
+	if _, rbErr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT projector_event"); rbErr != nil {
+		return err, false
+	}
+	return err, true
 }
 
 // Checkpoint reads a projector's checkpoint (0 when it never ran).

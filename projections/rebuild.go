@@ -65,7 +65,9 @@ func (sh *Shadow) createTables(ctx context.Context, pool *pgxpool.Pool) error {
 	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{sh.Schema}.Sanitize()); err != nil {
 		return err
 	}
-	for _, t := range append([]string{"projection_checkpoints"}, sh.p.Tables()...) {
+	// The shadow has its own checkpoint and parked-event tables, so a replay
+	// parks what it cannot apply there; Rebuild merges them into the live one.
+	for _, t := range append([]string{"projection_checkpoints", "projection_parked"}, sh.p.Tables()...) {
 		shadow := pgx.Identifier{sh.Schema, t}.Sanitize()
 		if _, err := pool.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (LIKE public.%s INCLUDING ALL EXCLUDING INDEXES)", shadow, pgx.Identifier{t}.Sanitize())); err != nil {
 			return err
@@ -129,7 +131,10 @@ func (sh *Shadow) catchUp(ctx context.Context, pool *pgxpool.Pool, src EventSour
 // catchUpInTx replays up to target inside a transaction already pointed at the shadow schema.
 func (sh *Shadow) catchUpInTx(ctx context.Context, tx pgx.Tx, src EventSource, registry *domain.Registry, target uint64) error {
 	return sh.replay(ctx, src, target, func(evs []domain.RecordedEvent) error {
-		_, err := applyInTx(ctx, tx, registry, sh.p, evs, Hooks{})
+		res, err := applyInTx(ctx, tx, registry, sh.p, evs, Hooks{}, false)
+		if err == nil && res.halt != nil {
+			err = res.halt
+		}
 		return err
 	})
 }
@@ -242,6 +247,9 @@ func Rebuild(ctx context.Context, pool *pgxpool.Pool, src EventSource, registry 
 			return RebuildResult{}, fmt.Errorf("swap %s: %w", t, err)
 		}
 	}
+	if err := sh.mergeParked(ctx, tx); err != nil {
+		return RebuildResult{}, fmt.Errorf("merge parked events: %w", err)
+	}
 	final := max(live, sh.Position)
 	if _, err := tx.Exec(ctx, `INSERT INTO public.projection_checkpoints (projector, position) VALUES ($1, $2)
 		ON CONFLICT (projector) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`, p.Name(), int64(final)); err != nil {
@@ -254,6 +262,24 @@ func Rebuild(ctx context.Context, pool *pgxpool.Pool, src EventSource, registry 
 		return RebuildResult{}, err
 	}
 	return RebuildResult{Projector: p.Name(), Events: sh.Events, Position: final, Elapsed: sh.Elapsed}, nil
+}
+
+// mergeParked makes the live parked events agree with the rebuilt tables:
+// what the replay parked is parked (a skip stays a skip), and what was parked
+// but the replay applied is resolved.
+func (sh *Shadow) mergeParked(ctx context.Context, tx pgx.Tx) error {
+	shadow := pgx.Identifier{sh.Schema, "projection_parked"}.Sanitize()
+	if _, err := tx.Exec(ctx, `INSERT INTO public.projection_parked (projector, position, event_id, stream_name, event_type, error)
+		SELECT projector, position, event_id, stream_name, event_type, error FROM `+shadow+` WHERE projector = $1
+		ON CONFLICT (projector, position) DO UPDATE SET error = EXCLUDED.error,
+			reason = CASE WHEN projection_parked.state = 'resolved' THEN '' ELSE projection_parked.reason END,
+			resolved_at = CASE WHEN projection_parked.state = 'resolved' THEN NULL ELSE projection_parked.resolved_at END,
+			state = CASE WHEN projection_parked.state = 'resolved' THEN 'parked' ELSE projection_parked.state END`, sh.p.Name()); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE public.projection_parked SET state = 'resolved', resolved_at = now(), reason = 'applied by a rebuild'
+		WHERE projector = $1 AND state = 'parked' AND position NOT IN (SELECT position FROM `+shadow+` WHERE projector = $1)`, sh.p.Name())
+	return err
 }
 
 // swapTable moves the live table out to trash and the shadow table in. The
@@ -323,11 +349,16 @@ type ProjectorStatus struct {
 	Checkpoint uint64
 	Head       uint64
 	Lag        uint64
+	Parked     int // events parked and neither retried nor skipped
 }
 
-// Statuses reads every projector's checkpoint and the log head.
+// Statuses reads every projector's checkpoint, parked count and the log head.
 func Statuses(ctx context.Context, q Querier, src EventSource) ([]ProjectorStatus, error) {
 	head, err := src.HeadPosition(ctx)
+	if err != nil {
+		return nil, err
+	}
+	parked, err := ParkedCounts(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -337,7 +368,7 @@ func Statuses(ctx context.Context, q Querier, src EventSource) ([]ProjectorStatu
 		if err != nil {
 			return nil, err
 		}
-		s := ProjectorStatus{Name: p.Name(), Checkpoint: cp, Head: head}
+		s := ProjectorStatus{Name: p.Name(), Checkpoint: cp, Head: head, Parked: parked[p.Name()]}
 		if head > cp {
 			s.Lag = head - cp
 		}

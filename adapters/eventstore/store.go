@@ -33,6 +33,12 @@ type Store interface {
 	// HeadPosition is the position of the last event in the log (0 when empty).
 	HeadPosition(ctx context.Context) (uint64, error)
 
+	// Identity is the store's id: random, made the first time it is asked
+	// for and kept in the store itself. Positions and revisions mean something
+	// only in the store they came from, so the read side records the id it was
+	// built from and refuses to run against another (projections.BindStore).
+	Identity(ctx context.Context) (string, error)
+
 	// Ping checks that the backend is reachable.
 	Ping(ctx context.Context) error
 

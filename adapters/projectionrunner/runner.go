@@ -1,8 +1,11 @@
 // Package projectionrunner runs the projectors of projections/ on a Watermill
 // router: one handler per projector, each fed by the event store's catch-up
 // subscription from its own checkpoint, with retry, recoverer and correlation
-// middleware. A batch that keeps failing halts its projector visibly (status
-// and error logs naming the position); it is retried, never skipped.
+// middleware. An event that fails because of its own data (projections.
+// IsDataError) is parked, loudly (an error log, a parked count in the status,
+// `socialops projections parked`), and the projector goes on with the others;
+// any other failure halts the projector visibly (status and error logs naming
+// the failing event's position) and is retried, never skipped.
 package projectionrunner
 
 import (
@@ -29,6 +32,8 @@ type Status struct {
 	Position      uint64 `json:"position"`
 	Error         string `json:"error,omitempty"`
 	ErrorPosition uint64 `json:"error_position,omitempty"`
+	// Parked counts the events parked and neither retried nor skipped yet.
+	Parked int `json:"parked"`
 }
 
 // Runner runs projectors.
@@ -39,6 +44,7 @@ type Runner struct {
 	logger     *slog.Logger
 	projectors []projections.Projector
 	hooks      projections.Hooks
+	refresh    time.Duration
 
 	mu     sync.Mutex
 	status map[string]*Status
@@ -50,6 +56,9 @@ type Options struct {
 	Projectors []projections.Projector // default: projections.All()
 	Hooks      projections.Hooks
 	Logger     *slog.Logger
+	// ParkedRefresh is how often the parked counts are read again, to see
+	// retries and skips made by `socialops projections` (default 10 s).
+	ParkedRefresh time.Duration
 }
 
 // New returns a runner; Run starts it.
@@ -60,11 +69,15 @@ func New(pool *pgxpool.Pool, store eventstore.Store, registry *domain.Registry, 
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.ParkedRefresh <= 0 {
+		opts.ParkedRefresh = 10 * time.Second
+	}
 	r := &Runner{
 		pool: pool, store: store, registry: registry,
 		logger:     opts.Logger.With("component", "projections"),
 		projectors: opts.Projectors,
 		hooks:      opts.Hooks,
+		refresh:    opts.ParkedRefresh,
 		status:     map[string]*Status{},
 	}
 	for _, p := range r.projectors {
@@ -86,7 +99,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		},
 		Logger: r.logger,
 		OnRedeliver: func(topic string, first, last uint64, attempt int) {
-			r.logger.Error("projector batch failed after retries; halted on it and retrying",
+			r.logger.Error("projector batch failed after retries; halted and retrying",
 				"projector", topic, "first_position", first, "last_position", last, "attempt", attempt)
 		},
 	}
@@ -100,6 +113,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		<-ctx.Done()
 		_ = router.Close()
 	}()
+	go r.refreshParked(ctx)
 	err = router.Run(ctx)
 	_ = sub.Close()
 	if ctx.Err() != nil {
@@ -127,20 +141,59 @@ func (r *Runner) handler(p projections.Projector) message.NoPublishHandlerFunc {
 		if err != nil {
 			return err
 		}
-		pos, err := projections.ApplyBatch(msg.Context(), r.pool, r.registry, p, batch, "", r.hooks)
+		res, err := projections.ApplyBatch(msg.Context(), r.pool, r.registry, p, batch, "", r.hooks)
+		r.reportParked(res.Parked)
 		if err != nil {
 			errPos := batch[0].Position
-			var poison *projections.PoisonError
-			if errors.As(err, &poison) {
-				errPos = poison.Position
+			var failed *projections.ApplyError
+			if errors.As(err, &failed) {
+				errPos = failed.Position
 			}
 			r.setHalted(p.Name(), err, errPos)
 			r.logger.Error("projector failed", "projector", p.Name(), "position", errPos,
 				"first_position", msg.Metadata.Get(eventstore.MetaFirstPosition), "error", err)
 			return err
 		}
-		r.setRunning(p.Name(), pos)
+		r.setRunning(p.Name(), res.Position)
 		return nil
+	}
+}
+
+// reportParked logs each parked event loudly and counts it.
+func (r *Runner) reportParked(parked []projections.ParkedEvent) {
+	for _, e := range parked {
+		r.logger.Error("projector parked an event it cannot apply and goes on with the others; retry or skip it with `socialops projections retry|skip`",
+			"projector", e.Projector, "position", e.Position, "event_id", e.EventID, "stream", e.Stream,
+			"event_type", e.EventType, "error", e.Error)
+		r.mu.Lock()
+		if s, ok := r.status[e.Projector]; ok {
+			s.Parked++
+		}
+		r.mu.Unlock()
+	}
+}
+
+// refreshParked reads the parked counts now and every r.refresh, so that
+// retries and skips made from the command line show.
+func (r *Runner) refreshParked(ctx context.Context) {
+	t := time.NewTicker(r.refresh)
+	defer t.Stop()
+	for {
+		counts, err := projections.ParkedCounts(ctx, r.pool)
+		if err == nil {
+			r.mu.Lock()
+			for name, s := range r.status {
+				s.Parked = counts[name]
+			}
+			r.mu.Unlock()
+		} else if ctx.Err() == nil {
+			r.logger.Warn("read parked event counts", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -170,7 +223,9 @@ func (r *Runner) Statuses() []Status {
 	return out
 }
 
-// Healthy reports an error naming the first halted projector.
+// Healthy reports an error naming the first halted projector. Parked events
+// do not make it unhealthy: the projector serves every other event, and the
+// parked ones show in Statuses, the logs and `socialops projections parked`.
 func (r *Runner) Healthy() error {
 	for _, s := range r.Statuses() {
 		if s.State == "halted" {

@@ -25,10 +25,19 @@ commands:
   webhook-secret set --alias A --provider P --secret S
                                           set a provider's webhook secret
   wallet credit --owner ID --micro-usd N  credit a wallet; prints the credit id
-  projections status                      each projector's checkpoint, the log head, the lag
+  projections status                      each projector's checkpoint, the log head, the lag,
+                                          its parked events (listed below the table)
   projections rebuild NAME                replay a projector from 0 and swap its tables in
   projections verify [NAME]               rebuild into shadow tables and diff with the live
                                           ones; exits non-zero on any difference
+  projections parked [NAME] [--all]       events a projector parked (could not apply because
+                                          of their data); --all adds resolved and skipped ones
+  projections retry NAME POSITION         apply a parked event again; marks it resolved
+  projections skip NAME POSITION --reason R
+                                          leave a parked event unapplied, with a reason
+  projections rebind                      bind the read side to the configured event store:
+                                          clear snapshots, checkpoints and parked events and
+                                          rebuild every projection (stop every serve first)
   token mint --user ID --permissions P [--ttl D]
                                           mint a console JWT (service:read, service:manage;
                                           ttl default 1h, at most 720h); prints it; needs

@@ -11,12 +11,18 @@ import (
 	"github.com/socialops/socialops/projections"
 )
 
-// projectionsCmd runs `socialops projections status | rebuild <name> | verify [name]`.
+// projectionsCmd runs `socialops projections status | rebuild <name> |
+// verify [name] | parked [name] [--all] | retry <name> <position> |
+// skip <name> <position> --reason R | rebind`.
 func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout io.Writer) error {
 	if len(args) < 2 {
-		return &usageError{"projections needs status, rebuild <name> or verify [name]"}
+		return &usageError{"projections needs status, rebuild <name>, verify [name], parked, retry, skip or rebind"}
 	}
-	a, err := openApp(ctx, cfg, logger)
+	open := openApp
+	if args[1] == "rebind" {
+		open = openAppUnbound // the fix for a read side bound to another store
+	}
+	a, err := open(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -42,11 +48,24 @@ func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args [
 			return err
 		}
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "PROJECTOR\tCHECKPOINT\tHEAD\tLAG")
+		fmt.Fprintln(w, "PROJECTOR\tCHECKPOINT\tHEAD\tLAG\tPARKED")
+		parked := 0
 		for _, s := range sts {
-			fmt.Fprintf(w, "%s\t%d\t%d\t%d\n", s.Name, s.Checkpoint, s.Head, s.Lag)
+			fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\n", s.Name, s.Checkpoint, s.Head, s.Lag, s.Parked)
+			parked += s.Parked
 		}
-		return w.Flush()
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if parked == 0 {
+			return nil
+		}
+		fmt.Fprintf(stdout, "\n%d parked event(s): not applied; retry or skip each with `socialops projections retry|skip`\n", parked)
+		return printParked(ctx, a, "", false, stdout)
+	case "parked", "retry", "skip":
+		return parkedCmd(ctx, a, args, stdout)
+	case "rebind":
+		return rebindCmd(ctx, a, registry, args, stdout)
 	case "rebuild":
 		ps, err := pick(true)
 		if err != nil {

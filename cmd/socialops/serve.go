@@ -32,7 +32,10 @@ type app struct {
 	commands *commands.Service
 }
 
-func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) {
+// openAppUnbound opens the service without checking that the read side
+// belongs to the configured event store (openApp does); only `projections
+// rebind` uses it directly.
+func openAppUnbound(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) {
 	pool, err := postgres.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"SubscriberResumesFromStoredPosition", testSubscriberResumes},
 		{"SubscribeHandlerErrorStops", testSubscribeHandlerErrorStops},
 		{"AppendOverSizeLimitRefused", testAppendOverSizeLimit},
+		{"IdentityIsStableAndHidden", testIdentityIsStableAndHidden},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -564,4 +565,37 @@ func testAppendOverSizeLimit(t *testing.T, s eventstore.Store) {
 	got, err := s.ReadStream(c, p+"fits", domain.Forwards, domain.StreamStart, 10)
 	require.NoError(t, err)
 	require.Len(t, got, 2)
+}
+
+// The store's identity is made once and kept: every call answers the same id,
+// and keeping it adds nothing a reader of the log would see.
+func testIdentityIsStableAndHidden(t *testing.T, s eventstore.Store) {
+	ctx := context.Background()
+	head, err := s.HeadPosition(ctx)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	ids := make([]string, 4)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, err := s.Identity(ctx)
+			assert.NoError(t, err)
+			ids[i] = id
+		}()
+	}
+	wg.Wait()
+	require.NotEmpty(t, ids[0])
+	for _, id := range ids {
+		assert.Equal(t, ids[0], id, "concurrent first calls agree")
+	}
+	again, err := s.Identity(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, ids[0], again)
+	// Other writers may share a real KurrentDB: look for the identity only.
+	evs, err := s.ReadAll(ctx, head, 1000)
+	require.NoError(t, err)
+	for _, e := range evs {
+		assert.NotContains(t, e.StreamID+e.Type+string(e.Data), ids[0], "the identity is not an event of the log")
+	}
 }
