@@ -138,7 +138,13 @@ func TestServeAdminCommandsAndRestart(t *testing.T) {
 	assert.Equal(t, 1, code, "verify fails on a difference")
 	assert.Contains(t, out.String(), "messages: DIFFERS")
 	assert.Contains(t, out.String(), "edited behind the log")
-	assert.Contains(t, cli(t, envm, "projections", "rebuild", "messages"), "rebuilt messages")
+	out.Reset()
+	errOut.Reset()
+	code = run(context.Background(), []string{"projections", "rebuild", "messages"}, env(envm), &out, &errOut)
+	require.Equal(t, 0, code, errOut.String())
+	assert.Contains(t, out.String(), "rebuilt messages")
+	assert.Regexp(t, `rebuild messages: 100\.0% \(position \d+ of \d+\), \d+ events, \d+ events/s, ETA done`, errOut.String(),
+		"off a terminal the progress ends in a plain line")
 	assert.Contains(t, cli(t, envm, "projections", "verify", "messages"), "messages: ok")
 	assert.Equal(t, 0, stop())
 }

@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "migrate":
 		cmdErr = migrate(ctx, cfg, logger)
 	case "projections":
-		cmdErr = projectionsCmd(ctx, cfg, logger, args, stdout)
+		cmdErr = projectionsCmd(ctx, cfg, logger, args, stdout, stderr)
 	case "instance", "apikey", "webhook-secret", "wallet":
 		cmdErr = admin(ctx, cfg, logger, args, stdout)
 	case "token":

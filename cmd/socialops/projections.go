@@ -12,7 +12,8 @@ import (
 )
 
 // projectionsCmd runs `socialops projections status | rebuild <name> | verify [name]`.
-func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout io.Writer) error {
+// Rebuild and verify show their progress on stderr (see replayReporter).
+func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
 		return &usageError{"projections needs status, rebuild <name> or verify [name]"}
 	}
@@ -52,7 +53,9 @@ func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args [
 		if err != nil {
 			return err
 		}
-		res, err := projections.Rebuild(ctx, a.pool, a.store, registry, ps[0])
+		progress := newReplayReporter(stderr, "rebuild "+ps[0].Name())
+		res, err := projections.Rebuild(projections.WithProgress(ctx, progress.report), a.pool, a.store, registry, ps[0])
+		progress.finish()
 		if err != nil {
 			return err
 		}
@@ -67,7 +70,9 @@ func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args [
 		}
 		failed := false
 		for _, p := range ps {
-			diffs, err := projections.Verify(ctx, a.pool, a.store, registry, p, 5)
+			progress := newReplayReporter(stderr, "verify "+p.Name())
+			diffs, err := projections.Verify(projections.WithProgress(ctx, progress.report), a.pool, a.store, registry, p, 5)
+			progress.finish()
 			if err != nil {
 				return err
 			}
