@@ -148,3 +148,24 @@ func TestServeAdminCommandsAndRestart(t *testing.T) {
 	assert.Contains(t, cli(t, envm, "projections", "verify", "messages"), "messages: ok")
 	assert.Equal(t, 0, stop())
 }
+
+// healthcheck (the container's HEALTHCHECK) exits 0 against a ready server
+// and 1 when nothing listens.
+func TestHealthcheckCommand(t *testing.T) {
+	envm := map[string]string{
+		"SOCIALOPS_DATABASE_URL": pgtest.NewDatabase(t),
+		"SOCIALOPS_HTTP_ADDR":    freeAddr(t),
+		"SOCIALOPS_LOG_LEVEL":    "warn",
+	}
+	_, stop := startServe(t, envm)
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"healthcheck"}, env(envm), &out, &errOut)
+	assert.Equal(t, 0, code, errOut.String())
+	assert.Equal(t, "ready\n", out.String())
+	assert.Equal(t, 0, stop())
+
+	errOut.Reset()
+	code = run(context.Background(), []string{"healthcheck"}, env(envm), &out, &errOut)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut.String(), "healthcheck")
+}

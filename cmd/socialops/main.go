@@ -20,6 +20,7 @@ const usage = `usage: socialops <command> [flags]
 commands:
   serve                                   run the HTTP service (migrates first)
   migrate                                 apply pending database migrations
+  healthcheck                             GET /readyz of the local server; exit 0 when ready
   instance create --owner ID --alias A    create an instance; prints its alias
   apikey create --owner ID --scopes S     create an API key; prints the key once
   webhook-secret set --alias A --provider P --secret S
@@ -53,6 +54,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
 			return 2
+		}
+		return 0
+	}
+	if args[0] == "healthcheck" {
+		// No configuration beyond the address: it runs inside the container's health check.
+		if err := healthcheck(ctx, getenv, stdout); err != nil {
+			fmt.Fprintf(stderr, "socialops: %v\n", err)
+			return 1
 		}
 		return 0
 	}
