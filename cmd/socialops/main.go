@@ -21,6 +21,8 @@ commands:
   serve                                   run the HTTP service (migrates first)
   migrate                                 apply pending database migrations
   healthcheck                             GET /readyz of the local server; exit 0 when ready
+  doctor [--max-lag 1m]                   check configuration, database, migrations, event store
+                                          and follower lag; print what is wrong and how to fix it
   instance create --owner ID --alias A    create an instance; prints its alias
   apikey create --owner ID --scopes S     create an API key; prints the key once
   webhook-secret set --alias A --provider P --secret S
@@ -64,6 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return 1
 		}
 		return 0
+	}
+	if args[0] == "doctor" {
+		// doctor reports a configuration error as one of its findings.
+		return doctor(ctx, args[1:], getenv, stdout, stderr)
 	}
 	load := loadConfig
 	if args[0] == "token" {
