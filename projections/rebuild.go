@@ -142,6 +142,7 @@ func (sh *Shadow) catchUpInTx(ctx context.Context, tx pgx.Tx, src EventSource, r
 // replay reads the log after the shadow's position, page by page up to
 // target, and hands each page to apply.
 func (sh *Shadow) replay(ctx context.Context, src EventSource, target uint64, apply func([]domain.RecordedEvent) error) error {
+	report := progressOf(ctx)
 	for sh.Position < target {
 		evs, err := src.ReadAll(ctx, sh.Position, ReplayPage)
 		if err != nil {
@@ -156,6 +157,7 @@ func (sh *Shadow) replay(ctx context.Context, src EventSource, target uint64, ap
 		}
 		sh.Position = evs[len(evs)-1].Position
 		sh.Events += len(evs)
+		report(sh.Position, target, sh.Events)
 	}
 	return nil
 }

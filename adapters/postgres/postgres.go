@@ -68,3 +68,25 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 	}
 	return nil
 }
+
+// PendingMigrations lists the migration files not yet applied to the
+// database, without applying anything (for `socialops doctor`).
+func PendingMigrations(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
+	if err != nil {
+		return nil, fmt.Errorf("load migrations: %w", err)
+	}
+	statuses, err := provider.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migration status: %w", err)
+	}
+	var pending []string
+	for _, s := range statuses {
+		if s.State == goose.StatePending {
+			pending = append(pending, s.Source.Path)
+		}
+	}
+	return pending, nil
+}

@@ -138,7 +138,34 @@ func TestServeAdminCommandsAndRestart(t *testing.T) {
 	assert.Equal(t, 1, code, "verify fails on a difference")
 	assert.Contains(t, out.String(), "messages: DIFFERS")
 	assert.Contains(t, out.String(), "edited behind the log")
-	assert.Contains(t, cli(t, envm, "projections", "rebuild", "messages"), "rebuilt messages")
+	out.Reset()
+	errOut.Reset()
+	code = run(context.Background(), []string{"projections", "rebuild", "messages"}, env(envm), &out, &errOut)
+	require.Equal(t, 0, code, errOut.String())
+	assert.Contains(t, out.String(), "rebuilt messages")
+	assert.Regexp(t, `rebuild messages: 100\.0% \(position \d+ of \d+\), \d+ events, \d+ events/s, ETA done`, errOut.String(),
+		"off a terminal the progress ends in a plain line")
 	assert.Contains(t, cli(t, envm, "projections", "verify", "messages"), "messages: ok")
 	assert.Equal(t, 0, stop())
+}
+
+// healthcheck (the container's HEALTHCHECK) exits 0 against a ready server
+// and 1 when nothing listens.
+func TestHealthcheckCommand(t *testing.T) {
+	envm := map[string]string{
+		"SOCIALOPS_DATABASE_URL": pgtest.NewDatabase(t),
+		"SOCIALOPS_HTTP_ADDR":    freeAddr(t),
+		"SOCIALOPS_LOG_LEVEL":    "warn",
+	}
+	_, stop := startServe(t, envm)
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"healthcheck"}, env(envm), &out, &errOut)
+	assert.Equal(t, 0, code, errOut.String())
+	assert.Equal(t, "ready\n", out.String())
+	assert.Equal(t, 0, stop())
+
+	errOut.Reset()
+	code = run(context.Background(), []string{"healthcheck"}, env(envm), &out, &errOut)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut.String(), "healthcheck")
 }

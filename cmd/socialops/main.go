@@ -20,6 +20,9 @@ const usage = `usage: socialops <command> [flags]
 commands:
   serve                                   run the HTTP service (migrates first)
   migrate                                 apply pending database migrations
+  healthcheck                             GET /readyz of the local server; exit 0 when ready
+  doctor [--max-lag 1m]                   check configuration, database, migrations, event store
+                                          and follower lag; print what is wrong and how to fix it
   instance create --owner ID --alias A    create an instance; prints its alias
   apikey create --owner ID --scopes S     create an API key; prints the key once
   webhook-secret set --alias A --provider P --secret S
@@ -65,6 +68,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return 0
 	}
+	if args[0] == "healthcheck" {
+		// No configuration beyond the address: it runs inside the container's health check.
+		if err := healthcheck(ctx, getenv, stdout); err != nil {
+			fmt.Fprintf(stderr, "socialops: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	if args[0] == "doctor" {
+		// doctor reports a configuration error as one of its findings.
+		return doctor(ctx, args[1:], getenv, stdout, stderr)
+	}
 	load := loadConfig
 	if args[0] == "token" {
 		load = loadTokenConfig // token mint needs no database
@@ -84,7 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "migrate":
 		cmdErr = migrate(ctx, cfg, logger)
 	case "projections":
-		cmdErr = projectionsCmd(ctx, cfg, logger, args, stdout)
+		cmdErr = projectionsCmd(ctx, cfg, logger, args, stdout, stderr)
 	case "instance", "apikey", "webhook-secret", "wallet":
 		cmdErr = admin(ctx, cfg, logger, args, stdout)
 	case "token":

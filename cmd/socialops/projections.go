@@ -13,8 +13,9 @@ import (
 
 // projectionsCmd runs `socialops projections status | rebuild <name> |
 // verify [name] | parked [name] [--all] | retry <name> <position> |
-// skip <name> <position> --reason R | rebind`.
-func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout io.Writer) error {
+// skip <name> <position> --reason R | rebind`. Rebuild and verify show their
+// progress on stderr (see replayReporter).
+func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
 		return &usageError{"projections needs status, rebuild <name>, verify [name], parked, retry, skip or rebind"}
 	}
@@ -71,7 +72,9 @@ func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args [
 		if err != nil {
 			return err
 		}
-		res, err := projections.Rebuild(ctx, a.pool, a.store, registry, ps[0])
+		progress := newReplayReporter(stderr, "rebuild "+ps[0].Name())
+		res, err := projections.Rebuild(projections.WithProgress(ctx, progress.report), a.pool, a.store, registry, ps[0])
+		progress.finish()
 		if err != nil {
 			return err
 		}
@@ -86,7 +89,9 @@ func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args [
 		}
 		failed := false
 		for _, p := range ps {
-			diffs, err := projections.Verify(ctx, a.pool, a.store, registry, p, 5)
+			progress := newReplayReporter(stderr, "verify "+p.Name())
+			diffs, err := projections.Verify(projections.WithProgress(ctx, progress.report), a.pool, a.store, registry, p, 5)
+			progress.finish()
 			if err != nil {
 				return err
 			}
