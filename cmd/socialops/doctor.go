@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -38,9 +39,9 @@ type doctorReport struct {
 }
 
 func (r *doctorReport) add(state checkState, what, detail, fix string) {
-	line := fmt.Sprintf("%-4s %-22s %s", state, what, detail)
+	line := fmt.Sprintf("%-4s %-28s %s", state, what, detail)
 	if fix != "" {
-		line += "\n     " + strings.Repeat(" ", 22) + " fix: " + fix
+		line += "\n     " + strings.Repeat(" ", 28) + " fix: " + fix
 	}
 	fmt.Fprintln(r.w, line)
 	if state == checkFail {
@@ -114,8 +115,10 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, stdo
 		kind = "kurrentdb"
 	}
 	r.add(checkOK, "event store", fmt.Sprintf("%s, log head at position %d", kind, head), "")
+	doctorBinding(ctx, r, pool, store)
 
 	doctorFollowers(ctx, r, pool, store, head, *maxLag)
+	doctorParked(ctx, r, pool)
 	return r.exit()
 }
 
@@ -194,5 +197,48 @@ func doctorFollowers(ctx context.Context, r *doctorReport, pool *pgxpool.Pool, s
 			continue
 		}
 		r.add(checkWarn, "follower "+name, detail+" (catching up)", "")
+	}
+}
+
+// doctorBinding checks that the read side was built from this event store.
+func doctorBinding(ctx context.Context, r *doctorReport, pool *pgxpool.Pool, store eventstore.Store) {
+	id, err := store.Identity(ctx)
+	if err != nil {
+		r.add(checkFail, "read side binding", "the event store's identity is unreadable: "+err.Error(), "")
+		return
+	}
+	bound, err := projections.BoundStore(ctx, pool)
+	switch {
+	case err != nil:
+		r.add(checkFail, "read side binding", err.Error(), "")
+	case bound == "":
+		r.add(checkOK, "read side binding", "not bound yet (the first serve binds it to store "+id+")", "")
+	case bound != id:
+		r.add(checkFail, "read side binding", fmt.Sprintf("built from event store %s, but the configured one is %s", bound, id),
+			"point SOCIALOPS_EVENTSTORE_URL back at "+bound+", or stop every serve and run `socialops projections rebind`")
+	default:
+		r.add(checkOK, "read side binding", "built from this event store ("+id+")", "")
+	}
+}
+
+// doctorParked reports events a projector set aside because they fail on their own data.
+func doctorParked(ctx context.Context, r *doctorReport, pool *pgxpool.Pool) {
+	counts, err := projections.ParkedCounts(ctx, pool)
+	if err != nil {
+		r.add(checkFail, "parked events", err.Error(), "")
+		return
+	}
+	if len(counts) == 0 {
+		r.add(checkOK, "parked events", "none", "")
+		return
+	}
+	names := make([]string, 0, len(counts))
+	for n := range counts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		r.add(checkFail, "parked events", fmt.Sprintf("%s has %d event(s) it could not apply", n, counts[n]),
+			"see `socialops projections parked "+n+"`; fix the cause, then `projections retry "+n+" POS` or `projections skip "+n+" POS --reason R`")
 	}
 }
