@@ -64,23 +64,30 @@ func (e *soakEnv) soakEvents(ctx context.Context, eventType string, fields ...st
 	return out, rows.Err()
 }
 
-// projectionLag returns the largest projector lag as `projections status` prints it.
-func (e *soakEnv) projectionLag() (int, string) {
+// projectionLag returns the largest projector lag and the parked events, as
+// `projections status` prints them (PROJECTOR CHECKPOINT HEAD LAG PARKED).
+func (e *soakEnv) projectionLag() (lag, parked int, status string) {
 	out, errOut, code := e.cliCode("projections", "status")
 	if code != 0 {
-		return -1, errOut
+		return -1, 0, errOut
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	worst := 0
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
-		n, err := strconv.Atoi(f[len(f)-1])
-		if err != nil {
-			return -1, out
+		if len(f) == 0 {
+			break // the parked events' listing follows a blank line
 		}
-		worst = max(worst, n)
+		if len(f) != 5 {
+			return -1, 0, out
+		}
+		n, err1 := strconv.Atoi(f[3])
+		p, err2 := strconv.Atoi(f[4])
+		if err1 != nil || err2 != nil {
+			return -1, 0, out
+		}
+		lag, parked = max(lag, n), parked+p
 	}
-	return worst, out
+	return lag, parked, out
 }
 
 // settle waits (bounded) until every projector reached the head and every
@@ -91,7 +98,7 @@ func (e *soakEnv) settle(within time.Duration) (time.Duration, string) {
 	var last string
 	logged := start
 	for time.Since(start) < within {
-		lag, status := e.projectionLag()
+		lag, _, status := e.projectionLag()
 		var queued, open int
 		err := e.pool.QueryRow(ctx, `SELECT count(*) FROM event_store_events WHERE event_type = 'ReplyQueued'`).Scan(&queued)
 		if err == nil {
