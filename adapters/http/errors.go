@@ -52,6 +52,7 @@ var statusOf = map[string]int{
 	errRateLimited.Code:                 http.StatusTooManyRequests,
 	errMediaType.Code:                   http.StatusUnsupportedMediaType,
 	errUnavailable.Code:                 http.StatusServiceUnavailable,
+	errInternal.Code:                    http.StatusInternalServerError,
 	errNotFound.Code:                    http.StatusNotFound,
 	errMethod.Code:                      http.StatusMethodNotAllowed,
 	// Console (user JWT) authentication and connected accounts.
@@ -77,7 +78,9 @@ type errorInfo struct {
 }
 
 // writeError answers with the error's code and status. Errors without a code
-// are internal: logged in full, answered without detail.
+// are internal: logged in full, answered without detail. A code missing from
+// statusOf is a server bug, never the caller's: it answers 500 so that
+// providers retry and alerts fire.
 func writeError(c *gin.Context, logger *slog.Logger, err error) {
 	var de *domain.Error
 	switch {
@@ -91,7 +94,8 @@ func writeError(c *gin.Context, logger *slog.Logger, err error) {
 	}
 	status, ok := statusOf[de.Code]
 	if !ok {
-		status = http.StatusBadRequest
+		logger.Error("error code without an HTTP status", "path", c.FullPath(), "request_id", requestID(c), "code", de.Code)
+		status = http.StatusInternalServerError
 	}
 	if status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "1")
