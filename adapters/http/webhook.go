@@ -184,7 +184,7 @@ func (h *handlers) authenticateWebhook(c *gin.Context, inst domain.Instance, pro
 	case domain.ProviderGitHub:
 		ok = github.VerifySignature(secret, body, proof)
 	default:
-		if err := generic.VerifySignature(secret, c.GetHeader("X-Timestamp"), proof, body, h.Now()); err != nil {
+		if err := generic.VerifySignatureWithin(secret, c.GetHeader("X-Timestamp"), proof, body, h.Now(), h.WebhookTolerance); err != nil {
 			return domain.Actor{}, domain.Errorf(errInvalidSignature, "%v", err)
 		}
 	}
