@@ -94,7 +94,7 @@ func NewRouter(d Deps) *gin.Engine {
 	r.NoRoute(func(c *gin.Context) { writeError(c, d.Logger, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, d.Logger, errMethod) })
 
-	h := &handlers{Deps: d, limiters: newLimiters(d.RateLimitRPS, d.RateLimitBurst)}
+	h := &handlers{Deps: d, limiters: newLimiters(d.RateLimitRPS, d.RateLimitBurst), checks: readinessChecks(d)}
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 
@@ -134,6 +134,7 @@ func NewRouter(d Deps) *gin.Engine {
 type handlers struct {
 	Deps
 	limiters *limiters
+	checks   []readinessCheck
 }
 
 const requestIDKey = "request_id"
