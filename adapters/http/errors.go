@@ -49,6 +49,7 @@ var statusOf = map[string]int{
 	errMissingScope.Code:                http.StatusForbidden,
 	errTooLarge.Code:                    http.StatusRequestEntityTooLarge,
 	errInvalidParameter.Code:            http.StatusBadRequest,
+	errPositionAhead.Code:               http.StatusBadRequest,
 	errRateLimited.Code:                 http.StatusTooManyRequests,
 	errMediaType.Code:                   http.StatusUnsupportedMediaType,
 	errUnavailable.Code:                 http.StatusServiceUnavailable,

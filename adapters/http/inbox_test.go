@@ -338,9 +338,16 @@ func TestReadYourWrites(t *testing.T) {
 		assert.Empty(t, q.header.Get("X-SocialOps-Stale"))
 		assert.Contains(t, threadIDs(q), r.json["thread_id"], "a query carrying the position sees the write")
 	}
-	// A position the projectors never reach: answered after the bounded wait, marked stale.
-	start := time.Now()
+	// A position above the head is refused (TestPositionAheadOfTheLogRefused).
 	q := h.get("/v1/apps/socialops/support/inbox", key, "X-SocialOps-Position", "999999999")
+	assert.Equal(t, 400, q.status)
+	// A position the projectors never reach (a poison event halts them): answered
+	// after the bounded wait, marked stale.
+	res, err := h.store.Append(context.Background(), "thread-soth_poison", domain.AnyRevision(), domain.ProposedEvent{
+		ID: domain.RandomUUID(domain.CryptoRandom), Type: "ThreadTeleported", Data: []byte(`{}`), Metadata: []byte(`{}`)})
+	require.NoError(t, err)
+	start := time.Now()
+	q = h.get("/v1/apps/socialops/support/inbox", key, "X-SocialOps-Position", fmt.Sprint(res.Position))
 	assert.Equal(t, 200, q.status)
 	assert.Equal(t, "true", q.header.Get("X-SocialOps-Stale"))
 	assert.Less(t, time.Since(start), 5*time.Second)

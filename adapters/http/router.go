@@ -34,7 +34,10 @@ type Deps struct {
 	// Reads is where queries read the read models (a pool).
 	Reads projections.Querier
 	// Events is the event log, read by the audit endpoint only.
-	Events   EventReader
+	Events EventReader
+	// Head returns the log head, so a query refuses an X-SocialOps-Position
+	// above it (default: Events' HeadPosition when it has one).
+	Head     func(ctx context.Context) (uint64, error)
 	Registry *domain.Registry
 	// Projections reports halted projectors to /readyz (optional).
 	Projections  ProjectionHealth
@@ -85,6 +88,11 @@ func NewRouter(d Deps) *gin.Engine {
 	}
 	if d.RequestTimeout == 0 {
 		d.RequestTimeout = 10 * time.Second
+	}
+	if hp, ok := d.Events.(interface {
+		HeadPosition(context.Context) (uint64, error)
+	}); ok && d.Head == nil {
+		d.Head = hp.HeadPosition
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
