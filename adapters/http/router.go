@@ -102,7 +102,8 @@ func NewRouter(d Deps) *gin.Engine {
 	r.NoRoute(func(c *gin.Context) { writeError(c, d.Logger, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, d.Logger, errMethod) })
 
-	h := &handlers{Deps: d, limiters: newLimiters(d.RateLimitRPS, d.RateLimitBurst), checks: readinessChecks(d)}
+	h := &handlers{Deps: d, limiters: newLimiters(d.RateLimitRPS, d.RateLimitBurst), checks: readinessChecks(d),
+		decoySecret: domain.RandomID("decoy_", domain.CryptoRandom)}
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 
@@ -143,6 +144,9 @@ type handlers struct {
 	Deps
 	limiters *limiters
 	checks   []readinessCheck
+	// decoySecret stands in for a missing webhook secret (unknown alias, or
+	// none set), so such a proof fails exactly as a wrong one does.
+	decoySecret string
 }
 
 const requestIDKey = "request_id"
