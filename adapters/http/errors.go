@@ -105,6 +105,18 @@ func writeError(c *gin.Context, logger *slog.Logger, err error) {
 	c.AbortWithStatusJSON(status, errorBody{Error: errorInfo{Code: de.Code, Message: de.Message}})
 }
 
+// refused tells whether err is the request's fault (a coded error answered
+// with a 4xx): the command stored nothing, so what the request claimed may be
+// given back.
+func refused(err error) bool {
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		return false
+	}
+	status := statusOf[de.Code]
+	return status >= 400 && status < 500
+}
+
 // unavailable tells whether an error means the database or event store could
 // not be reached or went away mid-request (a restart, a timeout).
 func unavailable(err error) bool {
