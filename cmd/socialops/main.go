@@ -22,8 +22,11 @@ commands:
   migrate                                 apply pending database migrations
   instance create --owner ID --alias A    create an instance; prints its alias
   apikey create --owner ID --scopes S     create an API key; prints the key once
-  webhook-secret set --alias A --provider P --secret S
-                                          set a provider's webhook secret
+  webhook-secret set --alias A --provider P --secret-file F
+                                          set a provider's webhook secret (read from F,
+                                          /dev/stdin works), stored encrypted with
+                                          SOCIALOPS_ENCRYPTION_KEY; --secret S still works
+                                          but warns (it shows in ps and shell history)
   wallet credit --owner ID --micro-usd N  credit a wallet; prints the credit id
   projections status                      each projector's checkpoint, the log head, the lag
   projections rebuild NAME                replay a projector from 0 and swap its tables in

@@ -56,7 +56,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error)
 	}
 	svc := commands.NewService(store, domain.NewEventRegistry(), commands.Options{Logger: logger, Snapshots: postgres.NewSnapshots(pool)})
 	svc.InboundFeeMicroUSD = cfg.InboundFeeMicroUSD
-	return &app{pool: pool, store: store, tenancy: postgres.NewTenancy(pool, nil),
+	return &app{pool: pool, store: store, tenancy: postgres.NewTenancy(pool, nil).WithEncryptionKey(cfg.EncryptionKey),
 		accounts: postgres.NewAccounts(pool, cfg.EncryptionKey, nil), commands: svc}, nil
 }
 
@@ -86,6 +86,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer a.Close()
 	// Stored bot tokens are unreadable without their key: refuse to start.
 	if err := requireEncryptionKey(ctx, cfg, a.pool); err != nil {
+		return err
+	}
+	if err := encryptPlainWebhookSecrets(ctx, cfg, a.tenancy, logger); err != nil {
 		return err
 	}
 
