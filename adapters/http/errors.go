@@ -51,6 +51,7 @@ var statusOf = map[string]int{
 	errInvalidParameter.Code:            http.StatusBadRequest,
 	errPositionAhead.Code:               http.StatusBadRequest,
 	errRateLimited.Code:                 http.StatusTooManyRequests,
+	errAuthRateLimited.Code:             http.StatusTooManyRequests,
 	errMediaType.Code:                   http.StatusUnsupportedMediaType,
 	errUnavailable.Code:                 http.StatusServiceUnavailable,
 	errInternal.Code:                    http.StatusInternalServerError,
