@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// SignatureTolerance is how far a signed timestamp may be from now, either way.
+// SignatureTolerance is the default of how far a signed timestamp may be from
+// now, either way (SOCIALOPS_WEBHOOK_TOLERANCE sets it for the server).
 const SignatureTolerance = 5 * time.Minute
 
 // Errors of VerifySignature. Every one of them means the request is not
@@ -34,12 +35,21 @@ func Sign(secret, timestamp string, body []byte) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// VerifySignature checks a signed generic-webhook delivery. timestamp is unix
-// seconds (decimal) and must be within SignatureTolerance of now; signature is
+// VerifySignature is VerifySignatureWithin the default SignatureTolerance.
+func VerifySignature(secret, timestamp, signature string, body []byte, now time.Time) error {
+	return VerifySignatureWithin(secret, timestamp, signature, body, now, SignatureTolerance)
+}
+
+// VerifySignatureWithin checks a signed generic-webhook delivery. timestamp is
+// unix seconds (decimal) and must be within tolerance of now (a tolerance of
+// zero or less means SignatureTolerance); signature is
 // the hex HMAC-SHA256 of timestamp + "." + body keyed with secret, optionally
 // prefixed "sha256=" (hex digits in either case). The comparison is constant
 // time. It returns nil or one of the errors above.
-func VerifySignature(secret, timestamp, signature string, body []byte, now time.Time) error {
+func VerifySignatureWithin(secret, timestamp, signature string, body []byte, now time.Time, tolerance time.Duration) error {
+	if tolerance <= 0 {
+		tolerance = SignatureTolerance
+	}
 	if secret == "" {
 		return ErrMissingSecret
 	}
@@ -54,7 +64,7 @@ func VerifySignature(secret, timestamp, signature string, body []byte, now time.
 	if err != nil {
 		return ErrInvalidTimestamp
 	}
-	window := int64(SignatureTolerance / time.Second)
+	window := int64(tolerance / time.Second)
 	if n := now.Unix(); ts < n-window || ts > n+window {
 		return ErrStaleTimestamp
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -229,29 +230,52 @@ func threadParam(c *gin.Context) (string, bool) {
 
 // queueReply serves POST …/threads/:thread_id/replies (console and API key):
 // an outbound message plus a send_reply action in pending. An
-// Idempotency-Key from the same user within 24 hours returns the first reply.
+// Idempotency-Key from the same user within 24 hours returns the first reply
+// when the request is the same (thread and text) and is refused when it is
+// not. The key is claimed only after the body is validated, and given back
+// when the command refuses the request (an unknown thread, say), so a failed
+// first try does not hold it.
 func (h *handlers) queueReply(c *gin.Context) {
 	text, threadID, valid := h.textOnThread(c)
 	if !valid {
 		return
 	}
 	cmd := commands.QueueReply{InstanceID: instanceOf(c).ID, ThreadID: threadID, Text: text, Context: h.commandContext(c)}
+	var release func()
 	if key := c.GetHeader("Idempotency-Key"); key != "" {
 		if len(key) > 255 || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 			writeError(c, h.Logger, domain.Errorf(domain.ErrInvalidField, "Idempotency-Key must be 1 to 255 visible ASCII characters"))
 			return
 		}
+		if _, err := domain.CleanText(text, domain.MaxReplyRunes); err != nil {
+			writeError(c, h.Logger, err)
+			return
+		}
 		actor := actorOf(c)
-		claimed, _, err := h.Idempotency.Claim(c.Request.Context(), actor.Kind+":"+actor.ID, key, postgres.ClaimedReply{
+		user := actor.Kind + ":" + actor.ID
+		claimed, fresh, err := h.Idempotency.Claim(c.Request.Context(), user, key, postgres.ClaimedReply{
 			ThreadID: threadID, MessageID: domain.RandomID(domain.PrefixMessage, domain.CryptoRandom), ActionID: domain.RandomID(domain.PrefixAction, domain.CryptoRandom),
+			RequestHash: postgres.ReplyRequestHash(threadID, text),
 		})
 		if err != nil {
 			writeError(c, h.Logger, err)
 			return
 		}
 		cmd.MessageID, cmd.ActionID = claimed.MessageID, claimed.ActionID
+		if fresh {
+			release = func() {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 5*time.Second)
+				defer cancel()
+				if err := h.Idempotency.Release(ctx, user, key, claimed); err != nil {
+					h.Logger.Error("could not release an idempotency key", "request_id", requestID(c), "error", err)
+				}
+			}
+		}
 	}
 	res, err := h.Commands.QueueReply(c.Request.Context(), cmd)
+	if err != nil && release != nil && refused(err) {
+		release()
+	}
 	if err != nil {
 		writeError(c, h.Logger, err)
 		return

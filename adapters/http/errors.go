@@ -49,9 +49,12 @@ var statusOf = map[string]int{
 	errMissingScope.Code:                http.StatusForbidden,
 	errTooLarge.Code:                    http.StatusRequestEntityTooLarge,
 	errInvalidParameter.Code:            http.StatusBadRequest,
+	errPositionAhead.Code:               http.StatusBadRequest,
 	errRateLimited.Code:                 http.StatusTooManyRequests,
+	errAuthRateLimited.Code:             http.StatusTooManyRequests,
 	errMediaType.Code:                   http.StatusUnsupportedMediaType,
 	errUnavailable.Code:                 http.StatusServiceUnavailable,
+	errInternal.Code:                    http.StatusInternalServerError,
 	errNotFound.Code:                    http.StatusNotFound,
 	errMethod.Code:                      http.StatusMethodNotAllowed,
 	// Console (user JWT) authentication and connected accounts.
@@ -77,7 +80,9 @@ type errorInfo struct {
 }
 
 // writeError answers with the error's code and status. Errors without a code
-// are internal: logged in full, answered without detail.
+// are internal: logged in full, answered without detail. A code missing from
+// statusOf is a server bug, never the caller's: it answers 500 so that
+// providers retry and alerts fire.
 func writeError(c *gin.Context, logger *slog.Logger, err error) {
 	var de *domain.Error
 	switch {
@@ -91,13 +96,26 @@ func writeError(c *gin.Context, logger *slog.Logger, err error) {
 	}
 	status, ok := statusOf[de.Code]
 	if !ok {
-		status = http.StatusBadRequest
+		logger.Error("error code without an HTTP status", "path", c.FullPath(), "request_id", requestID(c), "code", de.Code)
+		status = http.StatusInternalServerError
 	}
 	if status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "1")
 	}
 	c.Set("error_code", de.Code)
 	c.AbortWithStatusJSON(status, errorBody{Error: errorInfo{Code: de.Code, Message: de.Message}})
+}
+
+// refused tells whether err is the request's fault (a coded error answered
+// with a 4xx): the command stored nothing, so what the request claimed may be
+// given back.
+func refused(err error) bool {
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		return false
+	}
+	status := statusOf[de.Code]
+	return status >= 400 && status < 500
 }
 
 // unavailable tells whether an error means the database or event store could

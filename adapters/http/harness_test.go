@@ -53,9 +53,9 @@ func newHarnessWith(t *testing.T, pool *pgxpool.Pool, tweak func(*httpapi.Deps))
 	store := pgstore.New(pool, logger)
 	t.Cleanup(func() { _ = store.Close() })
 	reg := domain.NewEventRegistry()
-	h := &harness{t: t, store: store, tenancy: postgres.NewTenancy(pool, nil), registry: reg, now: time.Now()}
 	encKey := make([]byte, 32)
 	_, _ = rand.Read(encKey)
+	h := &harness{t: t, store: store, tenancy: postgres.NewTenancy(pool, nil).WithEncryptionKey(encKey), registry: reg, now: time.Now()}
 	h.accounts = postgres.NewAccounts(pool, encKey, nil)
 	svc := commands.NewService(store, reg, commands.Options{Logger: logger})
 	h.pool = pool

@@ -15,6 +15,9 @@ import (
 // errInvalidParameter names a query parameter with a bad value.
 var errInvalidParameter = &domain.Error{Code: "invalid_parameter", Message: "a query parameter has an invalid value"}
 
+// errPositionAhead is an X-SocialOps-Position no command has returned yet.
+var errPositionAhead = &domain.Error{Code: "position_ahead", Message: "X-SocialOps-Position is above the head of the event log"}
+
 // StaleHeader tells that a read-your-writes wait ran out.
 const StaleHeader = "X-SocialOps-Stale"
 
@@ -30,7 +33,18 @@ func (h *handlers) readYourWrites(c *gin.Context, projectors ...string) bool {
 		writeError(c, h.Logger, domain.Errorf(errInvalidParameter, "%s must be a log position returned by a command", PositionHeader))
 		return false
 	}
-	fresh, err := projections.WaitForPosition(c.Request.Context(), h.Reads, projectors, pos, h.ReadYourWritesWait)
+	// Most positions are reached already: one look, then the head check, then the wait.
+	fresh, err := projections.WaitForPosition(c.Request.Context(), h.Reads, projectors, pos, 0)
+	if err == nil && !fresh && h.Head != nil {
+		var head uint64
+		if head, err = h.Head(c.Request.Context()); err == nil && pos > head {
+			writeError(c, h.Logger, domain.Errorf(errPositionAhead, "%s %d is above the head of the event log (%d): send a position a command returned", PositionHeader, pos, head))
+			return false
+		}
+	}
+	if err == nil && !fresh {
+		fresh, err = projections.WaitForPosition(c.Request.Context(), h.Reads, projectors, pos, h.ReadYourWritesWait)
+	}
 	if err != nil {
 		writeError(c, h.Logger, err)
 		return false

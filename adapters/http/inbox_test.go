@@ -338,9 +338,21 @@ func TestReadYourWrites(t *testing.T) {
 		assert.Empty(t, q.header.Get("X-SocialOps-Stale"))
 		assert.Contains(t, threadIDs(q), r.json["thread_id"], "a query carrying the position sees the write")
 	}
-	// A position the projectors never reach: answered after the bounded wait, marked stale.
-	start := time.Now()
+	// A position above the head is refused (TestPositionAheadOfTheLogRefused).
 	q := h.get("/v1/apps/socialops/support/inbox", key, "X-SocialOps-Position", "999999999")
+	assert.Equal(t, 400, q.status)
+	// A position the projectors do not reach in time (the inbox projector's
+	// checkpoint row is held, so it cannot commit): answered after the bounded
+	// wait, marked stale.
+	tx, err := h.pool.Begin(context.Background())
+	require.NoError(t, err)
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+	_, err = tx.Exec(context.Background(), `SELECT 1 FROM projection_checkpoints WHERE projector = 'inbox' FOR UPDATE`)
+	require.NoError(t, err)
+	r := h.do("POST", "/v1/apps/socialops/support/webhook/generic-webhook", []byte(`{"event_id":"late","thread_id":"late","text":"x"}`), jsonHeaders(key))
+	require.Equal(t, 202, r.status)
+	start := time.Now()
+	q = h.get("/v1/apps/socialops/support/inbox", key, "X-SocialOps-Position", r.header.Get("X-SocialOps-Position"))
 	assert.Equal(t, 200, q.status)
 	assert.Equal(t, "true", q.header.Get("X-SocialOps-Stale"))
 	assert.Less(t, time.Since(start), 5*time.Second)

@@ -41,7 +41,10 @@ type Deps struct {
 	// Reads is where queries read the read models (a pool).
 	Reads projections.Querier
 	// Events is the event log, read by the audit endpoint only.
-	Events   EventReader
+	Events EventReader
+	// Head returns the log head, so a query refuses an X-SocialOps-Position
+	// above it (default: Events' HeadPosition when it has one).
+	Head     func(ctx context.Context) (uint64, error)
 	Registry *domain.Registry
 	// Projections reports halted projectors to /readyz (optional).
 	Projections  ProjectionHealth
@@ -56,6 +59,13 @@ type Deps struct {
 	// RateLimitRPS and RateLimitBurst size the token bucket of each key; 0 disables.
 	RateLimitRPS   float64
 	RateLimitBurst int
+	// AuthFailuresPerMinute and AuthFailureBurst size the bucket of failed
+	// authentications of each client address; 0 disables.
+	AuthFailuresPerMinute float64
+	AuthFailureBurst      int
+	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For names
+	// the client; empty: the client is the connection's address.
+	TrustedProxies []string
 	// JWTSecret verifies console user tokens (HS256); empty disables the console.
 	JWTSecret []byte
 }
@@ -93,19 +103,30 @@ func NewRouter(d Deps) *gin.Engine {
 	if d.RequestTimeout == 0 {
 		d.RequestTimeout = 10 * time.Second
 	}
+	if hp, ok := d.Events.(interface {
+		HeadPosition(context.Context) (uint64, error)
+	}); ok && d.Head == nil {
+		d.Head = hp.HeadPosition
+	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
+		d.Logger.Error("ignoring the trusted proxies: the client address is the connection's", "error", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.ContextWithFallback = true
 	r.Use(withRequestID(), accessLog(d.Logger), recoverer(d.Logger), withTimeout(d.RequestTimeout))
 	r.NoRoute(func(c *gin.Context) { writeError(c, d.Logger, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, d.Logger, errMethod) })
 
-	h := &handlers{Deps: d, limiters: newLimiters(d.RateLimitRPS, d.RateLimitBurst)}
+	h := &handlers{Deps: d, limiters: newLimiters(d.RateLimitRPS, d.RateLimitBurst), checks: readinessChecks(d),
+		authFailures: newLimiters(d.AuthFailuresPerMinute/60, d.AuthFailureBurst),
+		decoySecret:  domain.RandomID("decoy_", domain.CryptoRandom)}
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 
-	api := r.Group("/v1/apps/socialops/:alias")
+	api := r.Group("/v1/apps/socialops/:alias", h.guardAuthFailures)
 	api.POST("/webhook/:provider", h.webhook)
 	api.GET("/inbox", h.apiKeyAuth(postgres.ScopeRead), h.listThreads)
 	api.GET("/threads", h.apiKeyAuth(postgres.ScopeRead), h.listThreads)
@@ -117,7 +138,7 @@ func NewRouter(d Deps) *gin.Engine {
 	api.GET("/billing/ledger", h.apiKeyAuth(postgres.ScopeRead), h.ledger)
 
 	// The console (seed 000): user JWTs with service:read / service:manage.
-	console := r.Group("/console/socialops")
+	console := r.Group("/console/socialops", h.guardAuthFailures)
 	read := []gin.HandlerFunc{h.userAuth(PermissionRead), h.withConsoleInstance}
 	manage := []gin.HandlerFunc{h.userAuth(PermissionManage), h.withConsoleInstance}
 	with := func(chain []gin.HandlerFunc, last gin.HandlerFunc) []gin.HandlerFunc {
@@ -141,6 +162,12 @@ func NewRouter(d Deps) *gin.Engine {
 type handlers struct {
 	Deps
 	limiters *limiters
+	// authFailures is a bucket of failed authentications per client address.
+	authFailures *limiters
+	checks       []readinessCheck
+	// decoySecret stands in for a missing webhook secret (unknown alias, or
+	// none set), so such a proof fails exactly as a wrong one does.
+	decoySecret string
 }
 
 const requestIDKey = "request_id"

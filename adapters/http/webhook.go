@@ -30,14 +30,11 @@ var webhookProviders = map[string]bool{
 
 // webhook is POST /v1/apps/socialops/:alias/webhook/:provider. Checks run in
 // the order that lets each failure answer precisely and store nothing:
-// instance, provider, media type, size, authentication, encoding, fields.
+// provider, media type, size, authentication (which finds the instance),
+// encoding, fields. Nothing before authentication depends on the alias, so an
+// unknown alias answers exactly as a known one does.
 func (h *handlers) webhook(c *gin.Context) {
 	ctx := c.Request.Context()
-	inst, err := h.Tenancy.InstanceByAlias(ctx, c.Param("alias"))
-	if err != nil {
-		writeError(c, h.Logger, err)
-		return
-	}
 	provider := c.Param("provider")
 	if !webhookProviders[provider] {
 		writeError(c, h.Logger, domain.Errorf(domain.ErrUnsupportedProvider, "provider %q is not supported; use generic-webhook, telegram or github", provider))
@@ -52,7 +49,7 @@ func (h *handlers) webhook(c *gin.Context) {
 		writeError(c, h.Logger, err)
 		return
 	}
-	actor, err := h.authenticateWebhook(c, inst, provider, body)
+	inst, actor, err := h.authenticateWebhook(c, c.Param("alias"), provider, body)
 	if err != nil {
 		writeError(c, h.Logger, err)
 		return
@@ -142,21 +139,28 @@ func readBody(c *gin.Context, limit int64) ([]byte, error) {
 
 // authenticateWebhook accepts an API key with socialops:write of the
 // instance's owner, or the provider's own proof, since Telegram and GitHub
-// cannot send custom headers.
-func (h *handlers) authenticateWebhook(c *gin.Context, inst domain.Instance, provider string, body []byte) (domain.Actor, error) {
+// cannot send custom headers. It finds the instance of alias only as part of
+// authentication: a caller without valid credentials gets the same 401 for an
+// unknown alias as for a known one, and only an authenticated owner learns
+// 404 instance_not_found (another owner's instance looks missing too).
+func (h *handlers) authenticateWebhook(c *gin.Context, alias, provider string, body []byte) (domain.Instance, domain.Actor, error) {
 	ctx := c.Request.Context()
 	if key := c.GetHeader("X-API-Key"); key != "" {
 		k, err := h.Tenancy.APIKeyBySecret(ctx, key)
 		if err != nil {
-			return domain.Actor{}, err
+			return domain.Instance{}, domain.Actor{}, err
+		}
+		inst, err := h.Tenancy.InstanceByAlias(ctx, alias)
+		if err != nil {
+			return domain.Instance{}, domain.Actor{}, err
 		}
 		if k.OwnerID != inst.OwnerID {
-			return domain.Actor{}, domain.Errorf(errForbidden, "the API key belongs to another owner")
+			return domain.Instance{}, domain.Actor{}, domain.ErrInstanceNotFound
 		}
 		if !k.HasScope(postgres.ScopeWrite) {
-			return domain.Actor{}, domain.Errorf(errMissingScope, "the API key lacks %s", postgres.ScopeWrite)
+			return domain.Instance{}, domain.Actor{}, domain.Errorf(errMissingScope, "the API key lacks %s", postgres.ScopeWrite)
 		}
-		return domain.Actor{Kind: domain.ActorAPIKey, ID: k.ID}, nil
+		return inst, domain.Actor{Kind: domain.ActorAPIKey, ID: k.ID}, nil
 	}
 
 	var proof string
@@ -169,27 +173,41 @@ func (h *handlers) authenticateWebhook(c *gin.Context, inst domain.Instance, pro
 		proof = c.GetHeader("X-Signature")
 	}
 	if proof == "" {
-		return domain.Actor{}, errUnauthenticated
+		return domain.Instance{}, domain.Actor{}, errUnauthenticated
 	}
-	secret, ok, err := h.Tenancy.WebhookSecret(ctx, inst.ID, provider)
-	if err != nil {
-		return domain.Actor{}, err
+	inst, err := h.Tenancy.InstanceByAlias(ctx, alias)
+	var secret string
+	found := false
+	switch {
+	case errors.Is(err, domain.ErrInstanceNotFound):
+	case err != nil:
+		return domain.Instance{}, domain.Actor{}, err
+	default:
+		if secret, found, err = h.Tenancy.WebhookSecret(ctx, inst.ID, provider); err != nil {
+			return domain.Instance{}, domain.Actor{}, err
+		}
 	}
-	if !ok {
-		return domain.Actor{}, domain.Errorf(errInvalidSignature, "no webhook secret is set for %s on this instance", provider)
+	if !found {
+		// No instance, or no secret for this provider: check the proof against
+		// a secret nobody holds, so the answer is the one a wrong proof gets.
+		h.Logger.Info("webhook proof refused: no webhook secret for this alias and provider",
+			"alias", alias, "provider", provider, "instance_found", inst.ID != "", "request_id", requestID(c))
+		secret = h.decoySecret
 	}
+	ok := false
 	switch provider {
 	case domain.ProviderTelegram:
 		ok = telegram.VerifySecretToken(secret, proof)
 	case domain.ProviderGitHub:
 		ok = github.VerifySignature(secret, body, proof)
 	default:
-		if err := generic.VerifySignature(secret, c.GetHeader("X-Timestamp"), proof, body, h.Now()); err != nil {
-			return domain.Actor{}, domain.Errorf(errInvalidSignature, "%v", err)
+		if err := generic.VerifySignatureWithin(secret, c.GetHeader("X-Timestamp"), proof, body, h.Now(), h.WebhookTolerance); err != nil {
+			return domain.Instance{}, domain.Actor{}, domain.Errorf(errInvalidSignature, "%v", err)
 		}
+		ok = true
 	}
-	if !ok {
-		return domain.Actor{}, errInvalidSignature
+	if !ok || !found {
+		return domain.Instance{}, domain.Actor{}, errInvalidSignature
 	}
-	return domain.Actor{Kind: domain.ActorProvider, ID: provider}, nil
+	return inst, domain.Actor{Kind: domain.ActorProvider, ID: provider}, nil
 }

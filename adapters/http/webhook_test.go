@@ -289,7 +289,7 @@ func TestWebhookBadInputChangesNothing(t *testing.T) {
 		{"unknown provider", "/v1/apps/socialops/alpha/webhook/slack", seedBody, jsonHeaders(keyA), 404, "unsupported_provider", "slack"},
 		{"missing key", "/v1/apps/socialops/alpha/webhook/generic-webhook", seedBody, jsonHeaders(""), 401, "unauthenticated", ""},
 		{"wrong key", "/v1/apps/socialops/alpha/webhook/generic-webhook", seedBody, jsonHeaders("sk_notarealkey"), 401, "invalid_api_key", ""},
-		{"key of another owner", "/v1/apps/socialops/alpha/webhook/generic-webhook", seedBody, jsonHeaders(keyB), 403, "forbidden", ""},
+		{"key of another owner", "/v1/apps/socialops/alpha/webhook/generic-webhook", seedBody, jsonHeaders(keyB), 404, "instance_not_found", ""},
 		{"key without write scope", "/v1/apps/socialops/alpha/webhook/generic-webhook", seedBody, jsonHeaders(readOnlyA), 403, "missing_scope", ""},
 		{"body over 1 MiB", "/v1/apps/socialops/alpha/webhook/generic-webhook", big, jsonHeaders(keyA), 413, "payload_too_large", ""},
 		{"invalid JSON", "/v1/apps/socialops/alpha/webhook/generic-webhook", `{"event_id":`, jsonHeaders(keyA), 400, "invalid_payload", "JSON"},

@@ -53,22 +53,39 @@ func (k APIKey) HasScope(scope string) bool {
 	return false
 }
 
-// Tenancy stores instances, API keys and webhook secrets.
+// Tenancy stores instances, API keys and webhook secrets. Webhook secrets are
+// stored encrypted (see WithEncryptionKey); rows written in plain text before
+// encryption existed are still read, until EncryptPlainWebhookSecrets.
 type Tenancy struct {
 	pool      *pgxpool.Pool
 	random    io.Reader
 	instances *ttlCache[domain.Instance]
 	keys      *ttlCache[APIKey]
 	secrets   *ttlCache[string]
+	box       sealer
 }
 
-// NewTenancy returns the tenancy repository.
+// NewTenancy returns the tenancy repository, without an encryption key: it
+// can then neither store nor read encrypted webhook secrets.
 func NewTenancy(pool *pgxpool.Pool, random io.Reader) *Tenancy {
 	if random == nil {
 		random = domain.CryptoRandom
 	}
 	return &Tenancy{pool: pool, random: random,
-		instances: newTTLCache[domain.Instance](), keys: newTTLCache[APIKey](), secrets: newTTLCache[string]()}
+		instances: newTTLCache[domain.Instance](), keys: newTTLCache[APIKey](), secrets: newTTLCache[string](),
+		box: newSealer(nil, random)}
+}
+
+// WithEncryptionKey sets the 32-byte AES-256 key (SOCIALOPS_ENCRYPTION_KEY)
+// that webhook secrets are encrypted with, and returns t.
+func (t *Tenancy) WithEncryptionKey(key []byte) *Tenancy {
+	t.box = newSealer(key, t.random)
+	return t
+}
+
+// secretAD binds a webhook secret's ciphertext to its row.
+func secretAD(instanceID, provider string) []byte {
+	return []byte("webhook_secret\x00" + instanceID + "\x00" + provider)
 }
 
 // CreateInstance registers an instance alias for an owner.
@@ -176,17 +193,27 @@ func (t *Tenancy) APIKeyBySecret(ctx context.Context, secret string) (APIKey, er
 	return k, nil
 }
 
-// SetWebhookSecret stores the secret a provider signs deliveries with for an instance.
+// SetWebhookSecret stores, encrypted, the secret a provider signs deliveries
+// with for an instance. It needs the encryption key.
 func (t *Tenancy) SetWebhookSecret(ctx context.Context, alias, provider, secret string) error {
 	if len(secret) < 8 || len(secret) > 256 {
 		return domain.Errorf(domain.ErrInvalidField, "a webhook secret is 8 to 256 characters")
+	}
+	if t.box.aead == nil {
+		return fmt.Errorf("set webhook secret: %w", t.box.keyErr)
 	}
 	inst, err := t.InstanceByAlias(ctx, alias)
 	if err != nil {
 		return err
 	}
-	_, err = t.pool.Exec(ctx, `INSERT INTO webhook_secrets (instance_id, provider, secret) VALUES ($1, $2, $3)
-		ON CONFLICT (instance_id, provider) DO UPDATE SET secret = EXCLUDED.secret, updated_at = now()`, inst.ID, provider, secret)
+	ciphertext, nonce, err := t.box.seal([]byte(secret), secretAD(inst.ID, provider))
+	if err != nil {
+		return fmt.Errorf("set webhook secret: %w", err)
+	}
+	_, err = t.pool.Exec(ctx, `INSERT INTO webhook_secrets (instance_id, provider, secret, secret_ciphertext, secret_nonce)
+		VALUES ($1, $2, NULL, $3, $4)
+		ON CONFLICT (instance_id, provider) DO UPDATE SET secret = NULL, secret_ciphertext = EXCLUDED.secret_ciphertext,
+			secret_nonce = EXCLUDED.secret_nonce, updated_at = now()`, inst.ID, provider, ciphertext, nonce)
 	if err != nil {
 		return fmt.Errorf("set webhook secret: %w", err)
 	}
@@ -194,19 +221,79 @@ func (t *Tenancy) SetWebhookSecret(ctx context.Context, alias, provider, secret 
 	return nil
 }
 
-// WebhookSecret returns the secret for an instance and provider; ok is false when none is set.
+// WebhookSecret returns the secret for an instance and provider; ok is false
+// when none is set. A plain-text row (from before encryption) is returned as
+// it is; an encrypted one needs the key.
 func (t *Tenancy) WebhookSecret(ctx context.Context, instanceID, provider string) (string, bool, error) {
 	if secret, ok := t.secrets.get(instanceID + "\x00" + provider); ok {
 		return secret, true, nil
 	}
-	var secret string
-	err := t.pool.QueryRow(ctx, `SELECT secret FROM webhook_secrets WHERE instance_id = $1 AND provider = $2`, instanceID, provider).Scan(&secret)
+	var plain *string
+	var ciphertext, nonce []byte
+	err := t.pool.QueryRow(ctx, `SELECT secret, secret_ciphertext, secret_nonce FROM webhook_secrets WHERE instance_id = $1 AND provider = $2`,
+		instanceID, provider).Scan(&plain, &ciphertext, &nonce)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("find webhook secret: %w", err)
 	}
+	secret := ""
+	if plain != nil {
+		secret = *plain
+	} else {
+		b, err := t.box.open(ciphertext, nonce, secretAD(instanceID, provider))
+		if err != nil {
+			return "", false, fmt.Errorf("read webhook secret of %s/%s: %w", instanceID, provider, err)
+		}
+		secret = string(b)
+	}
 	t.secrets.put(instanceID+"\x00"+provider, secret)
 	return secret, true, nil
+}
+
+// WebhookSecretCounts tells how many webhook secrets are stored in plain text
+// (from before encryption) and how many encrypted.
+func (t *Tenancy) WebhookSecretCounts(ctx context.Context) (plain, encrypted int, err error) {
+	err = t.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE secret IS NOT NULL), count(*) FILTER (WHERE secret IS NULL) FROM webhook_secrets`).
+		Scan(&plain, &encrypted)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count webhook secrets: %w", err)
+	}
+	return plain, encrypted, nil
+}
+
+// EncryptPlainWebhookSecrets encrypts every webhook secret still stored in
+// plain text and returns how many it encrypted. It needs the key. A row
+// changed meanwhile (set again by another process) is left to that change.
+func (t *Tenancy) EncryptPlainWebhookSecrets(ctx context.Context) (int, error) {
+	if t.box.aead == nil {
+		return 0, fmt.Errorf("encrypt webhook secrets: %w", t.box.keyErr)
+	}
+	type row struct{ instanceID, provider, secret string }
+	rows, err := t.pool.Query(ctx, `SELECT instance_id, provider, secret FROM webhook_secrets WHERE secret IS NOT NULL`)
+	if err != nil {
+		return 0, fmt.Errorf("encrypt webhook secrets: %w", err)
+	}
+	plain, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		return x, r.Scan(&x.instanceID, &x.provider, &x.secret)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("encrypt webhook secrets: %w", err)
+	}
+	n := 0
+	for _, r := range plain {
+		ciphertext, nonce, err := t.box.seal([]byte(r.secret), secretAD(r.instanceID, r.provider))
+		if err != nil {
+			return n, fmt.Errorf("encrypt webhook secrets: %w", err)
+		}
+		tag, err := t.pool.Exec(ctx, `UPDATE webhook_secrets SET secret = NULL, secret_ciphertext = $4, secret_nonce = $5
+			WHERE instance_id = $1 AND provider = $2 AND secret = $3`, r.instanceID, r.provider, r.secret, ciphertext, nonce)
+		if err != nil {
+			return n, fmt.Errorf("encrypt webhook secrets: %w", err)
+		}
+		n += int(tag.RowsAffected())
+	}
+	return n, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,7 +25,8 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 	alias := fs.String("alias", "", "instance alias")
 	scopes := fs.String("scopes", "", "comma-separated scopes")
 	provider := fs.String("provider", "", "provider")
-	secret := fs.String("secret", "", "webhook secret")
+	secret := fs.String("secret", "", "webhook secret (shows in ps and shell history: prefer --secret-file)")
+	secretFile := fs.String("secret-file", "", "file holding the webhook secret")
 	micro := fs.Int64("micro-usd", 0, "amount in micro-USD")
 	note := fs.String("note", "", "note recorded with a credit")
 	if err := fs.Parse(args[2:]); err != nil {
@@ -32,6 +34,27 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 	}
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0))}
+	}
+	if name == "webhook-secret set" {
+		// Checked before opening the database: the secret is read once, here.
+		if *alias == "" || *provider == "" || (*secret == "") == (*secretFile == "") {
+			return &usageError{"webhook-secret set needs --alias, --provider and one of --secret-file or --secret"}
+		}
+		if !webhookProvider(*provider) {
+			return fmt.Errorf("unknown provider %q: use generic-webhook, telegram or github", *provider)
+		}
+		if cfg.EncryptionKey == nil {
+			return errors.New("webhook-secret set: SOCIALOPS_ENCRYPTION_KEY is not set: webhook secrets are stored encrypted with it")
+		}
+		if *secretFile != "" {
+			s, err := readSecretFile("--secret-file", *secretFile)
+			if err != nil {
+				return err
+			}
+			*secret = s
+		} else {
+			logger.Warn("--secret shows the secret in the process list and shell history; use --secret-file (a file, or /dev/stdin)")
+		}
 	}
 	a, err := openApp(ctx, cfg, logger)
 	if err != nil {
@@ -60,12 +83,6 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 		}
 		fmt.Fprintln(stdout, key)
 	case "webhook-secret set":
-		if *alias == "" || *provider == "" || *secret == "" {
-			return &usageError{"webhook-secret set needs --alias, --provider and --secret"}
-		}
-		if !webhookProvider(*provider) {
-			return fmt.Errorf("unknown provider %q: use generic-webhook, telegram or github", *provider)
-		}
 		if err := a.tenancy.SetWebhookSecret(ctx, *alias, *provider, *secret); err != nil {
 			return err
 		}

@@ -42,6 +42,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	RateLimitRPS   int64
 	RateLimitBurst int64
+	// Failed authentications per client address, and the proxies trusted to name the client.
+	AuthFailurePerMinute int64
+	AuthFailureBurst     int64
+	TrustedProxies       []string
 }
 
 // ConfigError names the variable that is wrong.
@@ -113,6 +117,15 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if cfg.RateLimitBurst, err = intVar(getenv, "SOCIALOPS_RATE_LIMIT_BURST", 200, 1, 10_000_000); err != nil {
 		return cfg, err
 	}
+	if cfg.AuthFailurePerMinute, err = intVar(getenv, "SOCIALOPS_AUTH_FAILURE_PER_MINUTE", 30, 0, 1_000_000); err != nil {
+		return cfg, err
+	}
+	if cfg.AuthFailureBurst, err = intVar(getenv, "SOCIALOPS_AUTH_FAILURE_BURST", 20, 1, 1_000_000); err != nil {
+		return cfg, err
+	}
+	if cfg.TrustedProxies, err = trustedProxiesVar(getenv); err != nil {
+		return cfg, err
+	}
 	if err := deliveryVars(getenv, &cfg); err != nil {
 		return cfg, err
 	}
@@ -161,6 +174,23 @@ func encryptionKeyVar(getenv func(string) string) ([]byte, error) {
 		return nil, &ConfigError{"SOCIALOPS_ENCRYPTION_KEY", "must be the standard base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)"}
 	}
 	return key, nil
+}
+
+// trustedProxiesVar reads SOCIALOPS_TRUSTED_PROXIES: comma-separated IP
+// addresses or CIDRs of the proxies whose X-Forwarded-For names the client.
+func trustedProxiesVar(getenv func(string) string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(getenv("SOCIALOPS_TRUSTED_PROXIES"), ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return nil, &ConfigError{"SOCIALOPS_TRUSTED_PROXIES", fmt.Sprintf("%q is not an IP address or CIDR", p)}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func intVar(getenv func(string) string, name string, def, min, max int64) (int64, error) {

@@ -115,7 +115,7 @@ func accountCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []str
 		if cfg.EncryptionKey == nil {
 			return fmt.Errorf("account create: %w", postgres.ErrNoEncryptionKey)
 		}
-		token, err := readTokenFile(*tokenFile)
+		token, err := readSecretFile("--token-file", *tokenFile)
 		if err != nil {
 			return err
 		}
@@ -147,25 +147,26 @@ func accountCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []str
 	return nil
 }
 
-// readTokenFile reads a secret from a file, trimmed; errors name the file, never its content.
-func readTokenFile(path string) (string, error) {
+// readSecretFile reads a secret (a bot token, a webhook secret) from the file
+// given with flag, trimmed; errors name the file, never its content.
+func readSecretFile(flag, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("read --token-file: %w", err)
+		return "", fmt.Errorf("read %s: %w", flag, err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxTokenFileBytes+1))
 	if err != nil {
-		return "", fmt.Errorf("read --token-file %s: %w", path, err)
+		return "", fmt.Errorf("read %s %s: %w", flag, path, err)
 	}
 	if len(b) > maxTokenFileBytes {
-		return "", fmt.Errorf("--token-file %s is larger than %d bytes: it should hold only the bot token", path, maxTokenFileBytes)
+		return "", fmt.Errorf("%s %s is larger than %d bytes: it should hold only the secret", flag, path, maxTokenFileBytes)
 	}
-	token := strings.TrimSpace(string(b))
-	if token == "" {
-		return "", fmt.Errorf("--token-file %s is empty", path)
+	secret := strings.TrimSpace(string(b))
+	if secret == "" {
+		return "", fmt.Errorf("%s %s is empty", flag, path)
 	}
-	return token, nil
+	return secret, nil
 }
 
 // openConfigPool opens and migrates the database for configuration commands
@@ -182,8 +183,9 @@ func openConfigPool(ctx context.Context, cfg Config, logger *slog.Logger) (*pgxp
 	return pool, nil
 }
 
-// requireEncryptionKey refuses to serve when connected accounts exist but
-// SOCIALOPS_ENCRYPTION_KEY is unset: their tokens could not be decrypted.
+// requireEncryptionKey refuses to serve when connected accounts or encrypted
+// webhook secrets exist but SOCIALOPS_ENCRYPTION_KEY is unset: they could not
+// be decrypted.
 func requireEncryptionKey(ctx context.Context, cfg Config, pool *pgxpool.Pool) error {
 	if cfg.EncryptionKey != nil {
 		return nil
@@ -194,6 +196,37 @@ func requireEncryptionKey(ctx context.Context, cfg Config, pool *pgxpool.Pool) e
 	}
 	if n > 0 {
 		return fmt.Errorf("refusing to start: %d connected account(s) hold encrypted bot tokens but SOCIALOPS_ENCRYPTION_KEY is not set; set it to the key they were stored with", n)
+	}
+	_, encrypted, err := postgres.NewTenancy(pool, nil).WebhookSecretCounts(ctx)
+	if err != nil {
+		return err
+	}
+	if encrypted > 0 {
+		return fmt.Errorf("refusing to start: %d webhook secret(s) are stored encrypted but SOCIALOPS_ENCRYPTION_KEY is not set; set it to the key they were stored with", encrypted)
+	}
+	return nil
+}
+
+// encryptPlainWebhookSecrets encrypts, at serve start, the webhook secrets
+// stored in plain text before encryption existed; without the key it only
+// warns (they keep working).
+func encryptPlainWebhookSecrets(ctx context.Context, cfg Config, tenancy *postgres.Tenancy, logger *slog.Logger) error {
+	if cfg.EncryptionKey == nil {
+		plain, _, err := tenancy.WebhookSecretCounts(ctx)
+		if err != nil {
+			return err
+		}
+		if plain > 0 {
+			logger.Warn("webhook secrets are stored in plain text; set SOCIALOPS_ENCRYPTION_KEY and restart to encrypt them", "count", plain)
+		}
+		return nil
+	}
+	n, err := tenancy.EncryptPlainWebhookSecrets(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		logger.Info("encrypted webhook secrets stored in plain text", "count", n)
 	}
 	return nil
 }

@@ -70,6 +70,8 @@ func TestServeAdminCommandsAndRestart(t *testing.T) {
 		"SOCIALOPS_DATABASE_URL": pgtest.NewDatabase(t),
 		"SOCIALOPS_HTTP_ADDR":    freeAddr(t),
 		"SOCIALOPS_LOG_LEVEL":    "warn",
+		// Webhook secrets are stored encrypted.
+		"SOCIALOPS_ENCRYPTION_KEY": testEncryptionKey,
 	}
 	assert.Equal(t, "support\n", cli(t, envm, "instance", "create", "--owner", "user-1", "--alias", "support"))
 	key := strings.TrimSpace(cli(t, envm, "apikey", "create", "--owner", "user-1", "--scopes", "socialops:write,socialops:read"))

@@ -25,8 +25,11 @@ commands:
                                           and follower lag; print what is wrong and how to fix it
   instance create --owner ID --alias A    create an instance; prints its alias
   apikey create --owner ID --scopes S     create an API key; prints the key once
-  webhook-secret set --alias A --provider P --secret S
-                                          set a provider's webhook secret
+  webhook-secret set --alias A --provider P --secret-file F
+                                          set a provider's webhook secret (read from F,
+                                          /dev/stdin works), stored encrypted with
+                                          SOCIALOPS_ENCRYPTION_KEY; --secret S still works
+                                          but warns (it shows in ps and shell history)
   wallet credit --owner ID --micro-usd N  credit a wallet; prints the credit id
   projections status                      each projector's checkpoint, the log head, the lag,
                                           its parked events (listed below the table)

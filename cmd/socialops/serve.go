@@ -59,7 +59,7 @@ func openAppUnbound(ctx context.Context, cfg Config, logger *slog.Logger) (*app,
 	}
 	svc := commands.NewService(store, domain.NewEventRegistry(), commands.Options{Logger: logger, Snapshots: postgres.NewSnapshots(pool)})
 	svc.InboundFeeMicroUSD = cfg.InboundFeeMicroUSD
-	return &app{pool: pool, store: store, tenancy: postgres.NewTenancy(pool, nil),
+	return &app{pool: pool, store: store, tenancy: postgres.NewTenancy(pool, nil).WithEncryptionKey(cfg.EncryptionKey),
 		accounts: postgres.NewAccounts(pool, cfg.EncryptionKey, nil), commands: svc}, nil
 }
 
@@ -91,6 +91,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := requireEncryptionKey(ctx, cfg, a.pool); err != nil {
 		return err
 	}
+	if err := encryptPlainWebhookSecrets(ctx, cfg, a.tenancy, logger); err != nil {
+		return err
+	}
 
 	registry := domain.NewEventRegistry()
 	runner := projectionrunner.New(a.pool, a.store, registry, projectionrunner.Options{Logger: logger})
@@ -112,23 +115,26 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	go func() { workerDone <- worker.Run(workers) }()
 
 	router := httpapi.NewRouter(httpapi.Deps{
-		Logger:           logger,
-		Database:         poolPinger{a.pool},
-		EventStore:       a.store,
-		Tenancy:          a.tenancy,
-		Commands:         a.commands,
-		Reads:            a.pool,
-		Events:           a.store,
-		Registry:         registry,
-		Projections:      runner,
-		MaxBodyBytes:     cfg.MaxBodyBytes,
-		RequestTimeout:   cfg.RequestTimeout,
-		RateLimitRPS:     float64(cfg.RateLimitRPS),
-		RateLimitBurst:   int(cfg.RateLimitBurst),
-		WebhookTolerance: cfg.WebhookTolerance,
-		JWTSecret:        cfg.JWTSecret,
-		Accounts:         a.accounts,
-		Idempotency:      postgres.NewIdempotencyKeys(a.pool),
+		Logger:                logger,
+		Database:              poolPinger{a.pool},
+		EventStore:            a.store,
+		Tenancy:               a.tenancy,
+		Commands:              a.commands,
+		Reads:                 a.pool,
+		Events:                a.store,
+		Registry:              registry,
+		Projections:           runner,
+		MaxBodyBytes:          cfg.MaxBodyBytes,
+		RequestTimeout:        cfg.RequestTimeout,
+		RateLimitRPS:          float64(cfg.RateLimitRPS),
+		RateLimitBurst:        int(cfg.RateLimitBurst),
+		AuthFailuresPerMinute: float64(cfg.AuthFailurePerMinute),
+		AuthFailureBurst:      int(cfg.AuthFailureBurst),
+		TrustedProxies:        cfg.TrustedProxies,
+		WebhookTolerance:      cfg.WebhookTolerance,
+		JWTSecret:             cfg.JWTSecret,
+		Accounts:              a.accounts,
+		Idempotency:           postgres.NewIdempotencyKeys(a.pool),
 	})
 	srv := &http.Server{
 		Handler:           router,

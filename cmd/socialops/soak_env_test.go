@@ -161,6 +161,9 @@ func newSoakEnv(t *testing.T) *soakEnv {
 		// High enough that the per-key limiter never rejects the soak's load.
 		"SOCIALOPS_RATE_LIMIT_RPS=100000",
 		"SOCIALOPS_RATE_LIMIT_BURST=100000",
+		// The soak's deliberate bad signatures all come from 127.0.0.1 and
+		// must keep answering 401, not the failed-authentication 429.
+		"SOCIALOPS_AUTH_FAILURE_PER_MINUTE=0",
 	)
 
 	// 3. Configuration through the CLI.
