@@ -51,6 +51,8 @@ type Deps struct {
 	RateLimitBurst int
 	// JWTSecret verifies console user tokens (HS256); empty disables the console.
 	JWTSecret []byte
+	// Metrics records every request by route template, method and status (optional).
+	Metrics RequestObserver
 }
 
 // EventReader reads one stream of the event log.
@@ -90,6 +92,9 @@ func NewRouter(d Deps) *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	if d.Metrics != nil {
+		r.Use(observeRequests(d.Metrics))
+	}
 	r.Use(withRequestID(), accessLog(d.Logger), recoverer(d.Logger), withTimeout(d.RequestTimeout))
 	r.NoRoute(func(c *gin.Context) { writeError(c, d.Logger, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, d.Logger, errMethod) })
