@@ -43,12 +43,12 @@ commands:
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	os.Exit(code)
 }
 
 // run dispatches a sub-command and returns the exit code.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if args[0] == "token" {
 		load = loadTokenConfig // token mint needs no database
 	}
-	cfg, err := load(getenv)
+	cfg, err := load(lookupEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "socialops: %v\n", err)
 		return 2

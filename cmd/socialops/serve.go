@@ -32,7 +32,9 @@ type app struct {
 	commands *commands.Service
 }
 
-func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) {
+// openApp wires the service; wrap, when given, decorates the event store
+// (metrics) before anything uses it.
+func openApp(ctx context.Context, cfg Config, logger *slog.Logger, wrap ...func(eventstore.Store) eventstore.Store) (*app, error) {
 	pool, err := postgres.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -53,6 +55,9 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error)
 		}
 		store = ks
 		logger.Debug("event store: kurrentdb")
+	}
+	for _, w := range wrap {
+		store = w(store)
 	}
 	svc := commands.NewService(store, domain.NewEventRegistry(), commands.Options{Logger: logger, Snapshots: postgres.NewSnapshots(pool)})
 	svc.InboundFeeMicroUSD = cfg.InboundFeeMicroUSD
@@ -79,11 +84,15 @@ func migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
 }
 
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	a, err := openApp(ctx, cfg, logger)
+	sm := newServeMetrics(cfg)
+	a, err := openApp(ctx, cfg, logger, sm.storeWrappers()...)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	if err := sm.watchFollowers(a, logger); err != nil {
+		return err
+	}
 	// Stored bot tokens are unreadable without their key: refuse to start.
 	if err := requireEncryptionKey(ctx, cfg, a.pool); err != nil {
 		return err
@@ -104,6 +113,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		})
 	worker := deliveryworker.New(a.pool, a.store, registry, manager, deliveryworker.Options{
 		Concurrency: int(cfg.DeliveryConcurrency), SweepEvery: cfg.DeliverySweepInterval, StuckAfter: cfg.DeliveryStuckAfter, Logger: logger,
+		OnOutcome: sm.deliveryOutcomes(),
 	})
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- worker.Run(workers) }()
@@ -126,6 +136,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		JWTSecret:        cfg.JWTSecret,
 		Accounts:         a.accounts,
 		Idempotency:      postgres.NewIdempotencyKeys(a.pool),
+		Metrics:          sm.requests(),
 	})
 	srv := &http.Server{
 		Handler:           router,
@@ -139,12 +150,19 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (SOCIALOPS_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
+	if err := sm.listen(cfg, logger); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer sm.close()
 	logger.Info("serving", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
 	select {
 	case err := <-errc:
+		return err
+	case err := <-sm.failed():
 		return err
 	case <-ctx.Done():
 	}
@@ -153,6 +171,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// Metrics stay scrapeable while requests drain, and stop with them.
+	if err := sm.shutdown(shutCtx); err != nil {
+		logger.Error("metrics server did not stop cleanly", "error", err)
 	}
 	// Projectors stop between batches: every checkpoint stays consistent.
 	stopWorkers()
