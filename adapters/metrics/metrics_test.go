@@ -133,7 +133,9 @@ func TestScrapeSurvivesAFailingFollowersRead(t *testing.T) {
 
 type failingLog struct{ *pgstore.Store }
 
-func (failingLog) HeadPosition(context.Context) (uint64, error) { return 0, errors.New("database away") }
+func (failingLog) HeadPosition(context.Context) (uint64, error) {
+	return 0, errors.New("database away")
+}
 
 func TestHTTPLabelsStayBounded(t *testing.T) {
 	m := metrics.New()
