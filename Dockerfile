@@ -6,7 +6,7 @@
 #
 # Both images are pinned to versions; bump them deliberately.
 
-FROM golang:1.24.5-bookworm AS build
+FROM golang:1.26.8-bookworm AS build
 WORKDIR /src
 # Modules first, so a code change does not download them again.
 COPY go.mod go.sum ./

@@ -29,6 +29,9 @@ type Options struct {
 	SweepEvery  time.Duration // how often the sweep looks (default 15 s)
 	StuckAfter  time.Duration // an unsettled action this old is re-driven (default 1 min)
 	Logger      *slog.Logger
+	// OnOutcome, when set, is told each delivery outcome (Outcome…) this
+	// worker's follower reads from the log; it must not block (metrics).
+	OnOutcome func(outcome string)
 }
 
 // Worker runs the delivery process manager.
@@ -40,8 +43,9 @@ type Worker struct {
 	opts     Options
 	logger   *slog.Logger
 
-	mu     sync.Mutex
-	active map[string]bool
+	mu       sync.Mutex
+	active   map[string]bool
+	outcomes *outcomeCounter
 }
 
 // New returns a worker; Run starts it.
@@ -59,7 +63,8 @@ func New(pool *pgxpool.Pool, store eventstore.Store, registry *domain.Registry, 
 		opts.Logger = slog.Default()
 	}
 	return &Worker{pool: pool, store: store, registry: registry, manager: manager, opts: opts,
-		logger: opts.Logger.With("component", "delivery"), active: map[string]bool{}}
+		logger: opts.Logger.With("component", "delivery"), active: map[string]bool{},
+		outcomes: &outcomeCounter{report: opts.OnOutcome, registry: registry}}
 }
 
 // Run blocks until ctx ends; in-flight drives stop at their next step.
@@ -106,6 +111,7 @@ func (w *Worker) Run(parent context.Context) error {
 		if err != nil {
 			return err
 		}
+		w.outcomes.count(batch)
 		for _, raw := range batch {
 			if raw.Type != (domain.ReplyQueued{}).EventType() {
 				continue

@@ -68,6 +68,8 @@ type Deps struct {
 	TrustedProxies []string
 	// JWTSecret verifies console user tokens (HS256); empty disables the console.
 	JWTSecret []byte
+	// Metrics records every request by route template, method and status (optional).
+	Metrics RequestObserver
 }
 
 // EventReader reads one stream of the event log.
@@ -116,6 +118,9 @@ func NewRouter(d Deps) *gin.Engine {
 		_ = r.SetTrustedProxies(nil)
 	}
 	r.ContextWithFallback = true
+	if d.Metrics != nil {
+		r.Use(observeRequests(d.Metrics))
+	}
 	r.Use(withRequestID(), accessLog(d.Logger), recoverer(d.Logger), withTimeout(d.RequestTimeout))
 	r.NoRoute(func(c *gin.Context) { writeError(c, d.Logger, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, d.Logger, errMethod) })

@@ -16,9 +16,11 @@ import (
 // Config is read from SOCIALOPS_* environment variables. Every setting is
 // documented in the README's configuration table.
 type Config struct {
-	DatabaseURL        string
-	EventStoreURL      string
-	HTTPAddr           string
+	DatabaseURL   string
+	EventStoreURL string
+	HTTPAddr      string
+	// MetricsAddr serves GET /metrics; empty when metrics are off.
+	MetricsAddr        string
 	LogLevel           slog.Level
 	MaxBodyBytes       int64
 	InboundFeeMicroUSD int64
@@ -56,11 +58,16 @@ type ConfigError struct {
 
 func (e *ConfigError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Variable, e.Problem) }
 
-func loadConfig(getenv func(string) string) (Config, error) {
+// loadConfig reads the configuration; lookupEnv is os.LookupEnv, which tells
+// an unset variable (its default) from one set to the empty string
+// (SOCIALOPS_METRICS_ADDR= turns metrics off).
+func loadConfig(lookupEnv func(string) (string, bool)) (Config, error) {
+	getenv := func(k string) string { v, _ := lookupEnv(k); return v }
 	cfg := Config{
 		DatabaseURL:        strings.TrimSpace(getenv("SOCIALOPS_DATABASE_URL")),
 		EventStoreURL:      strings.TrimSpace(getenv("SOCIALOPS_EVENTSTORE_URL")),
 		HTTPAddr:           "127.0.0.1:8080",
+		MetricsAddr:        defaultMetricsAddr,
 		LogLevel:           slog.LevelInfo,
 		MaxBodyBytes:       httpapi.DefaultMaxBodyBytes,
 		InboundFeeMicroUSD: 200,
@@ -86,6 +93,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		}
 		_ = host
 		cfg.HTTPAddr = v
+	}
+	if err := metricsAddrVar(lookupEnv, &cfg); err != nil {
+		return cfg, err
 	}
 	if v := strings.TrimSpace(getenv("SOCIALOPS_LOG_LEVEL")); v != "" {
 		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
@@ -137,7 +147,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 
 // loadTokenConfig is the configuration of `token mint`, which needs no
 // database: only SOCIALOPS_JWT_SECRET (and the log level).
-func loadTokenConfig(getenv func(string) string) (Config, error) {
+func loadTokenConfig(lookupEnv func(string) (string, bool)) (Config, error) {
+	getenv := func(k string) string { v, _ := lookupEnv(k); return v }
 	cfg := Config{LogLevel: slog.LevelInfo}
 	if v := strings.TrimSpace(getenv("SOCIALOPS_LOG_LEVEL")); v != "" {
 		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/socialops/socialops/adapters/postgres/pgtest"
 )
 
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+// env is an environment holding exactly m (a key set to "" is set, empty).
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
 func TestConfigDefaults(t *testing.T) {
@@ -69,4 +73,61 @@ func TestConfigAcceptsValidValues(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "0.0.0.0:9090", cfg.HTTPAddr)
 	assert.Equal(t, slog.LevelDebug, cfg.LogLevel)
+}
+
+func TestConfigMetricsAddr(t *testing.T) {
+	base := func(kv ...string) map[string]string {
+		m := map[string]string{"SOCIALOPS_DATABASE_URL": "postgres://u@127.0.0.1:5432/db"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	cfg, err := loadConfig(env(base()))
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9464", cfg.MetricsAddr, "unset: the default")
+
+	cfg, err = loadConfig(env(base("SOCIALOPS_METRICS_ADDR", "")))
+	require.NoError(t, err)
+	assert.Equal(t, "", cfg.MetricsAddr, "set to empty: metrics off")
+
+	cfg, err = loadConfig(env(base("SOCIALOPS_METRICS_ADDR", "0.0.0.0:9100")))
+	require.NoError(t, err)
+	assert.Equal(t, "0.0.0.0:9100", cfg.MetricsAddr)
+
+	for _, bad := range []string{"9464", "localhost", "127.0.0.1:port", "127.0.0.1:70000", "http://127.0.0.1:9464"} {
+		_, err := loadConfig(env(base("SOCIALOPS_METRICS_ADDR", bad)))
+		var ce *ConfigError
+		require.ErrorAs(t, err, &ce, bad)
+		assert.Equal(t, "SOCIALOPS_METRICS_ADDR", ce.Variable, bad)
+	}
+	_, err = loadConfig(env(base("SOCIALOPS_HTTP_ADDR", "127.0.0.1:9000", "SOCIALOPS_METRICS_ADDR", "127.0.0.1:9000")))
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce, "the API's own address")
+	assert.Equal(t, "SOCIALOPS_METRICS_ADDR", ce.Variable)
+
+	// The program stops, naming the variable.
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve"}, env(base("SOCIALOPS_METRICS_ADDR", "nope")), &bytes.Buffer{}, &stderr)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr.String(), "SOCIALOPS_METRICS_ADDR")
+}
+
+// TestServeMetricsOff: SOCIALOPS_METRICS_ADDR= serves no metrics, and a
+// metrics address already taken stops serve naming the variable.
+func TestServeMetricsOffAndTaken(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	envm := map[string]string{"SOCIALOPS_DATABASE_URL": db, "SOCIALOPS_HTTP_ADDR": freeAddr(t), "SOCIALOPS_METRICS_ADDR": "", "SOCIALOPS_LOG_LEVEL": "warn"}
+	_, stop := startServe(t, envm)
+	assert.Equal(t, 0, stop())
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve"}, env(map[string]string{
+		"SOCIALOPS_DATABASE_URL": db, "SOCIALOPS_HTTP_ADDR": freeAddr(t), "SOCIALOPS_METRICS_ADDR": taken.Addr().String(), "SOCIALOPS_LOG_LEVEL": "warn",
+	}), &bytes.Buffer{}, &stderr)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr.String(), "SOCIALOPS_METRICS_ADDR")
 }

@@ -53,7 +53,7 @@ func (r *doctorReport) add(state checkState, what, detail, fix string) {
 // store and how far every follower is behind, and prints what is wrong and
 // how to fix it. It changes nothing. It returns the exit code: 1 on any
 // failed check.
-func doctor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func doctor(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	maxLag := fs.Duration("max-lag", doctorMaxLag, "a follower further behind than this (by the age of its oldest unapplied event) is a problem")
@@ -61,7 +61,7 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, stdo
 		return 2
 	}
 	r := &doctorReport{w: stdout}
-	cfg, err := loadConfig(getenv)
+	cfg, err := loadConfig(lookupEnv)
 	if err != nil {
 		r.add(checkFail, "configuration", err.Error(), "correct that variable (README, Configuration)")
 		return r.exit()

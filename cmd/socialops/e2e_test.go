@@ -41,6 +41,9 @@ func startServe(t *testing.T, envm map[string]string) (base string, stop func() 
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
+	if _, set := envm["SOCIALOPS_METRICS_ADDR"]; !set {
+		envm["SOCIALOPS_METRICS_ADDR"] = freeAddr(t) // never the shared default port
+	}
 	go func() { done <- run(ctx, []string{"serve"}, env(envm), io.Discard, io.Discard) }()
 	base = "http://" + envm["SOCIALOPS_HTTP_ADDR"]
 	deadline := time.Now().Add(20 * time.Second)

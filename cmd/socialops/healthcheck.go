@@ -13,8 +13,9 @@ import (
 // healthcheck asks the local server's /readyz, for container health checks
 // on an image that has no shell or curl: exit 0 on 200, 1 otherwise. It reads
 // only SOCIALOPS_HTTP_ADDR (an unspecified host means this machine).
-func healthcheck(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	addr := strings.TrimSpace(getenv("SOCIALOPS_HTTP_ADDR"))
+func healthcheck(ctx context.Context, lookupEnv func(string) (string, bool), stdout io.Writer) error {
+	addr, _ := lookupEnv("SOCIALOPS_HTTP_ADDR")
+	addr = strings.TrimSpace(addr)
 	if addr == "" {
 		addr = "127.0.0.1:8080"
 	}

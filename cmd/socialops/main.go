@@ -58,12 +58,12 @@ commands:
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	os.Exit(code)
 }
 
 // run dispatches a sub-command and returns the exit code.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if args[0] == "healthcheck" {
 		// No configuration beyond the address: it runs inside the container's health check.
-		if err := healthcheck(ctx, getenv, stdout); err != nil {
+		if err := healthcheck(ctx, lookupEnv, stdout); err != nil {
 			fmt.Fprintf(stderr, "socialops: %v\n", err)
 			return 1
 		}
@@ -81,13 +81,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if args[0] == "doctor" {
 		// doctor reports a configuration error as one of its findings.
-		return doctor(ctx, args[1:], getenv, stdout, stderr)
+		return doctor(ctx, args[1:], lookupEnv, stdout, stderr)
 	}
 	load := loadConfig
 	if args[0] == "token" {
 		load = loadTokenConfig // token mint needs no database
 	}
-	cfg, err := load(getenv)
+	cfg, err := load(lookupEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "socialops: %v\n", err)
 		return 2

@@ -34,8 +34,9 @@ type app struct {
 
 // openAppUnbound opens the service without checking that the read side
 // belongs to the configured event store (openApp does); only `projections
-// rebind` uses it directly.
-func openAppUnbound(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) {
+// rebind` uses it directly. wrap, when given, decorates the event store
+// (metrics) before anything uses it.
+func openAppUnbound(ctx context.Context, cfg Config, logger *slog.Logger, wrap ...func(eventstore.Store) eventstore.Store) (*app, error) {
 	pool, err := postgres.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -56,6 +57,9 @@ func openAppUnbound(ctx context.Context, cfg Config, logger *slog.Logger) (*app,
 		}
 		store = ks
 		logger.Debug("event store: kurrentdb")
+	}
+	for _, w := range wrap {
+		store = w(store)
 	}
 	svc := commands.NewService(store, domain.NewEventRegistry(), commands.Options{Logger: logger, Snapshots: postgres.NewSnapshots(pool)})
 	svc.InboundFeeMicroUSD = cfg.InboundFeeMicroUSD
@@ -82,11 +86,15 @@ func migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
 }
 
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	a, err := openApp(ctx, cfg, logger)
+	sm := newServeMetrics(cfg)
+	a, err := openApp(ctx, cfg, logger, sm.storeWrappers()...)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	if err := sm.watchFollowers(a, logger); err != nil {
+		return err
+	}
 	// Stored bot tokens are unreadable without their key: refuse to start.
 	if err := requireEncryptionKey(ctx, cfg, a.pool); err != nil {
 		return err
@@ -110,6 +118,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		})
 	worker := deliveryworker.New(a.pool, a.store, registry, manager, deliveryworker.Options{
 		Concurrency: int(cfg.DeliveryConcurrency), SweepEvery: cfg.DeliverySweepInterval, StuckAfter: cfg.DeliveryStuckAfter, Logger: logger,
+		OnOutcome: sm.deliveryOutcomes(),
 	})
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- worker.Run(workers) }()
@@ -135,6 +144,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		JWTSecret:             cfg.JWTSecret,
 		Accounts:              a.accounts,
 		Idempotency:           postgres.NewIdempotencyKeys(a.pool),
+		Metrics:               sm.requests(),
 	})
 	srv := &http.Server{
 		Handler:           router,
@@ -148,12 +158,19 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (SOCIALOPS_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
+	if err := sm.listen(cfg, logger); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer sm.close()
 	logger.Info("serving", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
 	select {
 	case err := <-errc:
+		return err
+	case err := <-sm.failed():
 		return err
 	case <-ctx.Done():
 	}
@@ -162,6 +179,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// Metrics stay scrapeable while requests drain, and stop with them.
+	if err := sm.shutdown(shutCtx); err != nil {
+		logger.Error("metrics server did not stop cleanly", "error", err)
 	}
 	// Projectors stop between batches: every checkpoint stays consistent.
 	stopWorkers()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/socialops/socialops/adapters/eventstore"
 	"github.com/socialops/socialops/projections"
 )
 
@@ -12,8 +13,8 @@ import (
 // events, read models, snapshots) built from another event store than the
 // configured one; the first run binds it. Every command that opens the
 // service goes through here, serve included.
-func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) {
-	a, err := openAppUnbound(ctx, cfg, logger)
+func openApp(ctx context.Context, cfg Config, logger *slog.Logger, wrap ...func(eventstore.Store) eventstore.Store) (*app, error) {
+	a, err := openAppUnbound(ctx, cfg, logger, wrap...)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,6 +53,8 @@ type Store struct {
 	stopOnce sync.Once
 
 	wake *broadcaster
+
+	observer atomic.Pointer[observerBox]
 }
 
 // New starts a store on a migrated database (migrations/00001_event_store.sql).
@@ -217,7 +220,9 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	started := time.Now()
 	outcomes, err := s.runBatch(ctx, live)
+	s.observeBatch(live, time.Since(started), err)
 	if err != nil {
 		for _, r := range live {
 			r.done <- appendOutcome{err: fmt.Errorf("append to %s: %w", r.stream, err)}
