@@ -126,7 +126,9 @@ func (h *handlers) createChannel(c *gin.Context) {
 		InstanceID: inst.ID, OwnerID: inst.OwnerID, Provider: body.Provider, ConnectedAccountID: strings.TrimSpace(body.ConnectedAccountID),
 		ChannelName: body.ChannelName, ExternalChannelID: body.ExternalChannelID, ParseMode: body.ParseMode,
 	}
-	if cmd.ConnectedAccountID != "" && h.Accounts != nil {
+	// An id with a control character names no account (and Postgres could
+	// not even look it up): the domain refuses it as invalid_field.
+	if cmd.ConnectedAccountID != "" && h.Accounts != nil && !domain.HasControl(cmd.ConnectedAccountID) {
 		acct, err := h.Accounts.Get(c.Request.Context(), cmd.ConnectedAccountID)
 		switch {
 		case err == nil:
@@ -224,7 +226,7 @@ func (h *handlers) addNote(c *gin.Context) {
 
 func threadParam(c *gin.Context) (string, bool) {
 	id := c.Param("thread_id")
-	return id, strings.HasPrefix(id, domain.PrefixThread) && len(id) < 100
+	return id, strings.HasPrefix(id, domain.PrefixThread) && len(id) < 100 && !domain.HasControl(id)
 }
 
 // queueReply serves POST …/threads/:thread_id/replies (console and API key):
