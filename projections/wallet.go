@@ -42,13 +42,13 @@ func (WalletProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 }
 
 func queueLedger(b *pgx.Batch, id, owner, kind string, amount int64, reason, thread, message, action, reverses string, at any, pos int64) {
-	b.Queue(`INSERT INTO wallet_ledger (entry_id, owner_id, kind, amount_micro_usd, reason, thread_id, message_id, action_id, reverses_entry_id, created_at, position)
+	queue(b, `INSERT INTO wallet_ledger (entry_id, owner_id, kind, amount_micro_usd, reason, thread_id, message_id, action_id, reverses_entry_id, created_at, position)
 		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), $10, $11)`,
 		id, owner, kind, amount, reason, thread, message, action, reverses, at, pos)
 }
 
 func queueBalance(b *pgx.Batch, owner string, delta int64, at any) {
-	b.Queue(`INSERT INTO wallet_balances (owner_id, balance_micro_usd, updated_at) VALUES ($1, $2, $3)
+	queue(b, `INSERT INTO wallet_balances (owner_id, balance_micro_usd, updated_at) VALUES ($1, $2, $3)
 		ON CONFLICT (owner_id) DO UPDATE SET balance_micro_usd = wallet_balances.balance_micro_usd + EXCLUDED.balance_micro_usd,
 			updated_at = EXCLUDED.updated_at`, owner, delta, at)
 }
