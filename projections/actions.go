@@ -22,7 +22,7 @@ func (ActionsProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	switch e := env.Payload.(type) {
 	case domain.ReplyQueued:
 		queue(b, `INSERT INTO reply_actions (action_id, thread_id, instance_id, message_id, action_type, status, created_at, updated_at, position)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT (action_id) DO NOTHING`,
 			e.ActionID, e.ThreadID, e.InstanceID, e.MessageID, e.ActionType, domain.ActionPending, at, int64(env.Raw.Position))
 	case domain.DeliveryClaimed:
 		queue(b, `UPDATE reply_actions SET status = $2, updated_at = $3 WHERE action_id = $1 AND status IN ($2, $4)`,

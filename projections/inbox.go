@@ -32,7 +32,7 @@ func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	case domain.ThreadOpened:
 		queue(b, `INSERT INTO inbox_threads (thread_id, instance_id, owner_id, provider, subject, status, priority, labels,
 				last_message_at, created_at, updated_at, last_position)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $10)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $10) ON CONFLICT (thread_id) DO NOTHING`,
 			e.ThreadID, e.InstanceID, e.OwnerID, e.Provider, e.Subject, e.Status, e.Priority, nonNilLabels(e.Labels), at, pos)
 	case domain.InboundMessageReceived:
 		queue(b, `UPDATE inbox_threads SET
