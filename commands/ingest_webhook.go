@@ -3,6 +3,9 @@ package commands
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/socialops/socialops/domain"
 )
@@ -25,10 +28,13 @@ type IngestResult struct {
 
 // IngestWebhook accepts a delivery into its thread: it opens the thread on the
 // first message and appends the message with its charge in one append. A
-// provider event already accepted changes nothing and answers the original ids.
+// provider event already accepted — in this thread or any other of the
+// instance, see domain.InboundEvent — changes nothing and answers the
+// original ids.
 func (s *Service) IngestWebhook(ctx context.Context, cmd IngestWebhook) (IngestResult, error) {
 	m := cmd.Message
-	key := cmd.Instance.ID + "\x00" + m.Provider + "\x00" + m.ProviderEventID
+	// Copies in flight merge on the deduplication scope, whatever thread they name.
+	key := strings.Join([]string{cmd.Instance.ID, m.Provider, m.Source, m.ProviderEventID}, "\x00")
 	v, err, shared := s.inflight.do(key, func() (any, error) { return s.ingest(ctx, cmd) })
 	if err != nil {
 		return IngestResult{}, err
@@ -42,12 +48,24 @@ func (s *Service) IngestWebhook(ctx context.Context, cmd IngestWebhook) (IngestR
 
 func (s *Service) ingest(ctx context.Context, cmd IngestWebhook) (IngestResult, error) {
 	m := cmd.Message
+	ref := domain.InboundEventOf(cmd.Instance.ID, m)
 	threadID := domain.InboundThreadID(cmd.Instance.ID, m.Provider, m.ExternalThreadID)
 	stream := domain.ThreadStream(threadID)
 	cc := cmd.Context
 	cc.OwnerID, cc.InstanceAlias = cmd.Instance.OwnerID, cmd.Instance.Alias
 	if cc.CausationID == "" {
 		cc.CausationID = m.Provider + ":" + m.ProviderEventID
+		if m.Source != "" {
+			cc.CausationID = m.Provider + ":" + m.Source + ":" + m.ProviderEventID
+		}
+	}
+	// A message too large for one append must be refused before its claim is
+	// stored: a refusal stores nothing.
+	if err := s.checkInboundSize(cmd, threadID, cc); err != nil {
+		return IngestResult{}, err
+	}
+	if dup, isDup, err := s.claimInbound(ctx, ref, threadID, cc); err != nil || isDup {
+		return dup, err
 	}
 	var outcome domain.InboundOutcome
 	_, events, pos, err := decideAndAppend(ctx, s, stream, cc,
@@ -64,9 +82,7 @@ func (s *Service) ingest(ctx context.Context, cmd IngestWebhook) (IngestResult, 
 		},
 		// Ids derived from the provider event: a copy racing this one proposes
 		// the same ids, and the store stores them once.
-		func(e domain.Event) string {
-			return domain.EventUUID(cmd.Instance.ID, m.Provider, m.ProviderEventID, e.EventType())
-		},
+		func(e domain.Event) string { return ref.EventUUID(e.EventType()) },
 		nil)
 	if err != nil {
 		return IngestResult{}, err
@@ -75,4 +91,75 @@ func (s *Service) ingest(ctx context.Context, cmd IngestWebhook) (IngestResult, 
 		return IngestResult{ThreadID: outcome.ThreadID, MessageID: outcome.MessageID, Duplicate: true, Position: outcome.Position}, nil
 	}
 	return IngestResult{ThreadID: outcome.ThreadID, MessageID: outcome.MessageID, Position: pos}, nil
+}
+
+// checkInboundSize refuses with domain.ErrAppendTooLarge a delivery whose
+// thread append could exceed domain.MaxAppendBytes, sizing the largest
+// append it can become (a new thread's opening, the message, its charge).
+// Only large inputs are encoded twice for it.
+func (s *Service) checkInboundSize(cmd IngestWebhook, threadID string, cc Context) error {
+	m := cmd.Message
+	if len(cmd.RawPayload)+2*len(m.Text)+len(m.Subject) < domain.MaxAppendBytes/2 {
+		return nil
+	}
+	events, _ := domain.DecideInbound(domain.NewThread(threadID), domain.ReceiveInbound{
+		Instance: cmd.Instance, Message: m, RawPayload: cmd.RawPayload, FeeMicroUSD: s.InboundFeeMicroUSD,
+	})
+	proposed := make([]domain.ProposedEvent, 0, len(events))
+	for _, e := range events {
+		p, err := s.encode(cc, domain.RandomUUID(s.random), e)
+		if err != nil {
+			return err
+		}
+		proposed = append(proposed, p)
+	}
+	return domain.CheckAppendSize(domain.ThreadStream(threadID), proposed)
+}
+
+// claimInbound gives the provider event to threadID by appending its claim
+// with no-stream, before the message goes to the thread. The same claim
+// stored already (a retry after a crash between the two appends, or a copy
+// racing this one) is an idempotent success, and the caller goes on to the
+// thread, which stores the message once. A claim for another thread makes
+// this delivery a duplicate of the original: it answers the original ids and
+// stores nothing.
+func (s *Service) claimInbound(ctx context.Context, ref domain.InboundEvent, threadID string, cc Context) (IngestResult, bool, error) {
+	claim := domain.ClaimInbound(ref, threadID)
+	ev, err := s.encode(cc, ref.EventUUID(claim.EventType(), threadID), claim)
+	if err != nil {
+		return IngestResult{}, false, err
+	}
+	_, err = s.log.Append(ctx, ref.ClaimStream(), domain.NoStream(), ev)
+	if err == nil {
+		return IngestResult{}, false, nil
+	}
+	if !errors.Is(err, domain.ErrWrongExpectedRevision) {
+		return IngestResult{}, false, err
+	}
+	raw, err := s.log.ReadStream(ctx, ref.ClaimStream(), domain.Forwards, domain.StreamStart, 1)
+	if err != nil {
+		return IngestResult{}, false, fmt.Errorf("read the claim of a provider event: %w", err)
+	}
+	env, err := s.registry.Decode(raw[0])
+	if err != nil {
+		return IngestResult{}, false, err
+	}
+	first, ok := env.Payload.(domain.InboundEventClaimed)
+	if !ok {
+		return IngestResult{}, false, fmt.Errorf("claim stream %s starts with %s", ref.ClaimStream(), env.Type)
+	}
+	if first.ThreadID == threadID {
+		return IngestResult{}, false, nil
+	}
+	// Read-your-writes position: the original message's append, or the claim's
+	// while the claiming delivery is still to be retried.
+	res := IngestResult{ThreadID: first.ThreadID, MessageID: first.MessageID, Duplicate: true, Position: raw[0].Position}
+	t, err := s.loadThread(ctx, first.ThreadID)
+	if err != nil {
+		return IngestResult{}, false, err
+	}
+	if acc, found := t.AcceptedInbound(ref); found {
+		res.Position = acc.Position
+	}
+	return res, true, nil
 }

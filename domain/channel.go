@@ -3,7 +3,6 @@ package domain
 import (
 	"regexp"
 	"strings"
-	"unicode/utf8"
 )
 
 // ChannelStream names a channel's stream.
@@ -113,12 +112,15 @@ func DecideCreateChannel(cmd CreateChannelCommand) ([]Event, error) {
 	if cmd.ConnectedAccountID == "" {
 		return nil, Errorf(ErrMissingField, "connected_account_id is required")
 	}
-	name := strings.TrimSpace(cmd.ChannelName)
+	if _, err := CleanLine("connected_account_id", cmd.ConnectedAccountID, 128); err != nil {
+		return nil, err
+	}
+	name, err := CleanLine("channel_name", cmd.ChannelName, 100)
+	if err != nil {
+		return nil, err
+	}
 	if name == "" {
 		return nil, Errorf(ErrMissingField, "channel_name is required")
-	}
-	if utf8.RuneCountInString(name) > 100 || strings.ContainsAny(name, "\n\r") {
-		return nil, Errorf(ErrInvalidField, "channel_name must be one line of at most 100 characters")
 	}
 	ext := strings.TrimSpace(cmd.ExternalChannelID)
 	if ext == "" {

@@ -2,7 +2,6 @@ package domain
 
 import (
 	"strings"
-	"unicode/utf8"
 )
 
 // Limits of console input.
@@ -51,21 +50,6 @@ func (ReplyQueued) EventType() string { return "ReplyQueued" }
 // ErrNothingToDo is a PATCH that names no field.
 var ErrNothingToDo = &Error{Code: "missing_field", Message: "give at least one of status, priority, assignee"}
 
-// CleanText trims a console text and checks its length.
-func CleanText(text string, maxRunes int) (string, error) {
-	t := strings.TrimSpace(text)
-	if t == "" {
-		return "", Errorf(ErrMissingField, "text is required")
-	}
-	if !utf8.ValidString(t) {
-		return "", Errorf(ErrInvalidField, "text is not valid UTF-8")
-	}
-	if n := utf8.RuneCountInString(t); n > maxRunes {
-		return "", Errorf(ErrInvalidField, "text is %d characters; the limit is %d", n, maxRunes)
-	}
-	return t, nil
-}
-
 // requireThreadOf checks that a thread exists and belongs to the instance.
 func requireThreadOf(t Thread, instanceID string) error {
 	if !t.Exists() || t.InstanceID != instanceID {
@@ -79,7 +63,7 @@ func DecideNote(t Thread, instanceID, messageID, author, text string) ([]Event, 
 	if err := requireThreadOf(t, instanceID); err != nil {
 		return nil, err
 	}
-	text, err := CleanText(text, MaxNoteRunes)
+	text, err := CleanText("text", text, MaxNoteRunes)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +88,7 @@ func DecideReply(t Thread, cmd QueueReplyCommand) ([]Event, ReplyQueued, error) 
 	if prev, ok := t.Replies[cmd.MessageID]; ok {
 		return nil, prev, nil
 	}
-	text, err := CleanText(cmd.Text, MaxReplyRunes)
+	text, err := CleanText("text", cmd.Text, MaxReplyRunes)
 	if err != nil {
 		return nil, ReplyQueued{}, err
 	}
@@ -149,9 +133,9 @@ func DecideThreadChanges(t Thread, instanceID string, ch ThreadChanges) ([]Event
 		}
 	}
 	if ch.Assignee != nil {
-		a := strings.TrimSpace(*ch.Assignee)
-		if utf8.RuneCountInString(a) > MaxAssigneeRunes || strings.ContainsAny(a, "\n\r\t") {
-			return nil, Errorf(ErrInvalidField, "assignee must be a single line of at most %d characters", MaxAssigneeRunes)
+		a, err := CleanLine("assignee", *ch.Assignee, MaxAssigneeRunes)
+		if err != nil {
+			return nil, err
 		}
 		if a != t.Assignee {
 			evs = append(evs, ThreadAssigned{ThreadID: t.ID, From: t.Assignee, To: a})

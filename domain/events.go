@@ -6,6 +6,7 @@ func NewEventRegistry() *Registry {
 	r := NewRegistry()
 	r.Register(ThreadOpened{}, 1)
 	r.Register(InboundMessageReceived{}, 1)
+	r.Register(InboundEventClaimed{}, 1)
 	r.Register(ChargeApplied{}, 1)
 	r.Register(WalletCredited{}, 1)
 	r.Register(ThreadStatusChanged{}, 1)

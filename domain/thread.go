@@ -67,6 +67,7 @@ type InboundMessageReceived struct {
 	MessageID         string          `json:"message_id"`
 	Provider          string          `json:"provider"`
 	ProviderEventID   string          `json:"provider_event_id"`
+	Source            string          `json:"source,omitempty"`
 	ExternalMessageID string          `json:"external_message_id,omitempty"`
 	MessageType       string          `json:"message_type"`
 	Subject           string          `json:"subject"`
@@ -112,7 +113,8 @@ type Thread struct {
 	Status           string
 	Priority         string
 	Assignee         string
-	// ProviderEvents maps each accepted provider event id to the message it became.
+	// ProviderEvents maps each accepted provider event (its id, with its
+	// source when it has one) to the message it became.
 	ProviderEvents map[string]AcceptedEvent
 	// Replies holds the queued replies by message id.
 	Replies map[string]ReplyQueued
@@ -159,8 +161,9 @@ func EvolveThread(t Thread, env Envelope) Thread {
 		t.Provider, t.ExternalThreadID = e.Provider, e.ExternalThreadID
 		t.Status, t.Priority = e.Status, e.Priority
 	case InboundMessageReceived:
-		t.ProviderEvents[e.ProviderEventID] = AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position}
-		t.lastInbound = e.ProviderEventID
+		key := threadKey(e.Source, e.ProviderEventID)
+		t.ProviderEvents[key] = AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position}
+		t.lastInbound = key
 	case ReplyQueued:
 		t.Replies[e.MessageID] = e
 	case ThreadStatusChanged:
@@ -208,9 +211,16 @@ func InboundThreadID(instanceID, provider, externalThreadID string) string {
 	return DerivedID(PrefixThread, instanceID, provider, externalThreadID)
 }
 
-// InboundMessageID is the message a provider event becomes.
+// InboundMessageID is the message a provider event without a source becomes
+// (InboundEvent.MessageID in general).
 func InboundMessageID(instanceID, provider, providerEventID string) string {
-	return DerivedID(PrefixMessage, instanceID, provider, providerEventID)
+	return InboundEvent{InstanceID: instanceID, Provider: provider, EventID: providerEventID}.MessageID()
+}
+
+// AcceptedInbound is where the thread holds a provider event, if it does.
+func (t Thread) AcceptedInbound(k InboundEvent) (AcceptedEvent, bool) {
+	acc, ok := t.ProviderEvents[threadKey(k.Source, k.EventID)]
+	return acc, ok
 }
 
 // DecideInbound returns the events that accept a delivery: the thread's
@@ -218,10 +228,11 @@ func InboundMessageID(instanceID, provider, providerEventID string) string {
 // already accepted returns no events and the original ids.
 func DecideInbound(t Thread, cmd ReceiveInbound) ([]Event, InboundOutcome) {
 	m := cmd.Message
-	if prev, dup := t.ProviderEvents[m.ProviderEventID]; dup {
+	ref := InboundEventOf(cmd.Instance.ID, m)
+	if prev, dup := t.AcceptedInbound(ref); dup {
 		return nil, InboundOutcome{ThreadID: t.ID, MessageID: prev.MessageID, Duplicate: true, Position: prev.Position}
 	}
-	msgID := InboundMessageID(cmd.Instance.ID, m.Provider, m.ProviderEventID)
+	msgID := ref.MessageID()
 	var events []Event
 	if !t.Exists() {
 		events = append(events, ThreadOpened{
@@ -248,6 +259,7 @@ func DecideInbound(t Thread, cmd ReceiveInbound) ([]Event, InboundOutcome) {
 			MessageID:         msgID,
 			Provider:          m.Provider,
 			ProviderEventID:   m.ProviderEventID,
+			Source:            m.Source,
 			ExternalMessageID: m.ExternalMessageID,
 			MessageType:       m.MessageType,
 			Subject:           m.Subject,

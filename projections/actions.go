@@ -21,22 +21,22 @@ func (ActionsProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	at := occurredAt(env)
 	switch e := env.Payload.(type) {
 	case domain.ReplyQueued:
-		b.Queue(`INSERT INTO reply_actions (action_id, thread_id, instance_id, message_id, action_type, status, created_at, updated_at, position)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)`,
+		queue(b, `INSERT INTO reply_actions (action_id, thread_id, instance_id, message_id, action_type, status, created_at, updated_at, position)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT (action_id) DO NOTHING`,
 			e.ActionID, e.ThreadID, e.InstanceID, e.MessageID, e.ActionType, domain.ActionPending, at, int64(env.Raw.Position))
 	case domain.DeliveryClaimed:
-		b.Queue(`UPDATE reply_actions SET status = $2, updated_at = $3 WHERE action_id = $1 AND status IN ($2, $4)`,
+		queue(b, `UPDATE reply_actions SET status = $2, updated_at = $3 WHERE action_id = $1 AND status IN ($2, $4)`,
 			e.ActionID, domain.ActionProcessing, at, domain.ActionPending)
 	case domain.DeliverySendStarted:
-		b.Queue(`UPDATE reply_actions SET attempts = $2, updated_at = $3 WHERE action_id = $1`, e.ActionID, e.Attempt, at)
+		queue(b, `UPDATE reply_actions SET attempts = $2, updated_at = $3 WHERE action_id = $1`, e.ActionID, e.Attempt, at)
 	case domain.DeliveryAttemptFailed:
-		b.Queue(`UPDATE reply_actions SET error_code = $2, error_message = $3, updated_at = $4 WHERE action_id = $1`,
+		queue(b, `UPDATE reply_actions SET error_code = $2, error_message = $3, updated_at = $4 WHERE action_id = $1`,
 			e.ActionID, e.ErrorCode, e.ErrorMessage, at)
 	case domain.ReplyDelivered:
-		b.Queue(`UPDATE reply_actions SET status = $2, attempts = $3, error_code = NULL, error_message = NULL, updated_at = $4 WHERE action_id = $1`,
+		queue(b, `UPDATE reply_actions SET status = $2, attempts = $3, error_code = NULL, error_message = NULL, updated_at = $4 WHERE action_id = $1`,
 			e.ActionID, domain.ActionCompleted, e.Attempts, at)
 	case domain.ReplyDeliveryFailed:
-		b.Queue(`UPDATE reply_actions SET status = $2, attempts = $3, error_code = $4, error_message = $5, updated_at = $6 WHERE action_id = $1`,
+		queue(b, `UPDATE reply_actions SET status = $2, attempts = $3, error_code = $4, error_message = $5, updated_at = $6 WHERE action_id = $1`,
 			e.ActionID, domain.ActionFailed, e.Attempts, e.ErrorCode, e.ErrorMessage, at)
 	}
 	return nil

@@ -20,12 +20,12 @@ func (ChannelsProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	at := occurredAt(env)
 	switch e := env.Payload.(type) {
 	case domain.ChannelCreated:
-		b.Queue(`INSERT INTO channels (channel_id, instance_id, owner_id, provider, connected_account_id, channel_name,
+		queue(b, `INSERT INTO channels (channel_id, instance_id, owner_id, provider, connected_account_id, channel_name,
 				external_channel_id, parse_mode, status, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (channel_id) DO NOTHING`,
 			e.ChannelID, e.InstanceID, e.OwnerID, e.Provider, e.ConnectedAccountID, e.ChannelName, e.ExternalChannelID, e.ParseMode, e.Status, at)
 	case domain.ChannelStatusChanged:
-		b.Queue(`UPDATE channels SET status = $2, updated_at = $3 WHERE channel_id = $1`, e.ChannelID, e.To, at)
+		queue(b, `UPDATE channels SET status = $2, updated_at = $3 WHERE channel_id = $1`, e.ChannelID, e.To, at)
 	}
 	return nil
 }

@@ -30,12 +30,12 @@ func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	pos := int64(env.Raw.Position)
 	switch e := env.Payload.(type) {
 	case domain.ThreadOpened:
-		b.Queue(`INSERT INTO inbox_threads (thread_id, instance_id, owner_id, provider, subject, status, priority, labels,
+		queue(b, `INSERT INTO inbox_threads (thread_id, instance_id, owner_id, provider, subject, status, priority, labels,
 				last_message_at, created_at, updated_at, last_position)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $10)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $10) ON CONFLICT (thread_id) DO NOTHING`,
 			e.ThreadID, e.InstanceID, e.OwnerID, e.Provider, e.Subject, e.Status, e.Priority, nonNilLabels(e.Labels), at, pos)
 	case domain.InboundMessageReceived:
-		b.Queue(`UPDATE inbox_threads SET
+		queue(b, `UPDATE inbox_threads SET
 				last_message_preview = $2,
 				last_message_at = $3,
 				updated_at = $3,
@@ -46,19 +46,19 @@ func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 			WHERE thread_id = $1`,
 			e.ThreadID, Preview(e.Text), at, e.Subject, nonNilLabels(e.Labels), pos)
 	case domain.ReplyQueued:
-		b.Queue(`UPDATE inbox_threads SET last_message_preview = $2, last_message_at = $3, updated_at = $3,
+		queue(b, `UPDATE inbox_threads SET last_message_preview = $2, last_message_at = $3, updated_at = $3,
 				message_count = message_count + 1, last_position = $4 WHERE thread_id = $1`,
 			e.ThreadID, Preview(e.Text), at, pos)
 	case domain.NoteAdded:
 		// Internal notes count as messages but do not become the visible last message.
-		b.Queue(`UPDATE inbox_threads SET updated_at = $2, message_count = message_count + 1, last_position = $3 WHERE thread_id = $1`,
+		queue(b, `UPDATE inbox_threads SET updated_at = $2, message_count = message_count + 1, last_position = $3 WHERE thread_id = $1`,
 			e.ThreadID, at, pos)
 	case domain.ThreadStatusChanged:
-		b.Queue(`UPDATE inbox_threads SET status = $2, updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
+		queue(b, `UPDATE inbox_threads SET status = $2, updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
 	case domain.ThreadPriorityChanged:
-		b.Queue(`UPDATE inbox_threads SET priority = $2, updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
+		queue(b, `UPDATE inbox_threads SET priority = $2, updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
 	case domain.ThreadAssigned:
-		b.Queue(`UPDATE inbox_threads SET assignee = NULLIF($2, ''), updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
+		queue(b, `UPDATE inbox_threads SET assignee = NULLIF($2, ''), updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
 	}
 	return nil
 }

@@ -14,7 +14,9 @@ const (
 )
 
 // MessagesProjector keeps thread_messages: the normalized history of each
-// thread, without raw payloads or external ids.
+// thread, without raw payloads or external ids. A message id the table holds
+// already (one provider event stored on two threads by a build that
+// deduplicated per thread only) keeps its first row: inserts are idempotent.
 type MessagesProjector struct{}
 
 func (MessagesProjector) Name() string     { return "messages" }
@@ -28,26 +30,26 @@ func (MessagesProjector) Handles(t string) bool { return messageTypes[t] }
 func (MessagesProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	switch e := env.Payload.(type) {
 	case domain.InboundMessageReceived:
-		b.Queue(`INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		queue(b, `INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING`,
 			e.MessageID, e.ThreadID, DirectionInbound, e.MessageType, e.Text, e.Sender.DisplayName, occurredAt(env), int64(env.Raw.Position))
 	case domain.NoteAdded:
-		b.Queue(`INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		queue(b, `INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING`,
 			e.MessageID, e.ThreadID, DirectionInternal, domain.MessageText, e.Text, e.AuthorID, occurredAt(env), int64(env.Raw.Position))
 	case domain.ReplyQueued:
-		b.Queue(`INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position,
+		queue(b, `INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position,
 				action_id, delivery_status)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (message_id) DO NOTHING`,
 			e.MessageID, e.ThreadID, DirectionOutbound, domain.MessageText, e.Text, e.AuthorID, occurredAt(env), int64(env.Raw.Position),
 			e.ActionID, domain.ActionPending)
 	case domain.DeliveryClaimed:
-		b.Queue(`UPDATE thread_messages SET delivery_status = $2 WHERE message_id = $1 AND delivery_status = $3`,
+		queue(b, `UPDATE thread_messages SET delivery_status = $2 WHERE message_id = $1 AND delivery_status = $3`,
 			e.MessageID, domain.ActionProcessing, domain.ActionPending)
 	case domain.ReplyDelivered:
-		b.Queue(`UPDATE thread_messages SET delivery_status = $2, failure_reason = NULL WHERE message_id = $1`, e.MessageID, domain.ActionCompleted)
+		queue(b, `UPDATE thread_messages SET delivery_status = $2, failure_reason = NULL WHERE message_id = $1`, e.MessageID, domain.ActionCompleted)
 	case domain.ReplyDeliveryFailed:
-		b.Queue(`UPDATE thread_messages SET delivery_status = $2, failure_reason = $3 WHERE message_id = $1`,
+		queue(b, `UPDATE thread_messages SET delivery_status = $2, failure_reason = $3 WHERE message_id = $1`,
 			e.MessageID, domain.ActionFailed, e.ErrorCode+": "+e.ErrorMessage)
 	}
 	return nil

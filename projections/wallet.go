@@ -29,26 +29,27 @@ func (WalletProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	pos := int64(env.Raw.Position)
 	switch e := env.Payload.(type) {
 	case domain.WalletCredited:
-		queueLedger(b, e.CreditID, e.OwnerID, LedgerCredit, e.AmountMicroUSD, e.Note, "", "", "", "", at, pos)
-		queueBalance(b, e.OwnerID, e.AmountMicroUSD, at)
+		queueEntry(b, e.CreditID, e.OwnerID, LedgerCredit, e.AmountMicroUSD, e.AmountMicroUSD, e.Note, "", "", "", "", at, pos)
 	case domain.ChargeApplied:
-		queueLedger(b, e.ChargeID, e.OwnerID, LedgerCharge, e.AmountMicroUSD, e.Reason, e.ThreadID, e.MessageID, e.ActionID, "", at, pos)
-		queueBalance(b, e.OwnerID, -e.AmountMicroUSD, at)
+		queueEntry(b, e.ChargeID, e.OwnerID, LedgerCharge, e.AmountMicroUSD, -e.AmountMicroUSD, e.Reason, e.ThreadID, e.MessageID, e.ActionID, "", at, pos)
 	case domain.RefundApplied:
-		queueLedger(b, e.RefundID, e.OwnerID, LedgerRefund, e.AmountMicroUSD, e.Reason, e.ThreadID, "", e.ActionID, e.ChargeID, at, pos)
-		queueBalance(b, e.OwnerID, e.AmountMicroUSD, at)
+		queueEntry(b, e.RefundID, e.OwnerID, LedgerRefund, e.AmountMicroUSD, e.AmountMicroUSD, e.Reason, e.ThreadID, "", e.ActionID, e.ChargeID, at, pos)
 	}
 	return nil
 }
 
-func queueLedger(b *pgx.Batch, id, owner, kind string, amount int64, reason, thread, message, action, reverses string, at any, pos int64) {
-	b.Queue(`INSERT INTO wallet_ledger (entry_id, owner_id, kind, amount_micro_usd, reason, thread_id, message_id, action_id, reverses_entry_id, created_at, position)
-		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), $10, $11)`,
-		id, owner, kind, amount, reason, thread, message, action, reverses, at, pos)
-}
-
-func queueBalance(b *pgx.Batch, owner string, delta int64, at any) {
-	b.Queue(`INSERT INTO wallet_balances (owner_id, balance_micro_usd, updated_at) VALUES ($1, $2, $3)
+// queueEntry adds a ledger entry and moves the owner's balance by delta, in
+// one statement: an entry id the ledger holds already (a charge whose message
+// was stored on two threads by a build that deduplicated per thread only)
+// changes neither, so a repeated id is a no-op and never halts the projector.
+func queueEntry(b *pgx.Batch, id, owner, kind string, amount, delta int64, reason, thread, message, action, reverses string, at any, pos int64) {
+	queue(b, `WITH entry AS (
+			INSERT INTO wallet_ledger (entry_id, owner_id, kind, amount_micro_usd, reason, thread_id, message_id, action_id, reverses_entry_id, created_at, position)
+			VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), $10, $11)
+			ON CONFLICT (entry_id) DO NOTHING
+			RETURNING owner_id)
+		INSERT INTO wallet_balances (owner_id, balance_micro_usd, updated_at) SELECT owner_id, $12::bigint, $10 FROM entry
 		ON CONFLICT (owner_id) DO UPDATE SET balance_micro_usd = wallet_balances.balance_micro_usd + EXCLUDED.balance_micro_usd,
-			updated_at = EXCLUDED.updated_at`, owner, delta, at)
+			updated_at = EXCLUDED.updated_at`,
+		id, owner, kind, amount, reason, thread, message, action, reverses, at, pos, delta)
 }

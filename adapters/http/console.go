@@ -127,7 +127,9 @@ func (h *handlers) createChannel(c *gin.Context) {
 		InstanceID: inst.ID, OwnerID: inst.OwnerID, Provider: body.Provider, ConnectedAccountID: strings.TrimSpace(body.ConnectedAccountID),
 		ChannelName: body.ChannelName, ExternalChannelID: body.ExternalChannelID, ParseMode: body.ParseMode,
 	}
-	if cmd.ConnectedAccountID != "" && h.Accounts != nil {
+	// An id with a control character names no account (and Postgres could
+	// not even look it up): the domain refuses it as invalid_field.
+	if cmd.ConnectedAccountID != "" && h.Accounts != nil && !domain.HasControl(cmd.ConnectedAccountID) {
 		acct, err := h.Accounts.Get(c.Request.Context(), cmd.ConnectedAccountID)
 		switch {
 		case err == nil:
@@ -225,7 +227,7 @@ func (h *handlers) addNote(c *gin.Context) {
 
 func threadParam(c *gin.Context) (string, bool) {
 	id := c.Param("thread_id")
-	return id, strings.HasPrefix(id, domain.PrefixThread) && len(id) < 100
+	return id, strings.HasPrefix(id, domain.PrefixThread) && len(id) < 100 && !domain.HasControl(id)
 }
 
 // queueReply serves POST …/threads/:thread_id/replies (console and API key):
@@ -247,7 +249,8 @@ func (h *handlers) queueReply(c *gin.Context) {
 			writeError(c, h.Logger, domain.Errorf(domain.ErrInvalidField, "Idempotency-Key must be 1 to 255 visible ASCII characters"))
 			return
 		}
-		if _, err := domain.CleanText(text, domain.MaxReplyRunes); err != nil {
+		cleaned, err := domain.CleanText("text", text, domain.MaxReplyRunes)
+		if err != nil {
 			writeError(c, h.Logger, err)
 			return
 		}
@@ -255,7 +258,7 @@ func (h *handlers) queueReply(c *gin.Context) {
 		user := actor.Kind + ":" + actor.ID
 		claimed, fresh, err := h.Idempotency.Claim(c.Request.Context(), user, key, postgres.ClaimedReply{
 			ThreadID: threadID, MessageID: domain.RandomID(domain.PrefixMessage, domain.CryptoRandom), ActionID: domain.RandomID(domain.PrefixAction, domain.CryptoRandom),
-			RequestHash: postgres.ReplyRequestHash(threadID, text),
+			RequestHash: postgres.ReplyRequestHash(threadID, cleaned),
 		})
 		if err != nil {
 			writeError(c, h.Logger, err)

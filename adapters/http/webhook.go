@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"regexp"
 	"strconv"
 	"unicode/utf8"
 
@@ -69,6 +70,11 @@ func (h *handlers) webhook(c *gin.Context) {
 		writeError(c, h.Logger, domain.Errorf(domain.ErrInvalidPayload, "the body is not valid JSON"))
 		return
 	}
+	source, err := webhookSource(c)
+	if err != nil {
+		writeError(c, h.Logger, err)
+		return
+	}
 	msg, err := normalize(provider, c.Request.Header, body)
 	if errors.Is(err, domain.ErrEventIgnored) {
 		// Acknowledged so the provider does not retry; nothing is stored.
@@ -79,6 +85,7 @@ func (h *handlers) webhook(c *gin.Context) {
 		writeError(c, h.Logger, err)
 		return
 	}
+	msg.Source = source
 	res, err := h.Commands.IngestWebhook(ctx, commands.IngestWebhook{
 		Instance:   inst,
 		Message:    msg,
@@ -96,6 +103,20 @@ func (h *handlers) webhook(c *gin.Context) {
 	}
 	c.JSON(http.StatusAccepted, out)
 }
+
+// webhookSource is the optional ?source= of the webhook URL: it names the
+// sender whose event ids count on their own (each Telegram bot, given in the
+// URL passed to setWebhook), and is part of the deduplication scope (see
+// domain.InboundEvent).
+func webhookSource(c *gin.Context) (string, error) {
+	source, set := c.GetQuery("source")
+	if set && !validSource.MatchString(source) {
+		return "", domain.Errorf(errInvalidParameter, "source must be 1 to 64 letters, digits, '.', '_' or '-'")
+	}
+	return source, nil
+}
+
+var validSource = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 func normalize(provider string, header http.Header, body []byte) (domain.InboundMessage, error) {
 	switch provider {
