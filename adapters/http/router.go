@@ -104,6 +104,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h := &handlers{Deps: d, limiters: newLimiters(d.RateLimitRPS, d.RateLimitBurst)}
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
+	registerDocs(r, h)
 
 	api := r.Group("/v1/apps/socialops/:alias")
 	api.POST("/webhook/:provider", h.webhook)
