@@ -123,6 +123,10 @@ func (h *harness) do(method, path string, body []byte, header map[string]string)
 	require.NoError(h.t, err)
 	r := response{status: resp.StatusCode, header: resp.Header, body: raw}
 	_ = json.Unmarshal(raw, &r.json)
+	// Every request and answer is checked against the OpenAPI document
+	// (openapi_check_test.go says which mismatches fail a test).
+	h.checkDocument(exchange{method: method, url: req.URL.String(), header: req.Header, body: body,
+		status: resp.StatusCode, rheader: resp.Header, rbody: raw})
 	return r
 }
 

@@ -130,6 +130,7 @@ func NewRouter(d Deps) *gin.Engine {
 		decoySecret:  domain.RandomID("decoy_", domain.CryptoRandom)}
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
+	registerDocs(r, h)
 
 	api := r.Group("/v1/apps/socialops/:alias", h.guardAuthFailures)
 	api.POST("/webhook/:provider", h.webhook)
