@@ -20,7 +20,6 @@ import (
 	"github.com/socialops/socialops/adapters/telegram"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
-	"github.com/socialops/socialops/projections"
 )
 
 // process is a second, independent process: its own pool, event store
@@ -326,7 +325,6 @@ func TestUnresolvableChargedDeliveryFailsAndIsRefunded(t *testing.T) {
 	var msg string
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT coalesce(error_message, '') FROM reply_actions WHERE action_id = $1`, r.ActionID).Scan(&msg))
 	assert.NotContains(t, msg, token, "no bot token in the audit")
-	_ = projections.ActionView{}
 }
 
 // legacyDelivery stores a delivery as recorded before reply charges moved to
