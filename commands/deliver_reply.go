@@ -15,15 +15,21 @@ import (
 // worker that dies resumes (or is taken over after its lease) from the last
 // recorded step:
 //
-//	claim → checks (provider, channel, account, balance) → charge →
-//	send started → provider call → delivered | attempt failed (retry) | failed + refund
+//	claim → checks (provider, channel, account) → charge (on the wallet stream) →
+//	send started → provider call → delivered | attempt failed (retry) | refund + failed
 //
 // A send started without a recorded answer means a worker died during the
-// provider call. Telegram has no idempotency key, so sending again could
-// deliver twice: such a delivery ends failed with delivery_outcome_unknown and
-// its charge is refunded. Customers never get a reply twice and are never
-// charged for one they may not have received; the audit trail shows exactly
-// which step was reached.
+// provider call; a provider error after the request may have reached the
+// provider (a lost answer, a timeout) means the same. Telegram has no
+// idempotency key, so sending again could deliver twice: such a delivery ends
+// failed with delivery_outcome_unknown and its charge is refunded. Customers
+// never get a reply twice and are never charged for one they may not have
+// received; the audit trail shows exactly which step was reached.
+//
+// The fee is charged on the owner's wallet stream (reply_wallet.go), decided
+// against the balance with an expected revision, so concurrent replies of one
+// owner cannot spend the same money; the delivery stream records where the
+// charge and its refund are (DeliveryCharged, DeliveryRefunded).
 
 // ChannelFinder finds the channel bound to a thread's chat, active ones first
 // (a read-model lookup: the channel's own stream then decides).
@@ -37,10 +43,11 @@ type AccountReader interface {
 	BotToken(ctx context.Context, accountID string) (string, error)
 }
 
-// BalanceReader reads an owner's projected wallet balance; when it is below
-// need, the reader first lets the projection catch up so a recent credit counts.
+// BalanceReader reads an owner's balance from the wallet read model together
+// with the log position the read model is exact at (the wallet projector's
+// checkpoint): every event at or below it is counted, none after it.
 type BalanceReader interface {
-	Balance(ctx context.Context, ownerID string, need int64) (int64, error)
+	ProjectedBalance(ctx context.Context, ownerID string) (balance int64, at uint64, err error)
 }
 
 // ReplySender sends a text through a provider; failures are *domain.SendError.
@@ -57,6 +64,14 @@ type DeliveryOptions struct {
 	BaseBackoff time.Duration // first retry delay when the provider gives none; doubles per attempt
 	MaxBackoff  time.Duration
 	SendTimeout time.Duration
+	// MaxResolveFailures bounds the drives that may fail to work out where
+	// the reply goes (an error such as a bot token that does not decrypt);
+	// the next failure ends the delivery as delivery_unresolvable, refunded.
+	MaxResolveFailures int
+	// RecordFor bounds how long the provider's answer is retried when
+	// appending it fails (default: the lease). Until it is recorded the next
+	// drive would have to treat the send as an unknown outcome.
+	RecordFor time.Duration
 	// AfterSend, for tests, runs after the provider answered and before the
 	// answer is recorded; an error stops the drive there, as a crash would.
 	AfterSend func(actionID string) error
@@ -96,8 +111,17 @@ func NewDeliveryManager(s *Service, channels ChannelFinder, accounts AccountRead
 	if opts.Lease < 2*opts.SendTimeout {
 		opts.Lease = 2 * opts.SendTimeout
 	}
+	if opts.MaxResolveFailures <= 0 {
+		opts.MaxResolveFailures = DefaultMaxResolveFailures
+	}
+	if opts.RecordFor <= 0 {
+		opts.RecordFor = opts.Lease
+	}
 	return &DeliveryManager{s: s, channels: channels, accounts: accounts, balances: balances, sender: sender, opts: opts}
 }
+
+// DefaultMaxResolveFailures is how many drives may fail to resolve a reply's target.
+const DefaultMaxResolveFailures = 5
 
 // ErrLeaseHeld means another worker owns the delivery right now.
 var ErrLeaseHeld = errors.New("delivery is claimed by another worker")
@@ -136,7 +160,7 @@ func (m *DeliveryManager) release(actionID string) {
 		return
 	}
 	cc := Context{Actor: domain.Actor{Kind: domain.ActorSystem, ID: "delivery:" + m.opts.Worker}, CorrelationID: actionID, OwnerID: d.Reply.OwnerID}
-	if err := m.append(ctx, stream, d, cc, []domain.Event{domain.DeliveryReleased{ActionID: actionID, Worker: m.opts.Worker}}); err != nil {
+	if _, err := m.append(ctx, stream, d, cc, []domain.Event{domain.DeliveryReleased{ActionID: actionID, Worker: m.opts.Worker}}); err != nil {
 		m.s.logger.Warn("could not release a delivery claim; it lapses with its lease", "action_id", actionID, "error", err)
 	}
 }
@@ -145,7 +169,8 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 	stream := domain.DeliveryStream(actionID)
 	cc := Context{Actor: domain.Actor{Kind: domain.ActorSystem, ID: "delivery:" + m.opts.Worker}, CorrelationID: actionID}
 	var tgt *target
-	waited := 0 // the attempt after which this drive already waited
+	waited := 0            // the attempt after which this drive already waited
+	refundChecked := false // whether this drive looked for a wallet refund recorded without its failure
 	// The stream is read once; each step this drive appends is folded in
 	// locally (a conflict ends the drive: another worker owns the action).
 	d, err := load(ctx, m.s, stream, domain.NewDelivery(actionID), domain.EvolveDelivery)
@@ -174,45 +199,56 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 			continue
 		}
 
+		// A worker that stopped between refunding on the wallet and recording
+		// the failure: finish that failure (the refund says why). Never send
+		// a reply whose charge was refunded.
+		if d.ChargeOnWallet && !d.Refunded && !refundChecked {
+			refunded, found, err := m.findWalletRefund(ctx, d)
+			if err != nil {
+				return err
+			}
+			refundChecked = true
+			if found {
+				return m.finish(ctx, stream, d, cc, append(domain.FailDelivery(d, refunded.Reason,
+					"the charge was refunded ("+refunded.Reason+") by a worker that stopped before recording the failure"), refunded))
+			}
+		}
+
 		if d.SendOpen {
-			return m.finish(ctx, stream, d, cc, domain.FailDelivery(d, domain.DeliveryOutcomeUnknown,
-				fmt.Sprintf("a worker stopped after sending attempt %d and before recording the answer; not sent again to avoid a duplicate", d.Attempts)))
+			return m.fail(ctx, stream, d, cc, domain.DeliveryOutcomeUnknown,
+				fmt.Sprintf("a worker stopped after sending attempt %d and before recording the answer; not sent again to avoid a duplicate", d.Attempts))
 		}
 
 		if tgt == nil {
 			t, failCode, failMsg, err := m.resolve(ctx, d)
 			if err != nil {
-				return err
+				return m.resolveFailed(ctx, stream, d, cc, err)
 			}
 			if failCode != "" {
-				return m.finish(ctx, stream, d, cc, domain.FailDelivery(d, failCode, failMsg))
+				return m.fail(ctx, stream, d, cc, failCode, failMsg)
 			}
 			tgt = t
 		}
 
 		if d.Charge == nil {
-			balance, err := m.balances.Balance(ctx, d.Reply.OwnerID, m.opts.FeeMicroUSD)
+			charged, err := m.chargeWallet(ctx, d, cc)
+			var de *domain.Error
+			if errors.As(err, &de) && errors.Is(de, domain.ErrInsufficientBalance) {
+				return m.fail(ctx, stream, d, cc, domain.DeliveryInsufficientBalance, de.Message)
+			}
 			if err != nil {
 				return err
 			}
-			if balance < m.opts.FeeMicroUSD {
-				return m.finish(ctx, stream, d, cc, domain.FailDelivery(d, domain.DeliveryInsufficientBalance,
-					fmt.Sprintf("the wallet holds %d micro-USD; a reply costs %d", balance, m.opts.FeeMicroUSD)))
-			}
-			charge := domain.ChargeApplied{
-				ChargeID: domain.DerivedID(domain.PrefixCharge, "reply", actionID), OwnerID: d.Reply.OwnerID,
-				AmountMicroUSD: m.opts.FeeMicroUSD, Reason: domain.ChargeReplyDelivery,
-				ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID, ActionID: actionID,
-			}
-			if d, err = m.step(ctx, stream, d, cc, charge); err != nil {
+			if d, err = m.step(ctx, stream, d, cc, charged); err != nil {
 				return ignoreConflict(err)
 			}
+			refundChecked = true // just charged: nothing refunded it yet
 			continue
 		}
 
 		if d.Attempts >= m.opts.MaxAttempts {
-			return m.finish(ctx, stream, d, cc, domain.FailDelivery(d, domain.DeliveryRetriesExhausted,
-				fmt.Sprintf("%d attempts failed; last error: %s", d.Attempts, d.LastError)))
+			return m.fail(ctx, stream, d, cc, domain.DeliveryRetriesExhausted,
+				fmt.Sprintf("%d attempts failed; last error: %s", d.Attempts, d.LastError))
 		}
 		if d.Attempts > 0 && waited != d.Attempts {
 			if err := m.waitBeforeRetry(ctx, d); err != nil {
@@ -229,7 +265,7 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 		sendCtx, cancel := context.WithTimeout(ctx, m.opts.SendTimeout)
 		providerID, sendErr := m.sender.SendMessage(sendCtx, tgt.token, tgt.chatID, d.Reply.Text, tgt.parseMode)
 		cancel()
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && sendErr != nil {
 			// Stopped (shutdown, kill) during the call: the provider may or may
 			// not have taken the message. Record nothing; whoever resumes finds
 			// the send open and does not send again.
@@ -240,23 +276,13 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 				return errStopped
 			}
 		}
-		var events []domain.Event
-		var se *domain.SendError
-		switch {
-		case sendErr == nil:
-			events = []domain.Event{domain.ReplyDelivered{ActionID: actionID, ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID,
-				ProviderMessageID: providerID, Attempts: d.Attempts}}
-		case errors.As(sendErr, &se) && se.Retryable:
-			events = []domain.Event{domain.DeliveryAttemptFailed{ActionID: actionID, ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID,
-				Attempt: d.Attempts, ErrorCode: se.Code, ErrorMessage: se.Message, RetryAfterMS: se.RetryAfter.Milliseconds()}}
-		case se != nil:
-			events = domain.FailDelivery(d, domain.DeliveryRejected, se.Code+": "+se.Message)
-		default:
-			// Not classified by the sender: treat as a transient failure.
-			events = []domain.Event{domain.DeliveryAttemptFailed{ActionID: actionID, ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID,
-				Attempt: d.Attempts, ErrorCode: "send_error", ErrorMessage: sendErr.Error()}}
-		}
-		if d, err = m.step(ctx, stream, d, cc, events...); err != nil {
+		// The answer is recorded even if this drive is being stopped, and
+		// retried for a while when the store fails: unrecorded, it would be
+		// an unknown outcome for the next drive.
+		rctx, cancelRecord := context.WithTimeout(context.WithoutCancel(ctx), m.opts.RecordFor)
+		d, err = m.recordAnswer(rctx, stream, d, cc, providerID, sendErr)
+		cancelRecord()
+		if err != nil {
 			if errors.Is(err, domain.ErrWrongExpectedRevision) {
 				m.s.logger.Error("delivery answer could not be recorded: another worker took the action over",
 					"action_id", actionID, "attempt", d.Attempts, "delivered", sendErr == nil)
@@ -265,6 +291,53 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 		}
 	}
 	return fmt.Errorf("delivery %s did not settle", actionID)
+}
+
+// recordAnswer records what the provider answered, retrying the append.
+func (m *DeliveryManager) recordAnswer(ctx context.Context, stream string, d domain.Delivery, cc Context, providerID string, sendErr error) (domain.Delivery, error) {
+	actionID := d.ActionID
+	var se *domain.SendError
+	switch {
+	case sendErr == nil:
+		return m.stepDurably(ctx, stream, d, cc, domain.ReplyDelivered{ActionID: actionID, ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID,
+			ProviderMessageID: providerID, Attempts: d.Attempts})
+	case errors.As(sendErr, &se) && se.Retryable:
+		return m.stepDurably(ctx, stream, d, cc, domain.DeliveryAttemptFailed{ActionID: actionID, ThreadID: d.Reply.ThreadID, MessageID: d.Reply.MessageID,
+			Attempt: d.Attempts, ErrorCode: se.Code, ErrorMessage: se.Message, RetryAfterMS: se.RetryAfter.Milliseconds()})
+	case se != nil && !se.Unknown:
+		return d, m.failDurably(ctx, stream, d, cc, domain.DeliveryRejected, se.Code+": "+se.Message)
+	case se != nil:
+		return d, m.failDurably(ctx, stream, d, cc, domain.DeliveryOutcomeUnknown,
+			fmt.Sprintf("attempt %d: %s: %s; not sent again to avoid a duplicate", d.Attempts, se.Code, se.Message))
+	default:
+		// Not classified by the sender: it may have reached the provider.
+		return d, m.failDurably(ctx, stream, d, cc, domain.DeliveryOutcomeUnknown,
+			fmt.Sprintf("attempt %d failed with an unclassified error; not sent again to avoid a duplicate", d.Attempts))
+	}
+}
+
+// resolveFailed records a drive that could not resolve the reply's target
+// because of an error, and ends the delivery once that happened too often:
+// otherwise a persistent error (a bot token that does not decrypt) would
+// keep a charged action processing for ever.
+func (m *DeliveryManager) resolveFailed(ctx context.Context, stream string, d domain.Delivery, cc Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	failures := d.ResolveFailures + 1
+	msg := err.Error()
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	if failures >= m.opts.MaxResolveFailures {
+		return m.fail(ctx, stream, d, cc, domain.DeliveryUnresolvable,
+			fmt.Sprintf("the reply's target could not be resolved in %d drives; last error: %s", failures, msg))
+	}
+	if _, serr := m.step(ctx, stream, d, cc, domain.DeliveryResolveFailed{ActionID: d.ActionID, Failures: failures, ErrorMessage: msg}); serr != nil &&
+		!errors.Is(serr, domain.ErrWrongExpectedRevision) {
+		m.s.logger.Warn("could not record a failed resolve", "action_id", d.ActionID, "error", serr)
+	}
+	return err
 }
 
 // claim builds a claim; the first one copies the reply from the thread.
@@ -350,7 +423,7 @@ func (m *DeliveryManager) waitBeforeRetry(ctx context.Context, d domain.Delivery
 	return sleepCtx(ctx, wait)
 }
 
-func (m *DeliveryManager) append(ctx context.Context, stream string, d domain.Delivery, cc Context, events []domain.Event) error {
+func (m *DeliveryManager) append(ctx context.Context, stream string, d domain.Delivery, cc Context, events []domain.Event) (domain.AppendResult, error) {
 	proposed := make([]domain.ProposedEvent, 0, len(events))
 	for i, e := range events {
 		// Ids derived from the step and the worker: this worker repeating a step
@@ -359,34 +432,110 @@ func (m *DeliveryManager) append(ctx context.Context, stream string, d domain.De
 		id := domain.EventUUID(stream, fmt.Sprint(d.Version+1+int64(i)), e.EventType(), m.opts.Worker)
 		p, err := m.s.encode(cc, id, e)
 		if err != nil {
-			return err
+			return domain.AppendResult{}, err
 		}
 		proposed = append(proposed, p)
 	}
-	_, err := m.s.log.Append(ctx, stream, domain.ExpectedFromVersion(d.Version), proposed...)
-	return err
+	return m.s.log.Append(ctx, stream, domain.ExpectedFromVersion(d.Version), proposed...)
 }
 
 // step appends events and returns the state with them folded in.
 func (m *DeliveryManager) step(ctx context.Context, stream string, d domain.Delivery, cc Context, events ...domain.Event) (domain.Delivery, error) {
-	if err := m.append(ctx, stream, d, cc, events); err != nil {
+	res, err := m.append(ctx, stream, d, cc, events)
+	if err != nil {
 		return d, err
 	}
 	for _, e := range events {
-		d = domain.EvolveDelivery(d, domain.Envelope{Payload: e, Raw: domain.RecordedEvent{Revision: uint64(d.Version + 1)}})
+		raw := domain.RecordedEvent{Revision: uint64(d.Version + 1)}
+		if len(events) == 1 {
+			raw.Position = res.Position // exact only for a single event
+		}
+		d = domain.EvolveDelivery(d, domain.Envelope{Payload: e, Raw: raw})
 	}
 	return d, nil
 }
 
-func (m *DeliveryManager) finish(ctx context.Context, stream string, d domain.Delivery, cc Context, events []domain.Event) error {
-	if err := m.append(ctx, stream, d, cc, events); err != nil {
+// fail ends a delivery with an audit code. A charge on the wallet stream is
+// refunded there first; the failure and DeliveryRefunded follow in one
+// append (a worker stopping in between leaves a refund the next drive finds).
+// A charge on the delivery stream is refunded with the failure.
+func (m *DeliveryManager) fail(ctx context.Context, stream string, d domain.Delivery, cc Context, code, message string) error {
+	events := domain.FailDelivery(d, code, message)
+	if d.Charge != nil && d.ChargeOnWallet && !d.Refunded {
+		refunded, err := m.refundWallet(ctx, d, cc, code)
+		if err != nil {
+			return err
+		}
+		events = append(events, refunded)
+	}
+	return m.finish(ctx, stream, d, cc, events)
+}
+
+// failDurably is fail with the final append retried, for an answer that must not be lost.
+func (m *DeliveryManager) failDurably(ctx context.Context, stream string, d domain.Delivery, cc Context, code, message string) error {
+	events := domain.FailDelivery(d, code, message)
+	if d.Charge != nil && d.ChargeOnWallet && !d.Refunded {
+		var refunded domain.DeliveryRefunded
+		err := m.retrying(ctx, d.ActionID, func() error {
+			var err error
+			refunded, err = m.refundWallet(ctx, d, cc, code)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		events = append(events, refunded)
+	}
+	if _, err := m.stepDurably(ctx, stream, d, cc, events...); err != nil {
 		return ignoreConflict(err)
 	}
+	m.logFailure(d, events)
+	return nil
+}
+
+func (m *DeliveryManager) finish(ctx context.Context, stream string, d domain.Delivery, cc Context, events []domain.Event) error {
+	if _, err := m.append(ctx, stream, d, cc, events); err != nil {
+		return ignoreConflict(err)
+	}
+	m.logFailure(d, events)
+	return nil
+}
+
+func (m *DeliveryManager) logFailure(d domain.Delivery, events []domain.Event) {
 	if f, ok := events[0].(domain.ReplyDeliveryFailed); ok {
 		m.s.logger.Warn("reply delivery failed", "action_id", d.ActionID, "thread_id", d.Reply.ThreadID,
 			"error_code", f.ErrorCode, "error", f.ErrorMessage, "refunded", len(events) > 1)
 	}
-	return nil
+}
+
+// stepDurably is step, retried with backoff while the store fails (a
+// database hiccup, a batch timeout) until ctx ends. The event ids are the
+// same on every try, so an append that was stored although it reported an
+// error is not stored twice; a conflict (another worker took over) is final.
+func (m *DeliveryManager) stepDurably(ctx context.Context, stream string, d domain.Delivery, cc Context, events ...domain.Event) (domain.Delivery, error) {
+	next := d
+	err := m.retrying(ctx, d.ActionID, func() error {
+		var err error
+		next, err = m.step(ctx, stream, d, cc, events...)
+		return err
+	})
+	return next, err
+}
+
+// retrying runs f until it succeeds, conflicts, or ctx ends.
+func (m *DeliveryManager) retrying(ctx context.Context, actionID string, f func() error) error {
+	wait := 50 * time.Millisecond
+	for try := 1; ; try++ {
+		err := f()
+		if err == nil || errors.Is(err, domain.ErrWrongExpectedRevision) {
+			return err
+		}
+		m.s.logger.Warn("recording a delivery step failed; retrying", "action_id", actionID, "try", try, "error", err)
+		if serr := sleepCtx(ctx, wait); serr != nil {
+			return err
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // ignoreConflict: losing a race to another worker is not an error; it owns the action now.

@@ -23,5 +23,8 @@ func NewEventRegistry() *Registry {
 	r.Register(ReplyDelivered{}, 1)
 	r.Register(ReplyDeliveryFailed{}, 1)
 	r.Register(RefundApplied{}, 1)
+	r.Register(DeliveryCharged{}, 1)
+	r.Register(DeliveryRefunded{}, 1)
+	r.Register(DeliveryResolveFailed{}, 1)
 	return r
 }

@@ -42,6 +42,13 @@ type botAPI struct {
 	nextID int
 }
 
+// Answers the botAPI gives instead of a body: cutBody drops the connection
+// in the middle of a 200's body; slowBody answers 200 after 3 s.
+const (
+	cutBody  = "\x00cut"
+	slowBody = "\x00slow"
+)
+
 type sendCall struct {
 	Token     string
 	ChatID    string `json:"chat_id"`
@@ -79,8 +86,31 @@ func newBotAPI(t testing.TB) *botAPI {
 			body = fmt.Sprintf(`{"ok":true,"result":{"message_id":%d,"date":1763726400,"chat":{"id":%s,"type":"supergroup"},"text":%q}}`, b.nextID, c.ChatID, c.Text)
 			c.OK = true
 		}
+		if body == cutBody || body == slowBody {
+			c.OK = true // Telegram took it; only the answer goes missing
+		}
 		b.calls = append(b.calls, c)
 		b.mu.Unlock()
+		switch body {
+		case cutBody:
+			// The status line and part of the body, then the connection drops.
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				b.t.Errorf("hijack: %v", err)
+				return
+			}
+			_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"ok\":true,\"result\":{\"message_")
+			_ = buf.Flush()
+			_ = conn.Close()
+			return
+		case slowBody:
+			// Telegram took the message but answers after the client gave up.
+			select {
+			case <-time.After(3 * time.Second):
+			case <-r.Context().Done():
+			}
+			body = fmt.Sprintf(`{"ok":true,"result":{"message_id":1,"date":1763726400,"chat":{"id":%s,"type":"supergroup"},"text":%q}}`, c.ChatID, c.Text)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
@@ -113,6 +143,7 @@ type env struct {
 	logger   *slog.Logger
 	inst     domain.Instance
 	chat     string
+	key      []byte // the bot tokens' encryption key
 }
 
 func newEnv(t testing.TB) *env {
@@ -126,7 +157,7 @@ func newEnv(t testing.TB) *env {
 	e := &env{t: t, pool: pool, store: store, registry: reg, logger: logger,
 		commands: commands.NewService(store, reg, commands.Options{Logger: logger}),
 		accounts: postgres.NewAccounts(pool, key, nil), tenancy: postgres.NewTenancy(pool, nil),
-		bot: newBotAPI(t), chat: "-1001234567890"}
+		bot: newBotAPI(t), chat: "-1001234567890", key: key}
 	inst, err := e.tenancy.CreateInstance(context.Background(), "owner-1", "support")
 	require.NoError(t, err)
 	e.inst = inst

@@ -2,16 +2,16 @@ package deliveryworker
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/socialops/socialops/projections"
 )
 
 // ReadModels answers the process manager's lookups from the read models:
-// finding the channel of a chat and the projected balance. When a lookup
-// misses, it waits (bounded) until the projector has caught up with the log
-// head and looks again, so a channel bound or a credit made just before a
-// reply is seen.
+// finding the channel of a chat and the projected balance. When a channel
+// lookup misses, it waits (bounded) until the projector has caught up with
+// the log head and looks again, so a channel bound just before a reply is seen.
 type ReadModels struct {
 	Q projections.Querier
 	// Head returns the event log's head position.
@@ -46,13 +46,20 @@ func (r ReadModels) FindChannel(ctx context.Context, instanceID, provider, chatI
 	return projections.FindChannel(ctx, r.Q, instanceID, provider, chatID)
 }
 
-// Balance implements commands.BalanceReader. Only a balance below need waits
-// for the wallet projector, so a credit made just before is not missed.
-func (r ReadModels) Balance(ctx context.Context, ownerID string, need int64) (int64, error) {
-	b, err := projections.Balance(ctx, r.Q, ownerID)
-	if err != nil || b >= need {
-		return b, err
+// ProjectedBalance implements commands.BalanceReader: the owner's balance in
+// the wallet read model and the wallet projector's checkpoint, read in one
+// statement (one snapshot; the projector writes both in one transaction), so
+// the balance counts exactly the events up to that position. It does not wait
+// for the projector: the delivery reads the wallet events after the
+// checkpoint from the stream itself.
+func (r ReadModels) ProjectedBalance(ctx context.Context, ownerID string) (int64, uint64, error) {
+	var balance, at int64
+	err := r.Q.QueryRow(ctx, `SELECT
+			coalesce((SELECT balance_micro_usd FROM wallet_balances WHERE owner_id = $1), 0),
+			coalesce((SELECT position FROM projection_checkpoints WHERE projector = $2), 0)`,
+		ownerID, projections.WalletProjector{}.Name()).Scan(&balance, &at)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read projected balance: %w", err)
 	}
-	r.catchUp(ctx, projections.WalletProjector{}.Name())
-	return projections.Balance(ctx, r.Q, ownerID)
+	return balance, uint64(at), nil
 }

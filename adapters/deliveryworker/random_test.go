@@ -64,9 +64,8 @@ func TestRandomFailuresAndRestarts(t *testing.T) {
 		actions = append(actions, e.reply(threads[i%chats], fmt.Sprintf("reply #%03d", i)))
 	}
 
-	// The send timeout is generous: a provider call that times out is retried
-	// (as the product says), and a call that timed out after the Bot API took
-	// it would be a duplicate no delivery system can rule out.
+	// The send timeout is generous: a provider call that times out after
+	// connecting ends as an unknown outcome (never sent again, refunded).
 	opts := commands.DeliveryOptions{MaxAttempts: 4, SendTimeout: 2 * time.Second, Lease: 4 * time.Second, BaseBackoff: 5 * time.Millisecond}
 	wopts := deliveryworker.Options{Concurrency: 16, SweepEvery: 50 * time.Millisecond, StuckAfter: 100 * time.Millisecond}
 	// Chaos: workers come and go for a few seconds, killed mid-flight.

@@ -34,6 +34,7 @@ type Config struct {
 	ReplyFeeMicroUSD      int64
 	TelegramAPIURL        string
 	DeliveryMaxAttempts   int64
+	DeliveryMaxUnresolved int64
 	DeliveryConcurrency   int64
 	DeliveryTimeout       time.Duration
 	DeliveryLease         time.Duration
@@ -234,6 +235,9 @@ func deliveryVars(getenv func(string) string, cfg *Config) error {
 		return err
 	}
 	if cfg.DeliveryMaxAttempts, err = intVar(getenv, "SOCIALOPS_DELIVERY_MAX_ATTEMPTS", 5, 1, 100); err != nil {
+		return err
+	}
+	if cfg.DeliveryMaxUnresolved, err = intVar(getenv, "SOCIALOPS_DELIVERY_MAX_RESOLVE_FAILURES", 5, 1, 1000); err != nil {
 		return err
 	}
 	if cfg.DeliveryConcurrency, err = intVar(getenv, "SOCIALOPS_DELIVERY_CONCURRENCY", 8, 1, 256); err != nil {

@@ -31,18 +31,19 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigInvalidValuesNameTheVariable(t *testing.T) {
 	base := map[string]string{"SOCIALOPS_DATABASE_URL": "postgres://u@127.0.0.1:5432/db"}
 	cases := map[string]string{
-		"SOCIALOPS_DATABASE_URL":            "mysql://x",
-		"SOCIALOPS_EVENTSTORE_URL":          "http://kurrent:2113",
-		"SOCIALOPS_HTTP_ADDR":               "not-an-address",
-		"SOCIALOPS_LOG_LEVEL":               "loud",
-		"SOCIALOPS_MAX_BODY_BYTES":          "-1",
-		"SOCIALOPS_INBOUND_FEE_MICRO_USD":   "0.0002",
-		"SOCIALOPS_WEBHOOK_TOLERANCE":       "five minutes",
-		"SOCIALOPS_JWT_SECRET":              "too-short-secret",
-		"SOCIALOPS_ENCRYPTION_KEY":          "bm90LTMyLWJ5dGVz", // base64 of 12 bytes
-		"SOCIALOPS_AUTH_FAILURE_PER_MINUTE": "-1",
-		"SOCIALOPS_AUTH_FAILURE_BURST":      "0",
-		"SOCIALOPS_TRUSTED_PROXIES":         "10.0.0.1, not-a-proxy",
+		"SOCIALOPS_DATABASE_URL":                  "mysql://x",
+		"SOCIALOPS_EVENTSTORE_URL":                "http://kurrent:2113",
+		"SOCIALOPS_HTTP_ADDR":                     "not-an-address",
+		"SOCIALOPS_LOG_LEVEL":                     "loud",
+		"SOCIALOPS_MAX_BODY_BYTES":                "-1",
+		"SOCIALOPS_INBOUND_FEE_MICRO_USD":         "0.0002",
+		"SOCIALOPS_WEBHOOK_TOLERANCE":             "five minutes",
+		"SOCIALOPS_JWT_SECRET":                    "too-short-secret",
+		"SOCIALOPS_ENCRYPTION_KEY":                "bm90LTMyLWJ5dGVz", // base64 of 12 bytes
+		"SOCIALOPS_AUTH_FAILURE_PER_MINUTE":       "-1",
+		"SOCIALOPS_AUTH_FAILURE_BURST":            "0",
+		"SOCIALOPS_TRUSTED_PROXIES":               "10.0.0.1, not-a-proxy",
+		"SOCIALOPS_DELIVERY_MAX_RESOLVE_FAILURES": "0",
 	}
 	for variable, value := range cases {
 		t.Run(variable, func(t *testing.T) {

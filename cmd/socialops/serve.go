@@ -114,7 +114,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	manager := commands.NewDeliveryManager(a.commands, readModels, a.accounts, readModels,
 		telegram.NewSender(cfg.TelegramAPIURL, cfg.DeliveryTimeout), commands.DeliveryOptions{
 			FeeMicroUSD: cfg.ReplyFeeMicroUSD, MaxAttempts: int(cfg.DeliveryMaxAttempts), BaseBackoff: cfg.DeliveryBackoff,
-			SendTimeout: cfg.DeliveryTimeout, Lease: cfg.DeliveryLease,
+			SendTimeout: cfg.DeliveryTimeout, Lease: cfg.DeliveryLease, MaxResolveFailures: int(cfg.DeliveryMaxUnresolved),
 		})
 	worker := deliveryworker.New(a.pool, a.store, registry, manager, deliveryworker.Options{
 		Concurrency: int(cfg.DeliveryConcurrency), SweepEvery: cfg.DeliverySweepInterval, StuckAfter: cfg.DeliveryStuckAfter, Logger: logger,
