@@ -39,8 +39,8 @@ func (h *handlers) readyz(c *gin.Context) {
 		}
 	}
 	if !ready {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks, "roles": h.heldRoles()})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks, "roles": h.heldRoles()})
 }
