@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialops/socialops/adapters/postgres/pgtest"
-	"github.com/socialops/socialops/projections"
 )
 
 func freeAddr(t *testing.T) string {
@@ -125,8 +124,8 @@ func TestServeAdminCommandsAndRestart(t *testing.T) {
 				return false
 			}
 		}
-		return len(lines) == 1+len(projections.All())
-	}, 20*time.Second, 50*time.Millisecond, "every projector at lag 0")
+		return len(lines) == 1+len(followerRoles())
+	}, 20*time.Second, 50*time.Millisecond, "every projector and process manager at lag 0")
 	assert.Contains(t, cli(t, envm, "projections", "verify"), "inbox: ok")
 	pool, err := pgxpool.New(context.Background(), envm["SOCIALOPS_DATABASE_URL"])
 	require.NoError(t, err)

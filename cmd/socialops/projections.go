@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"text/tabwriter"
 
 	"github.com/socialops/socialops/domain"
 	"github.com/socialops/socialops/projections"
@@ -37,16 +36,7 @@ func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args [
 	}
 	switch args[1] {
 	case "status":
-		sts, err := projections.Statuses(ctx, a.pool, a.store)
-		if err != nil {
-			return err
-		}
-		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "PROJECTOR\tCHECKPOINT\tHEAD\tLAG")
-		for _, s := range sts {
-			fmt.Fprintf(w, "%s\t%d\t%d\t%d\n", s.Name, s.Checkpoint, s.Head, s.Lag)
-		}
-		return w.Flush()
+		return printFollowerStatus(ctx, a, stdout)
 	case "rebuild":
 		ps, err := pick(true)
 		if err != nil {
