@@ -47,7 +47,9 @@ type Deps struct {
 	Head     func(ctx context.Context) (uint64, error)
 	Registry *domain.Registry
 	// Projections reports halted projectors to /readyz (optional).
-	Projections  ProjectionHealth
+	Projections ProjectionHealth
+	// Roles lists the follower roles this process holds, shown by /readyz (optional).
+	Roles        RoleHolder
 	Now          func() time.Time
 	MaxBodyBytes int64
 	// WebhookTolerance bounds the age of a signed generic-webhook timestamp.

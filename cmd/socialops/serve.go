@@ -12,12 +12,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/socialops/socialops/adapters/deliveryworker"
+	"github.com/socialops/socialops/adapters/election"
 	"github.com/socialops/socialops/adapters/eventstore"
 	"github.com/socialops/socialops/adapters/eventstore/kurrentdb"
 	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
 	httpapi "github.com/socialops/socialops/adapters/http"
 	"github.com/socialops/socialops/adapters/postgres"
-	"github.com/socialops/socialops/adapters/projectionrunner"
 	"github.com/socialops/socialops/adapters/telegram"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
@@ -104,12 +104,6 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 
 	registry := domain.NewEventRegistry()
-	runner := projectionrunner.New(a.pool, a.store, registry, projectionrunner.Options{Logger: logger})
-	workers, stopWorkers := context.WithCancel(context.Background())
-	defer stopWorkers()
-	runnerDone := make(chan error, 1)
-	go func() { runnerDone <- runner.Run(workers) }()
-
 	readModels := deliveryworker.ReadModels{Q: a.pool, Head: a.store.HeadPosition}
 	manager := commands.NewDeliveryManager(a.commands, readModels, a.accounts, readModels,
 		telegram.NewSender(cfg.TelegramAPIURL, cfg.DeliveryTimeout), commands.DeliveryOptions{
@@ -120,8 +114,21 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Concurrency: int(cfg.DeliveryConcurrency), SweepEvery: cfg.DeliverySweepInterval, StuckAfter: cfg.DeliveryStuckAfter, Logger: logger,
 		OnOutcome: sm.deliveryOutcomes(),
 	})
-	workerDone := make(chan error, 1)
-	go func() { workerDone <- worker.Run(workers) }()
+
+	// Each projector and process manager runs in one process at a time: the
+	// one holding its advisory lock (adapters/election).
+	follow := &followers{app: a, registry: registry, logger: logger, delivery: worker}
+	elector, err := election.New(cfg.DatabaseURL, election.Options{Interval: cfg.ElectionInterval, Logger: logger})
+	if err != nil {
+		return err
+	}
+	if err := follow.register(elector); err != nil {
+		return err
+	}
+	workers, stopWorkers := context.WithCancel(context.Background())
+	defer stopWorkers()
+	electorDone := make(chan error, 1)
+	go func() { electorDone <- elector.Run(workers) }()
 
 	router := httpapi.NewRouter(httpapi.Deps{
 		Logger:                logger,
@@ -132,7 +139,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Reads:                 a.pool,
 		Events:                a.store,
 		Registry:              registry,
-		Projections:           runner,
+		Projections:           follow,
+		Roles:                 elector,
 		MaxBodyBytes:          cfg.MaxBodyBytes,
 		RequestTimeout:        cfg.RequestTimeout,
 		RateLimitRPS:          float64(cfg.RateLimitRPS),
@@ -184,13 +192,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := sm.shutdown(shutCtx); err != nil {
 		logger.Error("metrics server did not stop cleanly", "error", err)
 	}
-	// Projectors stop between batches: every checkpoint stays consistent.
+	// Every role's work stops (projectors between batches, so every
+	// checkpoint stays consistent), then the locks are released at once.
 	stopWorkers()
-	if err := <-runnerDone; err != nil {
-		logger.Error("projections stopped with an error", "error", err)
-	}
-	if err := <-workerDone; err != nil {
-		logger.Error("delivery worker stopped with an error", "error", err)
+	if err := <-electorDone; err != nil {
+		logger.Error("followers stopped with an error", "error", err)
 	}
 	logger.Info("stopped")
 	return nil

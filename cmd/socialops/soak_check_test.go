@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,24 +67,30 @@ func (e *soakEnv) soakEvents(ctx context.Context, eventType string, fields ...st
 	return out, rows.Err()
 }
 
-// projectionLag returns the largest projector lag and the parked events, as
-// `projections status` prints them (PROJECTOR CHECKPOINT HEAD LAG PARKED).
+// projectionLag returns the largest follower lag and the parked events, as
+// `projections status` prints them (columns found by the header's LAG and
+// PARKED).
 func (e *soakEnv) projectionLag() (lag, parked int, status string) {
 	out, errOut, code := e.cliCode("projections", "status")
 	if code != 0 {
 		return -1, 0, errOut
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
+	header := strings.Fields(lines[0])
+	lagCol, parkedCol := slices.Index(header, "LAG"), slices.Index(header, "PARKED")
+	if lagCol < 0 || parkedCol < 0 {
+		return -1, 0, out
+	}
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
 		if len(f) == 0 {
 			break // the parked events' listing follows a blank line
 		}
-		if len(f) != 5 {
+		if len(f) != len(header) {
 			return -1, 0, out
 		}
-		n, err1 := strconv.Atoi(f[3])
-		p, err2 := strconv.Atoi(f[4])
+		n, err1 := strconv.Atoi(f[lagCol])
+		p, err2 := strconv.Atoi(f[parkedCol])
 		if err1 != nil || err2 != nil {
 			return -1, 0, out
 		}
