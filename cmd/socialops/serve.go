@@ -118,7 +118,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// Each projector and process manager runs in one process at a time: the
 	// one holding its advisory lock (adapters/election).
 	follow := &followers{app: a, registry: registry, logger: logger, delivery: worker}
-	elector, err := election.New(cfg.DatabaseURL, election.Options{Interval: cfg.ElectionInterval, Logger: logger})
+	elector, err := election.New(cfg.DatabaseURL, election.Options{Interval: cfg.ElectionInterval, Logger: logger, OnChange: sm.roleChanges()})
 	if err != nil {
 		return err
 	}
