@@ -123,6 +123,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- worker.Run(workers) }()
 
+	// Outbound webhooks: the "webhooks" follower (issue 11).
+	hooks := webhookStore(a, cfg)
+	dispatcher := newWebhookDispatcher(a, cfg, registry, hooks, sm)
+	hooksDone := make(chan error, 1)
+	go func() { hooksDone <- dispatcher.Run(workers) }()
+
 	router := httpapi.NewRouter(httpapi.Deps{
 		Logger:                logger,
 		Database:              poolPinger{a.pool},
@@ -145,6 +151,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Accounts:              a.accounts,
 		Idempotency:           postgres.NewIdempotencyKeys(a.pool),
 		Metrics:               sm.requests(),
+		Webhooks:              hooks,
 	})
 	srv := &http.Server{
 		Handler:           router,
@@ -191,6 +198,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	if err := <-workerDone; err != nil {
 		logger.Error("delivery worker stopped with an error", "error", err)
+	}
+	if err := <-hooksDone; err != nil {
+		logger.Error("webhook dispatcher stopped with an error", "error", err)
 	}
 	logger.Info("stopped")
 	return nil
