@@ -229,7 +229,11 @@ func TestResendAndRecover(t *testing.T) {
 	hits := rcv.all()
 	last := hits[len(hits)-1]
 	assert.Equal(t, first.ID, last.header.Get("webhook-id"))
-	assert.Equal(t, string(hits[0].body), string(hitsWithID(hits, first.ID)[0].body), "same body on every attempt")
+	same := hitsWithID(hits, first.ID)
+	require.Greater(t, len(same), 1)
+	for _, h := range same {
+		assert.Equal(t, string(same[0].body), string(h.body), "same body on every attempt")
+	}
 	for _, d := range e.deliveries(sub.ID) {
 		if d.ID == first.ID {
 			assert.Equal(t, "manual", d.Attempts[len(d.Attempts)-1].Trigger)
@@ -318,7 +322,10 @@ func TestEventTypeFilters(t *testing.T) {
 // An endpoint down for a while receives every event once it is back, each once.
 func TestEndpointDownThenBackGetsEverything(t *testing.T) {
 	e := newEnv(t, func(o *webhooks.Options) {
-		o.Schedule = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond}
+		o.Schedule = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond}
+		for i := 0; i < 40; i++ {
+			o.Schedule = append(o.Schedule, 200*time.Millisecond)
+		}
 	})
 	var up atomicBool
 	rcv := newReceiver(t, func(n int, h hit, w http.ResponseWriter) {
@@ -348,13 +355,11 @@ func TestEndpointDownThenBackGetsEverything(t *testing.T) {
 		}
 		return len(ds) == 20
 	})
-	accepted := map[string]int{}
+	ids := map[string]int{}
 	for _, h := range rcv.all() {
-		if up.get() {
-			accepted[h.header.Get("webhook-id")]++
-		}
+		ids[h.header.Get("webhook-id")]++
 	}
-	assert.Len(t, accepted, 20)
+	assert.Len(t, ids, 20, "one webhook-id per event")
 }
 
 // Subscriptions get only events committed after they were created.

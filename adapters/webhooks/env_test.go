@@ -56,8 +56,8 @@ func newEnv(t *testing.T, tweak func(*webhooks.Options)) *env {
 	e.inst = inst
 	e.subs = webhooks.NewStore(pool, webhooks.StoreOptions{EncryptionKey: key, Head: store.HeadPosition, AllowPrivate: true})
 	e.opts = webhooks.Options{
-		Schedule:     []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 150 * time.Millisecond},
-		Timeout:      300 * time.Millisecond, MessageTimeout: 300 * time.Millisecond,
+		Schedule: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 150 * time.Millisecond},
+		Timeout:  300 * time.Millisecond, MessageTimeout: 300 * time.Millisecond,
 		PollInterval: 50 * time.Millisecond, LeaseSlack: 300 * time.Millisecond,
 		AllowPrivate: true, Logger: logger,
 		OnAttempt: func(o string) {
