@@ -119,8 +119,13 @@ soak: ## soak test (not part of test): 10,000+ webhooks, replies, two server SIG
 	mkdir -p .data
 	status=0
 	SOCIALOPS_SOAK=1 $(GO) test -run '^TestSoak$$' -count=1 -timeout 15m -v ./cmd/socialops/ 2>&1 | tee .data/soak.txt || status=$$?
-	# The summary line last, on its own.
+	# Outbound webhooks: 5,000 events, two SIGKILLs, a receiver failing 20 % (test cluster: SOCIALOPS_TEST_DATABASE_URL or the local one).
+	echo "==> soak: SOCIALOPS_WEBHOOK_SOAK=1 go test -run '^TestWebhooksNothingLostNothingDoubled$$' ./cmd/socialops/"
+	$(use_test_db)
+	SOCIALOPS_WEBHOOK_SOAK=1 $(GO) test -run '^TestWebhooksNothingLostNothingDoubled$$' -count=1 -timeout 10m -v ./cmd/socialops/ 2>&1 | tee .data/soak-webhooks.txt || status=$$?
+	# The summary lines last, on their own.
 	grep -ho 'soak: sent=.*' .data/soak.txt | tail -n 1
+	grep -ho 'webhooks crash: .*' .data/soak-webhooks.txt | tail -n 1
 	exit $$status
 
 soak-ha: ## the soak over three serve processes on one database: SIGKILLs of the process holding the most follower roles and a Postgres restart; fails unless lost=0, doubled=0 and every role moved within 10 s

@@ -26,5 +26,6 @@ func NewEventRegistry() *Registry {
 	r.Register(DeliveryCharged{}, 1)
 	r.Register(DeliveryRefunded{}, 1)
 	r.Register(DeliveryResolveFailed{}, 1)
+	r.Register(WebhookSubscriptionDisabled{}, 1)
 	return r
 }

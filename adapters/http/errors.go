@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/socialops/socialops/adapters/postgres"
+	"github.com/socialops/socialops/adapters/webhooks"
 	"github.com/socialops/socialops/domain"
 )
 
@@ -67,6 +68,10 @@ var statusOf = map[string]int{
 	domain.ErrAccountProviderMismatch.Code: http.StatusUnprocessableEntity,
 	domain.ErrChannelNotFound.Code:         http.StatusNotFound,
 	postgres.ErrIdempotencyKeyReused.Code:  http.StatusUnprocessableEntity,
+	// Outbound webhooks (issue 11).
+	webhooks.ErrSubscriptionNotFound.Code: http.StatusNotFound,
+	webhooks.ErrDeliveryNotFound.Code:     http.StatusNotFound,
+	webhooks.ErrURLNotAllowed.Code:        http.StatusUnprocessableEntity,
 }
 
 type errorBody struct {

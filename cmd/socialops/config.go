@@ -52,6 +52,8 @@ type Config struct {
 	AuthFailurePerMinute int64
 	AuthFailureBurst     int64
 	TrustedProxies       []string
+	// Outbound webhooks (config_webhooks.go).
+	Webhooks WebhookConfig
 }
 
 // ConfigError names the variable that is wrong.
@@ -141,6 +143,9 @@ func loadConfig(lookupEnv func(string) (string, bool)) (Config, error) {
 		return cfg, err
 	}
 	if err := deliveryVars(getenv, &cfg); err != nil {
+		return cfg, err
+	}
+	if err := webhookVars(getenv, &cfg); err != nil {
 		return cfg, err
 	}
 	if cfg.EncryptionKey, err = encryptionKeyVar(getenv); err != nil {

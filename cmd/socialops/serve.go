@@ -130,6 +130,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	electorDone := make(chan error, 1)
 	go func() { electorDone <- elector.Run(workers) }()
 
+	// Outbound webhooks: the "webhooks" follower (issue 11).
+	hooks := webhookStore(a, cfg)
+	dispatcher := newWebhookDispatcher(a, cfg, registry, hooks, sm)
+	hooksDone := make(chan error, 1)
+	go func() { hooksDone <- dispatcher.Run(workers) }()
+
 	router := httpapi.NewRouter(httpapi.Deps{
 		Logger:                logger,
 		Database:              poolPinger{a.pool},
@@ -153,6 +159,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Accounts:              a.accounts,
 		Idempotency:           postgres.NewIdempotencyKeys(a.pool),
 		Metrics:               sm.requests(),
+		Webhooks:              hooks,
 	})
 	srv := &http.Server{
 		Handler:           router,
@@ -197,6 +204,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	stopWorkers()
 	if err := <-electorDone; err != nil {
 		logger.Error("followers stopped with an error", "error", err)
+	}
+	if err := <-hooksDone; err != nil {
+		logger.Error("webhook dispatcher stopped with an error", "error", err)
 	}
 	logger.Info("stopped")
 	return nil
