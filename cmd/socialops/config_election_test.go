@@ -31,5 +31,5 @@ func TestConfigElectionInterval(t *testing.T) {
 }
 
 func TestFollowerRolesAreTheProjectorsAndDelivery(t *testing.T) {
-	assert.Equal(t, []string{"inbox", "messages", "wallet", "actions", "channels", "delivery"}, followerRoles())
+	assert.Equal(t, []string{"inbox", "messages", "wallet", "actions", "channels", "delivery", "webhooks"}, followerRoles())
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/socialops/socialops/adapters/deliveryworker"
 	"github.com/socialops/socialops/adapters/election"
 	"github.com/socialops/socialops/adapters/projectionrunner"
+	"github.com/socialops/socialops/adapters/webhooks"
 	"github.com/socialops/socialops/domain"
 	"github.com/socialops/socialops/projections"
 )
@@ -25,19 +26,21 @@ type followers struct {
 	registry *domain.Registry
 	logger   *slog.Logger
 	delivery *deliveryworker.Worker
+	webhooks *webhooks.Dispatcher
 
 	mu      sync.Mutex
 	runners map[string]*projectionrunner.Runner // projector roles running here now
 }
 
 // processManagers are the roles besides the projectors. Adding a follower is
-// one line here (routing, outbound webhooks and bot pushes will be).
+// one line here (routing and bot pushes will be).
 var processManagers = []struct {
 	role       string
 	checkpoint string // its row in projection_checkpoints
 	start      func(f *followers) election.StartFunc
 }{
 	{"delivery", deliveryworker.CheckpointName, func(f *followers) election.StartFunc { return f.delivery.Run }},
+	{"webhooks", webhooks.CheckpointName, func(f *followers) election.StartFunc { return f.webhooks.Run }},
 }
 
 // followerRoles names every role, projectors first.

@@ -115,9 +115,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		OnOutcome: sm.deliveryOutcomes(),
 	})
 
+	// Outbound webhooks: the "webhooks" follower (issue 11).
+	hooks := webhookStore(a, cfg)
+	dispatcher := newWebhookDispatcher(a, cfg, registry, hooks, sm)
+
 	// Each projector and process manager runs in one process at a time: the
 	// one holding its advisory lock (adapters/election).
-	follow := &followers{app: a, registry: registry, logger: logger, delivery: worker}
+	follow := &followers{app: a, registry: registry, logger: logger, delivery: worker, webhooks: dispatcher}
 	elector, err := election.New(cfg.DatabaseURL, election.Options{Interval: cfg.ElectionInterval, Logger: logger, OnChange: sm.roleChanges()})
 	if err != nil {
 		return err
@@ -129,12 +133,6 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer stopWorkers()
 	electorDone := make(chan error, 1)
 	go func() { electorDone <- elector.Run(workers) }()
-
-	// Outbound webhooks: the "webhooks" follower (issue 11).
-	hooks := webhookStore(a, cfg)
-	dispatcher := newWebhookDispatcher(a, cfg, registry, hooks, sm)
-	hooksDone := make(chan error, 1)
-	go func() { hooksDone <- dispatcher.Run(workers) }()
 
 	router := httpapi.NewRouter(httpapi.Deps{
 		Logger:                logger,
@@ -204,9 +202,6 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	stopWorkers()
 	if err := <-electorDone; err != nil {
 		logger.Error("followers stopped with an error", "error", err)
-	}
-	if err := <-hooksDone; err != nil {
-		logger.Error("webhook dispatcher stopped with an error", "error", err)
 	}
 	logger.Info("stopped")
 	return nil
