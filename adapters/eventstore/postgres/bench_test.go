@@ -19,7 +19,7 @@ import (
 const baselineDuration = 5 * time.Second
 
 // BenchmarkAppend measures single-event appends, each to a new stream, from 1
-// and from 8 concurrent appenders, and puts them beside pgbench doing one
+// and from 8 and 64 concurrent appenders, and puts them beside pgbench doing one
 // ~500-byte jsonb INSERT per transaction at the same concurrency on the same
 // cluster. ratio_vs_pgbench is store appends/s ÷ pgbench tps: above 1 means
 // group commit beats a transaction per insert, below 1 is the price of the
@@ -27,7 +27,7 @@ const baselineDuration = 5 * time.Second
 func BenchmarkAppend(b *testing.B) {
 	admin := pgtest.AdminURL(b)
 	data := pgtest.SampleDocument(500)
-	for _, appenders := range []int{1, 8} {
+	for _, appenders := range []int{1, 8, 64} {
 		store := pgstore.New(pgtest.NewPool(b), nil)
 		b.Cleanup(func() { _ = store.Close() })
 		var baseline float64 // pgbench tps, measured on the first call only
