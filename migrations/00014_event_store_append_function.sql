@@ -40,12 +40,14 @@ DECLARE
     pos      bigint;
     db_rev   bigint[];
     stored   boolean[];
-    fin      bigint[] := '{}';   -- the stream's revision after append i (applied or not)
-    st       smallint[] := '{}';
-    out_rev  bigint[] := '{}';
-    out_pos  bigint[] := '{}';
-    ev_pos   bigint[] := '{}';
-    ev_rev   bigint[] := '{}';
+    -- Sized up front: assigning element k of an empty array would make an
+    -- array that starts at k, and unnest would misalign it.
+    fin      bigint[] := array_fill(NULL::bigint, ARRAY[n]);   -- the stream's revision after append i (applied or not)
+    st       smallint[] := array_fill(NULL::smallint, ARRAY[n]);
+    out_rev  bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+    out_pos  bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+    ev_pos   bigint[] := array_fill(NULL::bigint, ARRAY[coalesce(array_length(e_id, 1), 0)]);
+    ev_rev   bigint[] := array_fill(NULL::bigint, ARRAY[coalesce(array_length(e_id, 1), 0)]);
     i        int;
     k        int;
     g0       int := 1;           -- first append of the current group
@@ -111,7 +113,6 @@ BEGIN
     END LOOP;
 
     IF pos > head THEN
-        -- ev_pos is shorter than e_id when the last events are not applied: unnest pads with NULL.
         INSERT INTO event_store_events (position, stream_name, revision, event_id, event_type, data, metadata, created_at)
         SELECT u.p, u.s, u.r, u.id, u.t, u.d, u.m, now()
           FROM unnest(ev_pos, ev_rev, e_stream, e_id, e_type, e_data, e_meta) AS u(p, r, s, id, t, d, m)
