@@ -29,7 +29,7 @@ var seq atomic.Int64
 
 // env is the dispatcher over a real Postgres, with a test instance.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	pool     *pgxpool.Pool
 	store    *pgstore.Store
 	registry *domain.Registry
@@ -40,7 +40,7 @@ type env struct {
 	attempts sync.Map // outcome → *atomic.Int64
 }
 
-func newEnv(t *testing.T, tweak func(*webhooks.Options)) *env {
+func newEnv(t testing.TB, tweak func(*webhooks.Options)) *env {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pool := pgtest.NewPool(t)
@@ -136,7 +136,7 @@ type receiver struct {
 	answer func(n int, h hit, w http.ResponseWriter) // n: 0-based request number
 }
 
-func newReceiver(t *testing.T, answer func(n int, h hit, w http.ResponseWriter)) *receiver {
+func newReceiver(t testing.TB, answer func(n int, h hit, w http.ResponseWriter)) *receiver {
 	r := &receiver{answer: answer}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
@@ -162,7 +162,7 @@ func (r *receiver) all() []hit {
 	return append([]hit(nil), r.hits...)
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
