@@ -31,6 +31,21 @@ func (h *handlers) registerOutboundWebhooks(api *gin.RouterGroup) {
 	api.POST("/webhooks/:webhook_id/recover", write, h.recoverWebhookDeliveries)
 }
 
+// registerConsoleOutboundWebhooks mounts the same subscription management on
+// the console: service:read to list, service:manage to change.
+func (h *handlers) registerConsoleOutboundWebhooks(console *gin.RouterGroup, read, manage func(gin.HandlerFunc) []gin.HandlerFunc) {
+	console.POST("/:alias/webhooks", manage(h.createWebhook)...)
+	console.GET("/:alias/webhooks", read(h.listWebhooks)...)
+	console.GET("/:alias/webhooks/:webhook_id", read(h.getWebhook)...)
+	console.PATCH("/:alias/webhooks/:webhook_id", manage(h.patchWebhook)...)
+	console.DELETE("/:alias/webhooks/:webhook_id", manage(h.deleteWebhook)...)
+	console.POST("/:alias/webhooks/:webhook_id/rotate", manage(h.rotateWebhook)...)
+	console.POST("/:alias/webhooks/:webhook_id/test", manage(h.testWebhook)...)
+	console.GET("/:alias/webhooks/:webhook_id/deliveries", read(h.listWebhookDeliveries)...)
+	console.POST("/:alias/webhooks/:webhook_id/deliveries/:delivery_id/resend", manage(h.resendWebhookDelivery)...)
+	console.POST("/:alias/webhooks/:webhook_id/recover", manage(h.recoverWebhookDeliveries)...)
+}
+
 type webhookView struct {
 	ID                      string     `json:"id"`
 	URL                     string     `json:"url"`

@@ -168,6 +168,8 @@ func NewRouter(d Deps) *gin.Engine {
 	console.GET("/:alias/threads/:thread_id/actions", with(read, h.listActions)...)
 	console.GET("/:alias/billing/balance", with(read, h.balance)...)
 	console.GET("/:alias/billing/ledger", with(read, h.ledger)...)
+	h.registerConsoleOutboundWebhooks(console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
+		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	return r
 }
 
