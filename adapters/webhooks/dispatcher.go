@@ -670,6 +670,14 @@ func (d *Dispatcher) record(ctx context.Context, sub string, results []result) e
 			return err
 		}
 	}
+	if disabled {
+		// The event before the commit: a crash in between leaves it appended
+		// (its id is derived from the subscription and failing_since, so the
+		// next failing round appends it again as a no-op), never lost.
+		if err := d.announceDisabled(ctx, sub, instanceID, failingSince); err != nil {
+			return err
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return err
 	}
@@ -679,16 +687,18 @@ func (d *Dispatcher) record(ctx context.Context, sub string, results []result) e
 		}
 	}
 	if disabled {
-		d.announceDisabled(ctx, sub, instanceID, failingSince)
+		d.logger.Warn("webhook subscription disabled: it failed continuously", "subscription_id", sub,
+			"failing_since", failingSince.UTC().Format(time.RFC3339), "window", d.opts.DisableAfter.String())
+		if d.opts.OnDisabled != nil {
+			d.opts.OnDisabled(sub)
+		}
 	}
 	return nil
 }
 
 // announceDisabled appends WebhookSubscriptionDisabled, which the catalogue
 // publishes as subscription.disabled to the instance's other subscriptions.
-func (d *Dispatcher) announceDisabled(ctx context.Context, sub, instanceID string, since time.Time) {
-	d.logger.Warn("webhook subscription disabled: it failed continuously", "subscription_id", sub,
-		"failing_since", since.UTC().Format(time.RFC3339), "window", d.opts.DisableAfter.String())
+func (d *Dispatcher) announceDisabled(ctx context.Context, sub, instanceID string, since time.Time) error {
 	ev, err := d.registry.Encode(domain.WebhookSubscriptionDisabled{SubscriptionID: sub, InstanceID: instanceID, Reason: "failing",
 		FailingSince: since.UTC().Format(time.RFC3339)}, domain.Metadata{
 		EventID:    domain.EventUUID("webhook-subscription-disabled", sub, since.UTC().Format(time.RFC3339Nano)),
@@ -699,9 +709,7 @@ func (d *Dispatcher) announceDisabled(ctx context.Context, sub, instanceID strin
 		_, err = d.events.Append(ctx, domain.WebhookSubscriptionStream(sub), domain.AnyRevision(), ev)
 	}
 	if err != nil {
-		d.logger.Error("webhooks: recording subscription.disabled failed", "subscription_id", sub, "error", err)
+		return fmt.Errorf("record subscription.disabled of %s: %w", sub, err)
 	}
-	if d.opts.OnDisabled != nil {
-		d.opts.OnDisabled(sub)
-	}
+	return nil
 }
