@@ -106,7 +106,9 @@ type OperatorSessionCounted struct {
 	InstanceID string `json:"instance_id"`
 	OperatorID int64  `json:"operator_id"`
 	ThreadID   string `json:"thread_id"`
-	Routed     bool   `json:"routed,omitempty"`
+	// FromOperator is the session's previous holder, when it had one.
+	FromOperator int64 `json:"from_operator,omitempty"`
+	Routed       bool  `json:"routed,omitempty"`
 }
 
 func (OperatorSessionCounted) EventType() string { return "OperatorSessionCounted" }
@@ -452,7 +454,7 @@ func DecideRoutes(r Roster, threadIDs []string) ([]Event, map[string]int64) {
 		if !ok {
 			break
 		}
-		ev := OperatorSessionCounted{InstanceID: r.InstanceID, OperatorID: o.ID, ThreadID: t, Routed: true}
+		ev := OperatorSessionCounted{InstanceID: r.InstanceID, OperatorID: o.ID, ThreadID: t, FromOperator: sim.Holders[t], Routed: true}
 		sim = EvolveRoster(sim, Envelope{Payload: ev, Raw: RecordedEvent{Revision: uint64(sim.Version + 1)}})
 		evs = append(evs, ev)
 		routed[t] = o.ID
