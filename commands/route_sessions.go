@@ -175,6 +175,7 @@ func (m *RoutingManager) assign(ctx context.Context, instanceID string, order []
 				results[i] = result{a: Assignment{ThreadID: threadID, OperatorID: op}, release: true}
 			case err != nil:
 				results[i] = result{err: err}
+			case len(res.Events) == 0: // assigned already
 			default:
 				results[i] = result{a: Assignment{ThreadID: threadID, OperatorID: op, Position: res.Position}}
 			}

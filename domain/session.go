@@ -148,6 +148,9 @@ func DecideRoutedAssignment(t Thread, instanceID string, operatorID int64) ([]Ev
 	if err := requireThreadOf(t, instanceID); err != nil {
 		return nil, err
 	}
+	if t.SessionStatus() == StateManual && t.SessionOperator == operatorID {
+		return nil, nil // assigned already (a route repeated after a crash)
+	}
 	if t.SessionStatus() != StatePending {
 		return nil, Errorf(ErrSessionWrongStatus, "the session is %s", t.SessionStatus())
 	}

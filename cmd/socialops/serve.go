@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/socialops/socialops/adapters/deliveryworker"
+	"github.com/socialops/socialops/adapters/routing"
 	"github.com/socialops/socialops/adapters/eventstore"
 	"github.com/socialops/socialops/adapters/eventstore/kurrentdb"
 	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
@@ -122,6 +123,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	})
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- worker.Run(workers) }()
+	// The routing process manager (leader role "routing").
+	routingDone := make(chan error, 1)
+	sessionRouter := routing.New(a.pool, a.store, registry, a.commands.NewRoutingManager(), a.tenancy, routing.Options{Logger: logger})
+	go func() { routingDone <- sessionRouter.Run(workers) }()
 
 	router := httpapi.NewRouter(httpapi.Deps{
 		Logger:                logger,
@@ -191,6 +196,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	if err := <-workerDone; err != nil {
 		logger.Error("delivery worker stopped with an error", "error", err)
+	}
+	if err := <-routingDone; err != nil {
+		logger.Error("routing stopped with an error", "error", err)
 	}
 	logger.Info("stopped")
 	return nil
