@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/socialops/socialops/adapters/http/operatorapi"
 	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/domain"
 )
@@ -67,6 +68,13 @@ var statusOf = map[string]int{
 	domain.ErrAccountProviderMismatch.Code: http.StatusUnprocessableEntity,
 	domain.ErrChannelNotFound.Code:         http.StatusNotFound,
 	postgres.ErrIdempotencyKeyReused.Code:  http.StatusUnprocessableEntity,
+	// Operators and sessions.
+	domain.ErrOperatorNotFound.Code:          http.StatusNotFound,
+	domain.ErrOperatorDeleted.Code:           http.StatusConflict,
+	domain.ErrOperatorNameTaken.Code:         http.StatusConflict,
+	domain.ErrOperatorNotAssignable.Code:     http.StatusUnprocessableEntity,
+	domain.ErrSessionWrongStatus.Code:        http.StatusConflict,
+	operatorapi.ErrOrganizationNotFound.Code: http.StatusNotFound,
 }
 
 type errorBody struct {

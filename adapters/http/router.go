@@ -162,6 +162,7 @@ func NewRouter(d Deps) *gin.Engine {
 	console.GET("/:alias/threads/:thread_id/actions", with(read, h.listActions)...)
 	console.GET("/:alias/billing/balance", with(read, h.balance)...)
 	console.GET("/:alias/billing/ledger", with(read, h.ledger)...)
+	h.registerOperators(api, console, read, manage)
 	return r
 }
 
