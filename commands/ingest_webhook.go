@@ -64,6 +64,9 @@ func (s *Service) ingest(ctx context.Context, cmd IngestWebhook) (IngestResult, 
 	if err := s.checkInboundSize(cmd, threadID, cc); err != nil {
 		return IngestResult{}, err
 	}
+	if ma, ok := s.log.(MultiAppender); ok {
+		return s.ingestAtomic(ctx, ma, cmd, ref, threadID, cc)
+	}
 	if dup, isDup, err := s.claimInbound(ctx, ref, threadID, cc); err != nil || isDup {
 		return dup, err
 	}
@@ -162,4 +165,81 @@ func (s *Service) claimInbound(ctx context.Context, ref domain.InboundEvent, thr
 		res.Position = acc.Position
 	}
 	return res, true, nil
+}
+
+// ingestAtomic is ingest on a log with atomic multi-stream appends: the claim
+// and the thread's events go in one append, so a crash can never leave one
+// without the other and each new message costs one commit. The thread state
+// comes from the thread cache when it holds the thread; the append expects
+// the state's version, so a stale state costs a retry from a fresh read.
+func (s *Service) ingestAtomic(ctx context.Context, log MultiAppender, cmd IngestWebhook, ref domain.InboundEvent, threadID string, cc Context) (IngestResult, error) {
+	m := cmd.Message
+	stream := domain.ThreadStream(threadID)
+	claim := domain.ClaimInbound(ref, threadID)
+	claimEv, err := s.encode(cc, ref.EventUUID(claim.EventType(), threadID), claim)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	for attempt := 0; attempt < s.MaxAttempts; attempt++ {
+		t, cached := s.threads.get(threadID)
+		if !cached || attempt > 0 {
+			if t, err = s.loadThread(ctx, threadID); err != nil {
+				return IngestResult{}, err
+			}
+		}
+		events, outcome := domain.DecideInbound(t, domain.ReceiveInbound{
+			Instance: cmd.Instance, Message: m, RawPayload: cmd.RawPayload, FeeMicroUSD: s.InboundFeeMicroUSD,
+		})
+		if len(events) == 0 {
+			s.threads.put(t)
+			return IngestResult{ThreadID: outcome.ThreadID, MessageID: outcome.MessageID, Duplicate: true, Position: outcome.Position}, nil
+		}
+		proposed := make([]domain.ProposedEvent, 0, len(events))
+		for _, e := range events {
+			// Ids derived from the provider event: a copy racing this one
+			// proposes the same ids, and the store stores them once.
+			p, err := s.encode(cc, ref.EventUUID(e.EventType()), e)
+			if err != nil {
+				return IngestResult{}, err
+			}
+			proposed = append(proposed, p)
+		}
+		res, err := log.AppendMulti(ctx,
+			domain.StreamAppend{Stream: ref.ClaimStream(), Expected: domain.NoStream(), Events: []domain.ProposedEvent{claimEv}},
+			domain.StreamAppend{Stream: stream, Expected: domain.ExpectedFromVersion(t.Version), Events: proposed})
+		var wrong *domain.WrongExpectedRevisionError
+		if errors.As(err, &wrong) {
+			s.threads.drop(threadID)
+			if wrong.Stream == ref.ClaimStream() {
+				// Claimed by another thread: a duplicate of the original.
+				dup, isDup, err := s.claimInbound(ctx, ref, threadID, cc)
+				if err != nil || isDup {
+					return dup, err
+				}
+				continue
+			}
+			if err := s.backoff(ctx, attempt); err != nil {
+				return IngestResult{}, err
+			}
+			continue
+		}
+		if err != nil {
+			s.threads.drop(threadID)
+			return IngestResult{}, err
+		}
+		pos := res[1].Position
+		next := evolved(t, events, pos)
+		s.threads.put(next)
+		if s.snapshots != nil && (next.Version+1)/snapshotEvery > (t.Version+1)/snapshotEvery {
+			// Cached threads are not read, so snapshots are taken here as they grow.
+			if raw, err := json.Marshal(next); err == nil {
+				if err := s.snapshots.SaveSnapshot(ctx, stream, domain.ThreadSnapshotVersion, next.Version, raw); err != nil {
+					s.logger.Warn("thread snapshot not saved", "thread_id", threadID, "error", err)
+				}
+			}
+		}
+		return IngestResult{ThreadID: outcome.ThreadID, MessageID: outcome.MessageID, Position: pos}, nil
+	}
+	s.logger.Warn("command gave up after concurrent changes", "stream", stream, "attempts", s.MaxAttempts)
+	return IngestResult{}, domain.ErrConcurrencyExhausted
 }

@@ -3,6 +3,7 @@ package commands_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -19,10 +20,15 @@ import (
 )
 
 // crashingLog is the event store of a process that dies right before its
-// next append to a thread: that append never happens.
+// next append to a thread: that append never happens. It has no AppendMulti,
+// like KurrentDB, so ingestion takes the path of two appends.
 type crashingLog struct {
-	*pgstore.Store
+	store   *pgstore.Store
 	crashes atomic.Int32 // thread appends still to fail
+}
+
+func (l *crashingLog) ReadStream(ctx context.Context, stream string, direction domain.ReadDirection, from uint64, count uint64) ([]domain.RecordedEvent, error) {
+	return l.store.ReadStream(ctx, stream, direction, from, count)
 }
 
 var errCrashed = errors.New("the process died")
@@ -31,19 +37,27 @@ func (l *crashingLog) Append(ctx context.Context, stream string, expected domain
 	if strings.HasPrefix(stream, "thread-") && l.crashes.Add(-1) >= 0 {
 		return domain.AppendResult{}, errCrashed
 	}
-	return l.Store.Append(ctx, stream, expected, events...)
+	return l.store.Append(ctx, stream, expected, events...)
 }
 
 // A process that dies after claiming a provider event and before appending
 // it to its thread loses nothing: the provider's retry of the same delivery
 // stores the message (once), and a copy naming another thread in between is
-// answered as a duplicate of the claimed one and stores nothing.
+// answered as a duplicate of the claimed one and stores nothing. That holds
+// for the retries of a process with two appends (a log without AppendMulti)
+// and of one with the atomic append (the claim is then stored already).
 func TestIngestCrashBetweenClaimAndThreadAppendLosesNothing(t *testing.T) {
+	for _, atomicRetry := range []bool{false, true} {
+		t.Run(fmt.Sprintf("atomic_retry=%v", atomicRetry), func(t *testing.T) { testIngestCrash(t, atomicRetry) })
+	}
+}
+
+func testIngestCrash(t *testing.T, atomicRetry bool) {
 	pool := pgtest.NewPool(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store := pgstore.New(pool, logger)
 	t.Cleanup(func() { _ = store.Close() })
-	log := &crashingLog{Store: store}
+	log := &crashingLog{store: store}
 	reg := domain.NewEventRegistry()
 	svc := commands.NewService(log, reg, commands.Options{Logger: logger})
 	ctx := context.Background()
@@ -71,6 +85,9 @@ func TestIngestCrashBetweenClaimAndThreadAppendLosesNothing(t *testing.T) {
 	_, err := deliver("A")
 	require.ErrorIs(t, err, errCrashed)
 	assert.Empty(t, messages())
+	if atomicRetry {
+		svc = commands.NewService(store, reg, commands.Options{Logger: logger})
+	}
 
 	head, err := store.HeadPosition(ctx)
 	require.NoError(t, err)

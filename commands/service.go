@@ -22,6 +22,14 @@ type EventLog interface {
 	ReadStream(ctx context.Context, stream string, direction domain.ReadDirection, from uint64, count uint64) ([]domain.RecordedEvent, error)
 }
 
+// MultiAppender is an EventLog that can also append to several streams in
+// one transaction: every part is stored or none is (the error is then that of
+// the part that failed). The Postgres store has it; KurrentDB cannot, and the
+// commands that use it keep a path of single appends for a log without it.
+type MultiAppender interface {
+	AppendMulti(ctx context.Context, appends ...domain.StreamAppend) ([]domain.AppendResult, error)
+}
+
 // SnapshotStore keeps folded aggregate states, so a long stream is read from
 // its latest snapshot on. It is a cache: a missing or unreadable snapshot
 // means reading the whole stream.
@@ -42,6 +50,7 @@ type Service struct {
 	random    io.Reader
 	logger    *slog.Logger
 	inflight  *inflight
+	threads   *threadCache
 
 	// InboundFeeMicroUSD is charged per accepted inbound message.
 	InboundFeeMicroUSD int64
@@ -76,6 +85,7 @@ func NewService(log EventLog, registry *domain.Registry, opts Options) *Service 
 		random:             opts.Random,
 		logger:             opts.Logger,
 		inflight:           newInflight(),
+		threads:            newThreadCache(),
 		InboundFeeMicroUSD: domain.InboundMessageFeeMicroUSD,
 		MaxAttempts:        64,
 	}
@@ -224,6 +234,8 @@ func decideAndAppend[S any](ctx context.Context, s *Service, stream string, cc C
 		if err != nil {
 			return zero, nil, 0, err
 		}
+		// A thread the ingestion cache may hold changed: forget it.
+		s.threads.dropStream(stream)
 		return state, events, res.Position, nil
 	}
 	s.logger.Warn("command gave up after concurrent changes", "stream", stream, "attempts", s.MaxAttempts)

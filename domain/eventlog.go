@@ -103,6 +103,13 @@ type RecordedEvent struct {
 	Created  time.Time
 }
 
+// StreamAppend is one stream's part of an atomic multi-stream append.
+type StreamAppend struct {
+	Stream   string
+	Expected ExpectedRevision
+	Events   []ProposedEvent
+}
+
 // AppendResult tells where an append landed.
 type AppendResult struct {
 	NextExpectedRevision uint64 // revision of the last event of the stream after the append

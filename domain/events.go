@@ -38,5 +38,6 @@ func NewEventRegistry() *Registry {
 	r.Register(SessionAccepted{}, 1)
 	r.Register(SessionClosed{}, 1)
 	r.Register(SessionReopened{}, 1)
+	r.Register(WebhookSubscriptionDisabled{}, 1)
 	return r
 }

@@ -19,11 +19,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -262,6 +264,7 @@ func BenchmarkIngestWebhook(b *testing.B) {
 				}
 				baseline = tps
 			}
+			cpu0 := processCPU()
 			perClient := make([][]time.Duration, clients)
 			var next, accepted atomic.Int64
 			var fails failures
@@ -292,6 +295,7 @@ func BenchmarkIngestWebhook(b *testing.B) {
 
 			perSec := float64(accepted.Load()) / elapsed.Seconds()
 			b.ReportMetric(perSec, "accepted/s")
+			reportProcess(b, cpu0, accepted.Load())
 			reportLatency(b, slices.Concat(perClient...))
 			if baseline > 0 {
 				b.ReportMetric(baseline, "pgbench_tps")
@@ -371,8 +375,10 @@ func BenchmarkIngestPaced1000(b *testing.B) {
 	s := newBenchService(b, true)
 	s.warmUp(b, 2000)
 	b.ResetTimer()
+	cpu0 := processCPU()
 	run := runPaced(b, s, 1000, 5*time.Second, nil)
 	b.StopTimer()
+	reportProcess(b, cpu0, int64(run.accepted))
 	b.ReportMetric(float64(run.elapsed.Nanoseconds()), "ns/op")
 	b.ReportMetric(float64(run.accepted)/run.elapsed.Seconds(), "accepted/s")
 	reportLatency(b, run.latencies)
@@ -474,4 +480,35 @@ func BenchmarkEndToEndLag(b *testing.B) {
 	reportLatency(b, w.lags)
 	b.ReportMetric(percentile(w.lags, 1), "max_ms")
 	b.ReportMetric(float64(w.polls)/run.elapsed.Seconds(), "polls/s")
+}
+
+// processCPU is the CPU time (user + system) this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportProcess reports the Go process's CPU per accepted webhook since cpu0
+// (server and load generator together: they share this process; Postgres is
+// not counted) and its resident memory now and at its peak, in MB.
+func reportProcess(b *testing.B, cpu0 time.Duration, accepted int64) {
+	if accepted > 0 {
+		b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(accepted), "go_cpu_us/webhook")
+	}
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		for name, unit := range map[string]string{"VmRSS:": "rss_MB", "VmHWM:": "peak_rss_MB"} {
+			if rest, ok := strings.CutPrefix(line, name); ok {
+				if kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64); err == nil {
+					b.ReportMetric(kb/1024, unit)
+				}
+			}
+		}
+	}
 }

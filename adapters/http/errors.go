@@ -14,6 +14,7 @@ import (
 
 	"github.com/socialops/socialops/adapters/http/operatorapi"
 	"github.com/socialops/socialops/adapters/postgres"
+	"github.com/socialops/socialops/adapters/webhooks"
 	"github.com/socialops/socialops/domain"
 )
 
@@ -75,6 +76,10 @@ var statusOf = map[string]int{
 	domain.ErrOperatorNotAssignable.Code:     http.StatusUnprocessableEntity,
 	domain.ErrSessionWrongStatus.Code:        http.StatusConflict,
 	operatorapi.ErrOrganizationNotFound.Code: http.StatusNotFound,
+	// Outbound webhooks (issue 11).
+	webhooks.ErrSubscriptionNotFound.Code: http.StatusNotFound,
+	webhooks.ErrDeliveryNotFound.Code:     http.StatusNotFound,
+	webhooks.ErrURLNotAllowed.Code:        http.StatusUnprocessableEntity,
 }
 
 type errorBody struct {

@@ -20,6 +20,7 @@ import (
 	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/adapters/postgres/pgtest"
 	"github.com/socialops/socialops/adapters/projectionrunner"
+	"github.com/socialops/socialops/adapters/webhooks"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
 	"github.com/socialops/socialops/projections"
@@ -81,6 +82,8 @@ func newHarnessWith(t *testing.T, pool *pgxpool.Pool, tweak func(*httpapi.Deps))
 		Projections:        runner,
 		ReadYourWritesWait: 2 * time.Second,
 		Now:                func() time.Time { return h.now },
+		Webhooks: webhooks.NewStore(pool, webhooks.StoreOptions{EncryptionKey: encKey, Head: store.HeadPosition,
+			AllowPrivate: true}),
 	}
 	if tweak != nil {
 		tweak(&deps)

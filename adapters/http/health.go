@@ -69,8 +69,8 @@ func (h *handlers) readyz(c *gin.Context) {
 		h.Logger.Warn("readiness check failed", "check", rc.name, "status", word, "request_id", requestID(c), "error", err)
 	}
 	if !ready {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not_ready", "checks": checks})
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not_ready", "checks": checks, "roles": h.heldRoles()})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks, "roles": h.heldRoles()})
 }

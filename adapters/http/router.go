@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/socialops/socialops/adapters/postgres"
+	"github.com/socialops/socialops/adapters/webhooks"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
 	"github.com/socialops/socialops/projections"
@@ -47,7 +48,9 @@ type Deps struct {
 	Head     func(ctx context.Context) (uint64, error)
 	Registry *domain.Registry
 	// Projections reports halted projectors to /readyz (optional).
-	Projections  ProjectionHealth
+	Projections ProjectionHealth
+	// Roles lists the follower roles this process holds, shown by /readyz (optional).
+	Roles        RoleHolder
 	Now          func() time.Time
 	MaxBodyBytes int64
 	// WebhookTolerance bounds the age of a signed generic-webhook timestamp.
@@ -70,6 +73,8 @@ type Deps struct {
 	JWTSecret []byte
 	// Metrics records every request by route template, method and status (optional).
 	Metrics RequestObserver
+	// Webhooks holds outbound webhook subscriptions and deliveries (nil: those routes answer 503).
+	Webhooks *webhooks.Store
 }
 
 // EventReader reads one stream of the event log.
@@ -142,6 +147,7 @@ func NewRouter(d Deps) *gin.Engine {
 	api.GET("/threads/:thread_id/actions", h.apiKeyAuth(postgres.ScopeRead), h.listActions)
 	api.GET("/billing/balance", h.apiKeyAuth(postgres.ScopeRead), h.balance)
 	api.GET("/billing/ledger", h.apiKeyAuth(postgres.ScopeRead), h.ledger)
+	h.registerOutboundWebhooks(api)
 
 	// The console (seed 000): user JWTs with service:read / service:manage.
 	console := r.Group("/console/socialops", h.guardAuthFailures)

@@ -35,6 +35,7 @@ type Metrics struct {
 	Deliveries *Deliveries
 	Webhooks   *Webhooks
 	WebSockets *WebSockets
+	Election   *Election
 }
 
 // New registers every series on a fresh registry, with the Go runtime and
@@ -48,6 +49,7 @@ func New() *Metrics {
 		Deliveries: newDeliveries(reg),
 		Webhooks:   newWebhooks(reg),
 		WebSockets: newWebSockets(reg),
+		Election:   newElection(reg),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),

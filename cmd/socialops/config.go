@@ -41,6 +41,9 @@ type Config struct {
 	DeliveryBackoff       time.Duration
 	DeliveryStuckAfter    time.Duration
 	DeliverySweepInterval time.Duration
+	// ElectionInterval is how often a process tries to win free follower
+	// roles and heartbeats the ones it holds.
+	ElectionInterval time.Duration
 	// Request limits.
 	RequestTimeout time.Duration
 	RateLimitRPS   int64
@@ -49,6 +52,8 @@ type Config struct {
 	AuthFailurePerMinute int64
 	AuthFailureBurst     int64
 	TrustedProxies       []string
+	// Outbound webhooks (config_webhooks.go).
+	Webhooks WebhookConfig
 }
 
 // ConfigError names the variable that is wrong.
@@ -140,8 +145,19 @@ func loadConfig(lookupEnv func(string) (string, bool)) (Config, error) {
 	if err := deliveryVars(getenv, &cfg); err != nil {
 		return cfg, err
 	}
+	if err := webhookVars(getenv, &cfg); err != nil {
+		return cfg, err
+	}
 	if cfg.EncryptionKey, err = encryptionKeyVar(getenv); err != nil {
 		return cfg, err
+	}
+	if cfg.ElectionInterval, err = durationVar(getenv, "SOCIALOPS_ELECTION_INTERVAL", time.Second); err != nil {
+		return cfg, err
+	}
+	// Above 2 s a holder cut off from the network might not notice before
+	// Postgres frees its locks (about 6 s), and takeover would exceed 10 s.
+	if cfg.ElectionInterval < 100*time.Millisecond || cfg.ElectionInterval > 2*time.Second {
+		return cfg, &ConfigError{"SOCIALOPS_ELECTION_INTERVAL", fmt.Sprintf("%q must be between 100ms and 2s", cfg.ElectionInterval)}
 	}
 	return cfg, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/socialops/socialops/adapters/election"
 	"github.com/socialops/socialops/adapters/eventstore"
 	"github.com/socialops/socialops/adapters/eventstore/kurrentdb"
 	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
@@ -118,6 +119,7 @@ func doctor(ctx context.Context, args []string, lookupEnv func(string) (string, 
 	doctorBinding(ctx, r, pool, store)
 
 	doctorFollowers(ctx, r, pool, store, head, *maxLag)
+	doctorRoles(ctx, r, pool)
 	doctorParked(ctx, r, pool)
 	return r.exit()
 }
@@ -240,5 +242,26 @@ func doctorParked(ctx context.Context, r *doctorReport, pool *pgxpool.Pool) {
 	for _, n := range names {
 		r.add(checkFail, "parked events", fmt.Sprintf("%s has %d event(s) it could not apply", n, counts[n]),
 			"see `socialops projections parked "+n+"`; fix the cause, then `projections retry "+n+" POS` or `projections skip "+n+" POS --reason R`")
+	}
+}
+
+// doctorRoles reports which process holds each follower role. A role nobody
+// holds is worth knowing (nothing advances it) but is only a problem once its
+// follower falls behind, which doctorFollowers reports.
+func doctorRoles(ctx context.Context, r *doctorReport, pool *pgxpool.Pool) {
+	leases, err := election.Leases(ctx, pool, followerRoles())
+	if err != nil {
+		r.add(checkFail, "follower roles", err.Error(), "")
+		return
+	}
+	for _, l := range leases {
+		switch l.State() {
+		case "held":
+			r.add(checkOK, "role "+l.Role, "held by "+l.Holder, "")
+		case "stale":
+			r.add(checkWarn, "role "+l.Role, "its last holder "+l.Holder+" stopped renewing it; another process should take it over within seconds", "")
+		default:
+			r.add(checkWarn, "role "+l.Role, "no process holds it", "start `socialops serve` (any process takes the free roles)")
+		}
 	}
 }

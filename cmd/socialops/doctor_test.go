@@ -41,9 +41,13 @@ func TestDoctor(t *testing.T) {
 	assert.Regexp(t, `FAIL\s+follower wallet`, out)
 	assert.Contains(t, out, "is `socialops serve` running?")
 
-	// The server applies them: all well again.
+	assert.Regexp(t, `warn\s+role inbox\s+no process holds it`, out)
+
+	// The server applies them: all well again, and it holds every role.
 	_, stop := startServe(t, envm)
 	require.Eventually(t, func() bool { c, _ := doctorRun(t, envm, "--max-lag", "1ns"); return c == 0 }, 20e9, 100e6)
+	_, out = doctorRun(t, envm)
+	assert.Regexp(t, `ok\s+role delivery\s+held by `, out)
 	assert.Equal(t, 0, stop())
 
 	pool, err := pgxpool.New(context.Background(), envm["SOCIALOPS_DATABASE_URL"])

@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialops/socialops/adapters/postgres/pgtest"
-	"github.com/socialops/socialops/projections"
 )
 
 func freeAddr(t *testing.T) string {
@@ -126,13 +125,13 @@ func TestServeAdminCommandsAndRestart(t *testing.T) {
 	require.Eventually(t, func() bool {
 		lines := strings.Split(strings.TrimSpace(cli(t, envm, "projections", "status")), "\n")
 		for _, l := range lines[1:] {
-			// PROJECTOR CHECKPOINT HEAD LAG PARKED
-			if f := strings.Fields(l); len(f) != 5 || f[3] != "0" || f[4] != "0" {
+			// FOLLOWER STATE HOLDER SINCE HEARTBEAT CHECKPOINT HEAD LAG PARKED
+			if f := strings.Fields(l); len(f) != 9 || f[7] != "0" || f[8] != "0" {
 				return false
 			}
 		}
-		return len(lines) == 1+len(projections.All())
-	}, 20*time.Second, 50*time.Millisecond, "every projector at lag 0")
+		return len(lines) == 1+len(followerRoles())
+	}, 20*time.Second, 50*time.Millisecond, "every projector and process manager at lag 0")
 	assert.Contains(t, cli(t, envm, "projections", "verify"), "inbox: ok")
 	pool, err := pgxpool.New(context.Background(), envm["SOCIALOPS_DATABASE_URL"])
 	require.NoError(t, err)

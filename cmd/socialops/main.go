@@ -53,6 +53,11 @@ commands:
                                           SOCIALOPS_ENCRYPTION_KEY; prints the account id
   account set-status --id conn_... --status active|inactive
                                           activate or deactivate a connected account
+  webhook create --alias A --url U [--events e1,e2] [--description D]
+                                          subscribe an endpoint to public events; prints the
+                                          id, then the signing secret (shown once)
+  webhook list|rotate|enable|disable|delete --alias A [--id whsub_...]
+                                          list (no secrets), rotate (prints the new secret), ...
 `
 
 func main() {
@@ -109,6 +114,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		cmdErr = tokenCmd(cfg, args, stdout)
 	case "account":
 		cmdErr = accountCmd(ctx, cfg, logger, args, stdout)
+	case "webhook":
+		cmdErr = webhookCmd(ctx, cfg, logger, args, stdout)
 	default:
 		fmt.Fprintf(stderr, "socialops: unknown command %q\n\n%s", args[0], usage)
 		return 2

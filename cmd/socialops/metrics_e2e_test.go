@@ -156,6 +156,15 @@ func TestServeMetrics(t *testing.T) {
 		assert.Zero(t, secs, f)
 	}
 
+	// The only process holds every follower role, each won once (no failover).
+	for _, role := range followerRoles() {
+		held, ok := fams.Value("socialops_follower_role_held", "role", role)
+		assert.True(t, ok, role)
+		assert.Equal(t, 1.0, held, role)
+		won, _ := fams.Value("socialops_follower_role_changes_total", "role", role, "kind", "acquired")
+		assert.Equal(t, 1.0, won, role)
+	}
+
 	// Deliveries, the reserved series, runtime and build.
 	for outcome, want := range map[string]float64{"failed": 1, "delivered": 0, "retried": 0, "unknown": 0} {
 		v, ok := fams.Value("socialops_reply_deliveries_total", "outcome", outcome)

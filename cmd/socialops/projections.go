@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"text/tabwriter"
 
 	"github.com/socialops/socialops/domain"
 	"github.com/socialops/socialops/projections"
@@ -44,25 +43,7 @@ func projectionsCmd(ctx context.Context, cfg Config, logger *slog.Logger, args [
 	}
 	switch args[1] {
 	case "status":
-		sts, err := projections.Statuses(ctx, a.pool, a.store)
-		if err != nil {
-			return err
-		}
-		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "PROJECTOR\tCHECKPOINT\tHEAD\tLAG\tPARKED")
-		parked := 0
-		for _, s := range sts {
-			fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\n", s.Name, s.Checkpoint, s.Head, s.Lag, s.Parked)
-			parked += s.Parked
-		}
-		if err := w.Flush(); err != nil {
-			return err
-		}
-		if parked == 0 {
-			return nil
-		}
-		fmt.Fprintf(stdout, "\n%d parked event(s): not applied; retry or skip each with `socialops projections retry|skip`\n", parked)
-		return printParked(ctx, a, "", false, stdout)
+		return printFollowerStatus(ctx, a, stdout)
 	case "parked", "retry", "skip":
 		return parkedCmd(ctx, a, args, stdout)
 	case "rebind":

@@ -43,7 +43,7 @@ func TestParkedEventsOnTheCommandLine(t *testing.T) {
 
 	code, stdout, stderr := runCLI(envm, "projections", "status")
 	require.Equal(t, 0, code, stderr)
-	assert.Regexp(t, `inbox\s+`+pos+`\s+`+pos+`\s+0\s+1\n`, stdout)
+	assert.Regexp(t, `inbox\s+free\s+-\s+-\s+-\s+`+pos+`\s+`+pos+`\s+0\s+1\n`, stdout)
 	assert.Contains(t, stdout, "1 parked event(s)")
 	assert.Regexp(t, `inbox\s+`+pos+`\s+parked\s+ThreadTeleported`, stdout)
 

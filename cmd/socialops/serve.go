@@ -12,12 +12,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/socialops/socialops/adapters/deliveryworker"
+	"github.com/socialops/socialops/adapters/election"
 	"github.com/socialops/socialops/adapters/eventstore"
 	"github.com/socialops/socialops/adapters/eventstore/kurrentdb"
 	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
 	httpapi "github.com/socialops/socialops/adapters/http"
 	"github.com/socialops/socialops/adapters/postgres"
-	"github.com/socialops/socialops/adapters/projectionrunner"
 	"github.com/socialops/socialops/adapters/routing"
 	"github.com/socialops/socialops/adapters/telegram"
 	"github.com/socialops/socialops/commands"
@@ -105,12 +105,6 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 
 	registry := domain.NewEventRegistry()
-	runner := projectionrunner.New(a.pool, a.store, registry, projectionrunner.Options{Logger: logger})
-	workers, stopWorkers := context.WithCancel(context.Background())
-	defer stopWorkers()
-	runnerDone := make(chan error, 1)
-	go func() { runnerDone <- runner.Run(workers) }()
-
 	readModels := deliveryworker.ReadModels{Q: a.pool, Head: a.store.HeadPosition}
 	manager := commands.NewDeliveryManager(a.commands, readModels, a.accounts, readModels,
 		telegram.NewSender(cfg.TelegramAPIURL, cfg.DeliveryTimeout), commands.DeliveryOptions{
@@ -121,12 +115,27 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Concurrency: int(cfg.DeliveryConcurrency), SweepEvery: cfg.DeliverySweepInterval, StuckAfter: cfg.DeliveryStuckAfter, Logger: logger,
 		OnOutcome: sm.deliveryOutcomes(),
 	})
-	workerDone := make(chan error, 1)
-	go func() { workerDone <- worker.Run(workers) }()
-	// The routing process manager (leader role "routing").
-	routingDone := make(chan error, 1)
+
+	// Outbound webhooks: the "webhooks" follower (issue 11).
+	hooks := webhookStore(a, cfg)
+	dispatcher := newWebhookDispatcher(a, cfg, registry, hooks, sm)
+
+	// Each projector and process manager runs in one process at a time: the
+	// one holding its advisory lock (adapters/election).
+	// The routing process manager: the "routing" follower (issue 10).
 	sessionRouter := routing.New(a.pool, a.store, registry, a.commands.NewRoutingManager(), a.tenancy, routing.Options{Logger: logger})
-	go func() { routingDone <- sessionRouter.Run(workers) }()
+	follow := &followers{app: a, registry: registry, logger: logger, delivery: worker, webhooks: dispatcher, routing: sessionRouter}
+	elector, err := election.New(cfg.DatabaseURL, election.Options{Interval: cfg.ElectionInterval, Logger: logger, OnChange: sm.roleChanges()})
+	if err != nil {
+		return err
+	}
+	if err := follow.register(elector); err != nil {
+		return err
+	}
+	workers, stopWorkers := context.WithCancel(context.Background())
+	defer stopWorkers()
+	electorDone := make(chan error, 1)
+	go func() { electorDone <- elector.Run(workers) }()
 
 	router := httpapi.NewRouter(httpapi.Deps{
 		Logger:                logger,
@@ -137,7 +146,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Reads:                 a.pool,
 		Events:                a.store,
 		Registry:              registry,
-		Projections:           runner,
+		Projections:           follow,
+		Roles:                 elector,
 		MaxBodyBytes:          cfg.MaxBodyBytes,
 		RequestTimeout:        cfg.RequestTimeout,
 		RateLimitRPS:          float64(cfg.RateLimitRPS),
@@ -150,6 +160,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Accounts:              a.accounts,
 		Idempotency:           postgres.NewIdempotencyKeys(a.pool),
 		Metrics:               sm.requests(),
+		Webhooks:              hooks,
 	})
 	srv := &http.Server{
 		Handler:           router,
@@ -189,16 +200,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := sm.shutdown(shutCtx); err != nil {
 		logger.Error("metrics server did not stop cleanly", "error", err)
 	}
-	// Projectors stop between batches: every checkpoint stays consistent.
+	// Every role's work stops (projectors between batches, so every
+	// checkpoint stays consistent), then the locks are released at once.
 	stopWorkers()
-	if err := <-runnerDone; err != nil {
-		logger.Error("projections stopped with an error", "error", err)
-	}
-	if err := <-workerDone; err != nil {
-		logger.Error("delivery worker stopped with an error", "error", err)
-	}
-	if err := <-routingDone; err != nil {
-		logger.Error("routing stopped with an error", "error", err)
+	if err := <-electorDone; err != nil {
+		logger.Error("followers stopped with an error", "error", err)
 	}
 	logger.Info("stopped")
 	return nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/socialops/socialops/adapters/deliveryworker"
+	"github.com/socialops/socialops/adapters/election"
 	"github.com/socialops/socialops/adapters/eventstore"
 	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
 	httpapi "github.com/socialops/socialops/adapters/http"
@@ -56,6 +57,18 @@ func (s *serveMetrics) watchFollowers(a *app, logger *slog.Logger) error {
 		names = append(names, p.Name())
 	}
 	return s.m.RegisterFollowers(metrics.NewFollowers(a.pool, a.store, metrics.FollowersOptions{Names: names, Logger: logger}))
+}
+
+// roleChanges is election.Options.OnChange: the roles this process holds
+// and how they change hands.
+func (s *serveMetrics) roleChanges() func(election.Change) {
+	if s == nil {
+		return nil
+	}
+	s.m.Election.Known(followerRoles())
+	return func(c election.Change) {
+		s.m.Election.Change(c.Role, c.Held, c.Failover(), c.Reason == "released")
+	}
 }
 
 // deliveryOutcomes is deliveryworker.Options.OnOutcome.

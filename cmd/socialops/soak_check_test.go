@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,15 +38,16 @@ func (r *soakResult) note(format string, args ...any) {
 	r.notes = append(r.notes, fmt.Sprintf(format, args...))
 }
 
-// soakEvents reads the JSON data of every event of the given type (as json,
-// not jsonb: a raw payload may hold \u0000, which jsonb refuses).
+// soakEvents reads the JSON data of every event of the given type. A raw
+// payload may hold the escape \u0000, which Postgres' JSON functions refuse:
+// it is dropped from the text first (the check reads no field that holds it).
 func (e *soakEnv) soakEvents(ctx context.Context, eventType string, fields ...string) ([][]string, error) {
 	cols := make([]string, len(fields))
 	for i, f := range fields {
 		cols[i] = fmt.Sprintf("coalesce(d->>'%s', '')", f)
 	}
 	rows, err := e.pool.Query(ctx, `SELECT `+strings.Join(cols, ", ")+`
-		FROM (SELECT convert_from(data, 'UTF8')::json AS d FROM event_store_events WHERE event_type = $1) s`, eventType)
+		FROM (SELECT replace(convert_from(data, 'UTF8'), '\u0000', '')::jsonb AS d FROM event_store_events WHERE event_type = $1) s`, eventType)
 	if err != nil {
 		return nil, err
 	}
@@ -65,24 +67,30 @@ func (e *soakEnv) soakEvents(ctx context.Context, eventType string, fields ...st
 	return out, rows.Err()
 }
 
-// projectionLag returns the largest projector lag and the parked events, as
-// `projections status` prints them (PROJECTOR CHECKPOINT HEAD LAG PARKED).
+// projectionLag returns the largest follower lag and the parked events, as
+// `projections status` prints them (columns found by the header's LAG and
+// PARKED).
 func (e *soakEnv) projectionLag() (lag, parked int, status string) {
 	out, errOut, code := e.cliCode("projections", "status")
 	if code != 0 {
 		return -1, 0, errOut
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
+	header := strings.Fields(lines[0])
+	lagCol, parkedCol := slices.Index(header, "LAG"), slices.Index(header, "PARKED")
+	if lagCol < 0 || parkedCol < 0 {
+		return -1, 0, out
+	}
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
 		if len(f) == 0 {
 			break // the parked events' listing follows a blank line
 		}
-		if len(f) != 5 {
+		if len(f) != len(header) {
 			return -1, 0, out
 		}
-		n, err1 := strconv.Atoi(f[3])
-		p, err2 := strconv.Atoi(f[4])
+		n, err1 := strconv.Atoi(f[lagCol])
+		p, err2 := strconv.Atoi(f[parkedCol])
 		if err1 != nil || err2 != nil {
 			return -1, 0, out
 		}
@@ -453,7 +461,7 @@ func (e *soakEnv) slowestReplies(n int) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	rows, err := e.pool.Query(ctx, `
-		WITH q AS (SELECT convert_from(data, 'UTF8')::json->>'action_id' AS a, created_at AS t0
+		WITH q AS (SELECT replace(convert_from(data, 'UTF8'), '\u0000', '')::jsonb->>'action_id' AS a, created_at AS t0
 		           FROM event_store_events WHERE event_type = 'ReplyQueued'),
 		     f AS (SELECT stream_name, max(created_at) AS t1 FROM event_store_events
 		           WHERE event_type IN ('ReplyDelivered', 'ReplyDeliveryFailed') GROUP BY stream_name)
@@ -480,8 +488,8 @@ func (e *soakEnv) slowestReplies(n int) []string {
 	var out []string
 	for _, s := range slows {
 		line := fmt.Sprintf("%s settled %.1fs after it was queued:", s.action, s.secs)
-		evs, err := e.pool.Query(ctx, `SELECT event_type, created_at, coalesce(convert_from(data, 'UTF8')::json->>'worker', ''),
-			coalesce(convert_from(data, 'UTF8')::json->>'error_code', '') FROM event_store_events WHERE stream_name = $1 ORDER BY revision`, "delivery-"+s.action)
+		evs, err := e.pool.Query(ctx, `SELECT event_type, created_at, coalesce(replace(convert_from(data, 'UTF8'), '\u0000', '')::jsonb->>'worker', ''),
+			coalesce(replace(convert_from(data, 'UTF8'), '\u0000', '')::jsonb->>'error_code', '') FROM event_store_events WHERE stream_name = $1 ORDER BY revision`, "delivery-"+s.action)
 		if err != nil {
 			out = append(out, line+" "+err.Error())
 			continue

@@ -48,9 +48,10 @@ type soakEnv struct {
 	script  string // adapters/postgres/localpg.sh
 	dbURL   string
 	cliEnv  []string
-	srvEnv  []string
-	addr    string
-	base    string
+	srvEnv  []string // every server's settings but its addresses
+	base    string   // slot 1's address, for setup requests
+	slots   []*soakSlot
+	rr      atomic.Uint64 // round-robin over the slots
 	bot     *soakBotAPI
 	pool    *pgxpool.Pool
 	apiKey  string
@@ -58,14 +59,23 @@ type soakEnv struct {
 	secrets map[string]string
 
 	mu      sync.Mutex // server lifecycle
-	srv     *soakServer
 	started int
 	// unexpected lists server exits the test did not cause.
 	unexpected []string
 }
 
+// soakSlot is one place a server runs: `make soak` has one, `make soak-ha`
+// three, each with its own address, all on one database.
+type soakSlot struct {
+	n    int
+	addr string
+	base string
+	srv  *soakServer
+}
+
 type soakServer struct {
 	n        int
+	slot     *soakSlot
 	cmd      *exec.Cmd
 	logPath  string
 	done     chan struct{}
@@ -106,7 +116,9 @@ func soakBaseEnv() []string {
 	return out
 }
 
-func newSoakEnv(t *testing.T) *soakEnv {
+// newSoakEnv prepares the cluster, the binary, the configuration and
+// `servers` server processes on one database.
+func newSoakEnv(t *testing.T, servers int) *soakEnv {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
 	e := &soakEnv{t: t, root: root, script: filepath.Join(root, "adapters", "postgres", "localpg.sh")}
@@ -148,11 +160,15 @@ func newSoakEnv(t *testing.T) *soakEnv {
 		"SOCIALOPS_LOG_LEVEL=warn",
 	)
 	e.bot = newSoakBotAPI(t)
-	e.addr = soakFreeAddr(t)
-	e.base = "http://" + e.addr
+	for i := 1; i <= servers; i++ {
+		addr := soakFreeAddr(t)
+		e.slots = append(e.slots, &soakSlot{n: i, addr: addr, base: "http://" + addr})
+	}
+	e.base = e.slots[0].base
 	e.srvEnv = append(append([]string{}, e.cliEnv...),
 		"SOCIALOPS_LOG_LEVEL=info",
-		"SOCIALOPS_HTTP_ADDR="+e.addr,
+		// Several servers on one machine: no metrics listener to share.
+		"SOCIALOPS_METRICS_ADDR=",
 		"SOCIALOPS_TELEGRAM_API_URL="+e.bot.srv.URL,
 		"SOCIALOPS_DELIVERY_BACKOFF=50ms",
 		"SOCIALOPS_DELIVERY_STUCK_AFTER=2s",
@@ -189,13 +205,12 @@ func newSoakEnv(t *testing.T) *soakEnv {
 	require.NoError(t, err)
 	t.Cleanup(e.pool.Close)
 
-	// 4. The server, then the channels of the bound chats (console API).
-	e.startServer()
+	// 4. The servers, then the channels of the bound chats (console API).
+	for _, slot := range e.slots {
+		e.startServer(slot)
+	}
 	t.Cleanup(func() {
-		e.mu.Lock()
-		s := e.srv
-		e.mu.Unlock()
-		if s != nil {
+		for _, s := range e.takeServers() {
 			e.stopServer(s, syscall.SIGTERM)
 		}
 	})
@@ -266,23 +281,43 @@ func (e *soakEnv) cliCode(args ...string) (stdout, stderr string, code int) {
 	return o.String(), s.String(), code
 }
 
-// startServer starts `socialops serve` and waits for /healthz.
-func (e *soakEnv) startServer() {
+// pickBase is where the next request goes: the slots in turn, as a load
+// balancer would spread them (a killed server's requests fail over on retry).
+func (e *soakEnv) pickBase() string {
+	return e.slots[int(e.rr.Add(1)%uint64(len(e.slots)))].base
+}
+
+// takeServers detaches every running server, for a final stop.
+func (e *soakEnv) takeServers() []*soakServer {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	require.NoError(e.t, e.startServerLocked())
+	var out []*soakServer
+	for _, slot := range e.slots {
+		if slot.srv != nil {
+			out = append(out, slot.srv)
+			slot.srv = nil
+		}
+	}
+	return out
+}
+
+// startServer starts `socialops serve` in a slot and waits for /healthz.
+func (e *soakEnv) startServer(slot *soakSlot) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	require.NoError(e.t, e.startServerLocked(slot))
 }
 
 // startServerLocked may run outside the test goroutine: it returns errors.
-func (e *soakEnv) startServerLocked() error {
+func (e *soakEnv) startServerLocked(slot *soakSlot) error {
 	e.started++
-	s := &soakServer{n: e.started, done: make(chan struct{}), logPath: filepath.Join(e.logDir, fmt.Sprintf("server-%d.log", e.started))}
+	s := &soakServer{n: e.started, slot: slot, done: make(chan struct{}), logPath: filepath.Join(e.logDir, fmt.Sprintf("server-%d.log", e.started))}
 	f, err := os.Create(s.logPath)
 	if err != nil {
 		return err
 	}
 	s.cmd = exec.Command(e.bin, "serve")
-	s.cmd.Env = e.srvEnv
+	s.cmd.Env = append(append([]string{}, e.srvEnv...), "SOCIALOPS_HTTP_ADDR="+slot.addr)
 	s.cmd.Stdout, s.cmd.Stderr = f, f
 	if err := s.cmd.Start(); err != nil {
 		return err
@@ -295,7 +330,7 @@ func (e *soakEnv) startServerLocked() error {
 			e.serverDied(s)
 		}
 	}()
-	e.srv = s
+	slot.srv = s
 	deadline := time.Now().Add(60 * time.Second)
 	client := &http.Client{Timeout: time.Second}
 	for {
@@ -304,7 +339,7 @@ func (e *soakEnv) startServerLocked() error {
 			return fmt.Errorf("server %d exited while starting (code %d); log %s:\n%s", s.n, s.exitCode(), s.logPath, soakTail(s.logPath, 30))
 		default:
 		}
-		resp, err := client.Get(e.base + "/healthz")
+		resp, err := client.Get(slot.base + "/healthz")
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
@@ -327,8 +362,8 @@ func (e *soakEnv) serverDied(s *soakServer) {
 	msg := fmt.Sprintf("server %d exited by itself with code %d (log %s):\n%s", s.n, s.exitCode(), s.logPath, soakTail(s.logPath, 20))
 	e.unexpected = append(e.unexpected, msg)
 	e.t.Log(msg)
-	if e.srv == s {
-		if err := e.startServerLocked(); err != nil {
+	if s.slot.srv == s {
+		if err := e.startServerLocked(s.slot); err != nil {
 			e.unexpected = append(e.unexpected, "restarting it failed: "+err.Error())
 		}
 	}
@@ -348,37 +383,42 @@ func (e *soakEnv) stopServer(s *soakServer, sig syscall.Signal) int {
 	return s.exitCode()
 }
 
-// restartServer stops the current server with sig and starts a new one; it
-// returns the old server's exit code and how long the service was away.
-func (e *soakEnv) restartServer(sig syscall.Signal) (code int, away time.Duration, err error) {
+// restartServer stops a slot's server with sig and starts a new one there;
+// it returns the old server's exit code and how long the slot was away.
+func (e *soakEnv) restartServer(slot *soakSlot, sig syscall.Signal) (code int, away time.Duration, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	start := time.Now()
-	code = e.stopServer(e.srv, sig)
-	err = e.startServerLocked()
+	code = e.stopServer(slot.srv, sig)
+	err = e.startServerLocked(slot)
 	return code, time.Since(start), err
 }
 
-// waitReady polls /readyz until it answers 200.
+// waitReady polls every slot's /readyz until all answer 200.
 func (e *soakEnv) waitReady(within time.Duration) (time.Duration, error) {
 	start := time.Now()
 	client := &http.Client{Timeout: 3 * time.Second}
-	var last string
-	for time.Since(start) < within {
-		resp, err := client.Get(e.base + "/readyz")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return time.Since(start), nil
+	for _, slot := range e.slots {
+		var last string
+		for {
+			resp, err := client.Get(slot.base + "/readyz")
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+				last = fmt.Sprintf("%d %s", resp.StatusCode, b)
+			} else {
+				last = err.Error()
 			}
-			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
-		} else {
-			last = err.Error()
+			if time.Since(start) > within {
+				return time.Since(start), fmt.Errorf("server slot %d: /readyz not 200 after %s: %s", slot.n, within, last)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	return time.Since(start), fmt.Errorf("/readyz not 200 after %s: %s", within, last)
+	return time.Since(start), nil
 }
 
 // console sends one console request and returns the status and body.

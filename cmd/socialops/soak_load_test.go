@@ -432,7 +432,7 @@ func soakHMAC(secret string, parts ...[]byte) string {
 }
 
 func (l *soakLoad) newRequest(r *soakReq) *http.Request {
-	req, err := http.NewRequest(http.MethodPost, l.e.base+"/v1/apps/socialops/"+soakAlias+"/webhook/"+r.provider, bytes.NewReader(r.body))
+	req, err := http.NewRequest(http.MethodPost, l.e.pickBase()+"/v1/apps/socialops/"+soakAlias+"/webhook/"+r.provider, bytes.NewReader(r.body))
 	if err != nil {
 		panic(err)
 	}
@@ -608,7 +608,7 @@ func (l *soakLoad) measureLag(token, threadID, pos string, accepted time.Time) {
 	defer func() { <-l.probeSem }()
 	var last string
 	for time.Since(accepted) < 90*time.Second {
-		req, _ := http.NewRequest(http.MethodGet, l.e.base+"/v1/apps/socialops/"+soakAlias+"/inbox?limit=5&provider=generic-webhook&q="+url.QueryEscape(token), nil)
+		req, _ := http.NewRequest(http.MethodGet, l.e.pickBase()+"/v1/apps/socialops/"+soakAlias+"/inbox?limit=5&provider=generic-webhook&q="+url.QueryEscape(token), nil)
 		req.Header.Set("X-API-Key", l.e.apiKey)
 		if pos != "" {
 			req.Header.Set("X-SocialOps-Position", pos)
@@ -737,7 +737,7 @@ func (c *soakConsole) do(method, path, body string, header map[string]string) (i
 	start := time.Now()
 	backoff := 100 * time.Millisecond
 	for {
-		req, _ := http.NewRequest(method, c.l.e.base+path, strings.NewReader(body))
+		req, _ := http.NewRequest(method, c.l.e.pickBase()+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+c.l.e.token)
 		req.Header.Set("Content-Type", "application/json")
 		for k, v := range header {

@@ -40,14 +40,22 @@ func TestSoak(t *testing.T) {
 	if os.Getenv("SOCIALOPS_SOAK") != "1" {
 		t.Skip("the soak test runs with make soak (SOCIALOPS_SOAK=1)")
 	}
+	runSoak(t, "soak", 1)
+}
+
+// runSoak drives `servers` server processes on one database: with one, two
+// SIGKILLs and a restart of it; with several (make soak-ha), two SIGKILLs of
+// whichever process holds the most follower roles, each measured until every
+// role it held runs in another process. Both restart Postgres once.
+func runSoak(t *testing.T, name string, servers int) {
 	begin := time.Now()
 	total := int(soakSetting(t, "SOCIALOPS_SOAK_WEBHOOKS", 11000))
 	rate := soakSetting(t, "SOCIALOPS_SOAK_RATE", 110)
 	clients := int(soakSetting(t, "SOCIALOPS_SOAK_CLIENTS", 48))
 	consoleRate := soakSetting(t, "SOCIALOPS_SOAK_CONSOLE_RATE", 6)
 
-	e := newSoakEnv(t)
-	t.Logf("setup (cluster, fresh database, build, CLI configuration, server) took %s; server logs in %s", time.Since(begin).Round(time.Millisecond), e.logDir)
+	e := newSoakEnv(t, servers)
+	t.Logf("setup (cluster, fresh database, build, CLI configuration, %d server(s)) took %s; server logs in %s", servers, time.Since(begin).Round(time.Millisecond), e.logDir)
 
 	stats := newSoakStats()
 	load := newSoakLoad(e, stats)
@@ -75,9 +83,15 @@ func TestSoak(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	failover := &soakFailovers{}
 	kill := func(n int) {
 		load.phase.Store(fmt.Sprintf("kill-%d", n))
-		code, away, err := e.restartServer(syscall.SIGKILL)
+		if servers > 1 {
+			e.killRoleHolder(n, failover, logChaos, chaosErr)
+			load.phase.Store("steady")
+			return
+		}
+		code, away, err := e.restartServer(e.slots[0], syscall.SIGKILL)
 		if err != nil {
 			chaosErr("restart after SIGKILL %d: %v", n, err)
 		}
@@ -125,8 +139,9 @@ func TestSoak(t *testing.T) {
 	loadTime := time.Since(loadStart)
 	t.Logf("load done in %s", loadTime.Round(time.Millisecond))
 
-	// A final graceful restart, then let everything settle.
-	code, away, err := e.restartServer(syscall.SIGTERM)
+	// A final graceful restart (of slot 1: with several servers, its roles
+	// move over at once), then let everything settle.
+	code, away, err := e.restartServer(e.slots[0], syscall.SIGTERM)
 	require.NoError(t, err)
 	logChaos("SIGTERM: exit %d, back after %s", code, away.Round(time.Millisecond))
 	if code != 0 {
@@ -160,13 +175,11 @@ func TestSoak(t *testing.T) {
 		res.note("projections verify: %s", strings.Join(strings.Fields(verifyOut), " "))
 	}
 
-	// The last server stops gracefully too.
-	e.mu.Lock()
-	last := e.srv
-	e.srv = nil
-	e.mu.Unlock()
-	if code := e.stopServer(last, syscall.SIGTERM); code != 0 {
-		res.fail("the final graceful shutdown (SIGTERM) exited %d, want 0; log %s", code, last.logPath)
+	// The last servers stop gracefully too.
+	for _, last := range e.takeServers() {
+		if code := e.stopServer(last, syscall.SIGTERM); code != 0 {
+			res.fail("the final graceful shutdown (SIGTERM) exited %d, want 0; log %s", code, last.logPath)
+		}
 	}
 
 	// The report.
@@ -199,8 +212,17 @@ func TestSoak(t *testing.T) {
 		t.Logf("unexpected: %s", u)
 	}
 	unexpected := len(stats.unexpected)
-	summary := fmt.Sprintf("soak: sent=%d accepted=%d duplicates=%d rejected=%d poison=%d lost=%d doubled=%d max_lag_ms=%d",
-		stats.sent, stats.accepted, stats.duplicates, stats.rejected, poison, res.lost, res.doubled, maxLag.Milliseconds())
+	summary := fmt.Sprintf("%s: sent=%d accepted=%d duplicates=%d rejected=%d poison=%d lost=%d doubled=%d max_lag_ms=%d",
+		name, stats.sent, stats.accepted, stats.duplicates, stats.rejected, poison, res.lost, res.doubled, maxLag.Milliseconds())
+	if servers > 1 {
+		summary += failover.summary()
+		if failover.count == 0 {
+			res.fail("no follower role moved to another process after the SIGKILLs")
+		}
+		if failover.max > 10*time.Second {
+			res.fail("a role took %s to move to another process; the bound is 10 s", failover.max.Round(time.Millisecond))
+		}
+	}
 	stats.mu.Unlock()
 
 	chaosMu.Lock()

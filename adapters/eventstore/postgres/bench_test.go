@@ -19,7 +19,7 @@ import (
 const baselineDuration = 5 * time.Second
 
 // BenchmarkAppend measures single-event appends, each to a new stream, from 1
-// and from 8 concurrent appenders, and puts them beside pgbench doing one
+// and from 8 and 64 concurrent appenders, and puts them beside pgbench doing one
 // ~500-byte jsonb INSERT per transaction at the same concurrency on the same
 // cluster. ratio_vs_pgbench is store appends/s ÷ pgbench tps: above 1 means
 // group commit beats a transaction per insert, below 1 is the price of the
@@ -27,9 +27,11 @@ const baselineDuration = 5 * time.Second
 func BenchmarkAppend(b *testing.B) {
 	admin := pgtest.AdminURL(b)
 	data := pgtest.SampleDocument(500)
-	for _, appenders := range []int{1, 8} {
+	for _, appenders := range []int{1, 8, 64} {
 		store := pgstore.New(pgtest.NewPool(b), nil)
 		b.Cleanup(func() { _ = store.Close() })
+		batches := &batchCounter{}
+		store.SetObserver(batches)
 		var baseline float64 // pgbench tps, measured on the first call only
 		baselineDone := false
 
@@ -43,6 +45,7 @@ func BenchmarkAppend(b *testing.B) {
 				}
 				baseline = tps
 			}
+			batches.reset()
 			b.ResetTimer()
 
 			var next atomic.Int64
@@ -70,10 +73,30 @@ func BenchmarkAppend(b *testing.B) {
 
 			perSec := float64(b.N) / b.Elapsed().Seconds()
 			b.ReportMetric(perSec, "events/s")
+			b.ReportMetric(batches.perBatch(), "appends/batch")
 			if baseline > 0 {
 				b.ReportMetric(baseline, "pgbench_tps")
 				b.ReportMetric(perSec/baseline, "ratio_vs_pgbench")
 			}
 		})
 	}
+}
+
+// batchCounter counts the group-commit batches, to report their mean size.
+type batchCounter struct {
+	batches, appends atomic.Int64
+}
+
+func (c *batchCounter) BatchCommitted(st pgstore.BatchStats) {
+	c.batches.Add(1)
+	c.appends.Add(int64(st.Appends))
+}
+
+func (c *batchCounter) reset() { c.batches.Store(0); c.appends.Store(0) }
+
+func (c *batchCounter) perBatch() float64 {
+	if n := c.batches.Load(); n > 0 {
+		return float64(c.appends.Load()) / float64(n)
+	}
+	return 0
 }

@@ -18,7 +18,7 @@ func TestAppendQueuedAfterCloseDrainReturns(t *testing.T) {
 	require.NoError(t, s.Close())
 
 	ev := domain.ProposedEvent{ID: domain.RandomUUID(domain.CryptoRandom), Type: "Late", Data: []byte(`{}`), Metadata: []byte(`{}`)}
-	req, err := newAppendRequest(context.Background(), "late-1", domain.AnyRevision(), []domain.ProposedEvent{ev})
+	req, err := newAppendRequest(context.Background(), []domain.StreamAppend{{Stream: "late-1", Expected: domain.AnyRevision(), Events: []domain.ProposedEvent{ev}}})
 	require.NoError(t, err)
 	s.requests <- req // where the losing side of the race leaves it
 

@@ -39,7 +39,9 @@ func (s *Store) observeBatch(batch []*appendRequest, elapsed time.Duration, err 
 	}
 	st := BatchStats{Appends: len(batch), Duration: elapsed, Err: err}
 	for _, r := range batch {
-		st.Events += len(r.events)
+		for _, p := range r.parts {
+			st.Events += len(p.events)
+		}
 	}
 	box.o.BatchCommitted(st)
 }

@@ -1,0 +1,707 @@
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/socialops/socialops/adapters/eventstore"
+	"github.com/socialops/socialops/catalogue"
+	"github.com/socialops/socialops/domain"
+	"github.com/socialops/socialops/projections"
+)
+
+// CheckpointName is the dispatcher's row in projection_checkpoints.
+const CheckpointName = "webhooks"
+
+// Attempt outcomes reported to Options.OnAttempt (the outcome label of
+// socialops_webhook_attempts_total).
+const (
+	OutcomeDelivered = "delivered"
+	OutcomeRetried   = "retried"
+	OutcomeFailed    = "failed"
+)
+
+// Options tune the dispatcher. Zero values take the defaults.
+type Options struct {
+	// Schedule is the delay before each retry (default DefaultSchedule).
+	Schedule []time.Duration
+	// Timeout bounds an attempt (default 10 s); MessageTimeout that of a
+	// message.* event (default 30 s).
+	Timeout        time.Duration
+	MessageTimeout time.Duration
+	// DisableAfter disables a subscription failing continuously this long (default 5 days).
+	DisableAfter time.Duration
+	// MaxRetryAfter bounds an honoured Retry-After (default 1 h).
+	MaxRetryAfter time.Duration
+	// AllowPrivate lets deliveries connect to loopback and private addresses.
+	AllowPrivate bool
+	// EndpointConcurrency is the most requests in flight to one endpoint (default 16).
+	EndpointConcurrency int
+	// PollInterval is how often due deliveries are looked for besides
+	// nudges (default 1 s): deliveries queued by another process, retries.
+	PollInterval time.Duration
+	// LeaseSlack is added to an attempt's timeout to make its claim's lease
+	// (default 10 s): past it, another process may attempt the delivery again.
+	LeaseSlack time.Duration
+	// Worker names this process in leases (default a random id).
+	Worker string
+	Logger *slog.Logger
+	// OnAttempt, when set, is told each attempt's outcome (Outcome…); it must not block.
+	OnAttempt func(outcome string)
+	// OnDisabled, when set, is told each subscription this process disables.
+	OnDisabled func(subscriptionID string)
+	// Client overrides the HTTP client (tests); its transport should refuse
+	// private addresses unless AllowPrivate.
+	Client *http.Client
+}
+
+// Dispatcher follows the event log from its own checkpoint, writes the
+// deliveries of each public event, and delivers them.
+type Dispatcher struct {
+	pool     *pgxpool.Pool
+	events   eventstore.Store
+	registry *domain.Registry
+	subs     *Store
+	opts     Options
+	logger   *slog.Logger
+	client   *http.Client
+	nudge    chan struct{}
+
+	mu      sync.Mutex
+	workers map[string]*endpointWorker
+	wg      sync.WaitGroup
+}
+
+type endpointWorker struct{ again bool }
+
+// NewDispatcher returns a dispatcher; Run starts it.
+func NewDispatcher(pool *pgxpool.Pool, events eventstore.Store, registry *domain.Registry, subs *Store, opts Options) *Dispatcher {
+	if len(opts.Schedule) == 0 {
+		opts.Schedule = DefaultSchedule
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.MessageTimeout <= 0 {
+		opts.MessageTimeout = 30 * time.Second
+	}
+	if opts.DisableAfter <= 0 {
+		opts.DisableAfter = 5 * 24 * time.Hour
+	}
+	if opts.MaxRetryAfter <= 0 {
+		opts.MaxRetryAfter = time.Hour
+	}
+	if opts.EndpointConcurrency <= 0 {
+		opts.EndpointConcurrency = 16
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.LeaseSlack <= 0 {
+		opts.LeaseSlack = 10 * time.Second
+	}
+	if opts.Worker == "" {
+		opts.Worker = domain.RandomID("whw_", domain.CryptoRandom)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	d := &Dispatcher{pool: pool, events: events, registry: registry, subs: subs, opts: opts,
+		logger: opts.Logger.With("component", "webhooks"), nudge: make(chan struct{}, 1), workers: map[string]*endpointWorker{}}
+	d.client = opts.Client
+	if d.client == nil {
+		d.client = NewClient(opts.AllowPrivate, opts.EndpointConcurrency)
+	}
+	return d
+}
+
+// NewClient is the HTTP client of deliveries: no redirects followed, no
+// cookies, and (unless allowPrivate) a dialer that refuses to connect to a
+// loopback, private or link-local address, whatever name resolved to it.
+func NewClient(allowPrivate bool, perHost int) *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		dialer.Control = func(network, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			if ip := net.ParseIP(host); ip == nil || !publicIP(ip) {
+				return fmt.Errorf("refusing to connect to %s: not a public address (SOCIALOPS_WEBHOOK_ALLOW_PRIVATE=1 allows it)", host)
+			}
+			return nil
+		}
+	}
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   perHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
+	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// Nudge makes the dispatcher look for due deliveries now.
+func (d *Dispatcher) Nudge() {
+	select {
+	case d.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// Run follows the log and delivers until ctx ends (then nil). Several
+// processes may run it at once: deliveries are written idempotently and
+// claimed with leases, so each attempt is made by one process.
+func (d *Dispatcher) Run(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	router, err := eventstore.NewRouter(d.logger)
+	if err != nil {
+		return err
+	}
+	sub := &eventstore.WatermillSubscriber{
+		Store: d.events,
+		Checkpoint: func(ctx context.Context, _ string) (uint64, error) {
+			return projections.Checkpoint(ctx, d.pool, CheckpointName)
+		},
+		Logger: d.logger,
+	}
+	router.AddConsumerHandler("webhooks", CheckpointName, sub, func(msg *message.Message) error {
+		batch, err := eventstore.DecodeBatch(msg)
+		if err != nil {
+			return err
+		}
+		return d.fanOut(msg.Context(), batch)
+	})
+	go func() {
+		<-ctx.Done()
+		_ = router.Close()
+	}()
+	schedDone := make(chan struct{})
+	go func() { d.schedule(ctx); close(schedDone) }()
+	err = router.Run(ctx)
+	_ = sub.Close()
+	cancel()
+	<-schedDone
+	d.wg.Wait()
+	if parent.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+type route struct {
+	mapped catalogue.Mapped
+	pos    uint64
+}
+
+type subRow struct {
+	id     string
+	events []string
+	start  uint64
+}
+
+func (s subRow) wants(event string, pos uint64) bool {
+	if pos <= s.start {
+		return false
+	}
+	return len(s.events) == 0 || contains(s.events, event)
+}
+
+// fanOut writes the deliveries of a batch of events and moves the
+// checkpoint, in one transaction: a crash leaves both or neither.
+func (d *Dispatcher) fanOut(ctx context.Context, batch []domain.RecordedEvent) error {
+	threads := map[string]string{} // thread id → instance id
+	var routes []route
+	var needThreads, needAliases []string
+	for _, raw := range batch {
+		env, err := d.registry.Decode(raw)
+		if err != nil {
+			// An event this build cannot read is not one the catalogue publishes.
+			d.logger.Warn("webhooks: skipping an undecodable event", "position", raw.Position, "type", raw.Type, "error", err)
+			continue
+		}
+		if t, ok := env.Payload.(domain.ThreadOpened); ok {
+			threads[t.ThreadID] = t.InstanceID
+		}
+		m, ok := catalogue.Map(env)
+		if !ok {
+			continue
+		}
+		routes = append(routes, route{mapped: m, pos: raw.Position})
+		if m.InstanceID == "" && m.ThreadID != "" {
+			if _, ok := threads[m.ThreadID]; !ok {
+				needThreads = append(needThreads, m.ThreadID)
+			}
+		}
+		if m.InstanceID == "" && m.ThreadID == "" && m.InstanceAlias != "" {
+			needAliases = append(needAliases, m.InstanceAlias)
+		}
+	}
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	b := &pgx.Batch{}
+	for t, inst := range threads {
+		b.Queue(`INSERT INTO webhook_threads (thread_id, instance_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, t, inst)
+	}
+	aliases := map[string]string{}
+	if len(needThreads) > 0 {
+		rows, _ := tx.Query(ctx, `SELECT thread_id, instance_id FROM webhook_threads WHERE thread_id = ANY($1)`, needThreads)
+		var t, inst string
+		if _, err := pgx.ForEachRow(rows, []any{&t, &inst}, func() error { threads[t] = inst; return nil }); err != nil {
+			return err
+		}
+	}
+	if len(needAliases) > 0 {
+		rows, _ := tx.Query(ctx, `SELECT alias, instance_id FROM instances WHERE alias = ANY($1)`, needAliases)
+		var a, inst string
+		if _, err := pgx.ForEachRow(rows, []any{&a, &inst}, func() error { aliases[a] = inst; return nil }); err != nil {
+			return err
+		}
+	}
+	instanceOf := func(m catalogue.Mapped) string {
+		switch {
+		case m.InstanceID != "":
+			return m.InstanceID
+		case m.ThreadID != "":
+			return threads[m.ThreadID]
+		default:
+			return aliases[m.InstanceAlias]
+		}
+	}
+	instSet := map[string]bool{}
+	for _, r := range routes {
+		if inst := instanceOf(r.mapped); inst != "" {
+			instSet[inst] = true
+		}
+	}
+	subsOf := map[string][]subRow{}
+	if len(instSet) > 0 {
+		ids := make([]string, 0, len(instSet))
+		for i := range instSet {
+			ids = append(ids, i)
+		}
+		rows, _ := tx.Query(ctx, `SELECT subscription_id, instance_id, events, start_position FROM webhook_subscriptions WHERE instance_id = ANY($1)`, ids)
+		var s subRow
+		var inst string
+		var start int64
+		if _, err := pgx.ForEachRow(rows, []any{&s.id, &inst, &s.events, &start}, func() error {
+			s.start = uint64(start)
+			subsOf[inst] = append(subsOf[inst], subRow{id: s.id, events: append([]string(nil), s.events...), start: s.start})
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	queued := 0
+	for _, r := range routes {
+		inst := instanceOf(r.mapped)
+		var targets []subRow
+		for _, s := range subsOf[inst] {
+			if s.wants(r.mapped.Event.Event, r.pos) {
+				targets = append(targets, s)
+			}
+		}
+		if len(targets) == 0 {
+			continue
+		}
+		body, err := catalogue.Encode(r.mapped.Event)
+		if err != nil {
+			return err
+		}
+		ev := r.mapped.Event
+		b.Queue(`INSERT INTO webhook_messages (event_id, instance_id, event_type, position, payload) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (event_id) DO NOTHING`, ev.ID, inst, ev.Event, int64(r.pos), body)
+		for _, s := range targets {
+			b.Queue(`INSERT INTO webhook_deliveries (delivery_id, subscription_id, event_id, event_type) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (delivery_id) DO NOTHING`, DeliveryID(s.id, ev.ID), s.id, ev.ID, ev.Event)
+			queued++
+		}
+	}
+	b.Queue(`INSERT INTO projection_checkpoints (projector, position) VALUES ($1, $2)
+		ON CONFLICT (projector) DO UPDATE SET position = GREATEST(projection_checkpoints.position, EXCLUDED.position), updated_at = now()`,
+		CheckpointName, int64(batch[len(batch)-1].Position))
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	if queued > 0 {
+		d.Nudge()
+	}
+	return nil
+}
+
+// schedule starts a worker for each subscription with due deliveries, on
+// every nudge, poll, or when the next scheduled attempt comes due.
+func (d *Dispatcher) schedule(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.nudge:
+		case <-timer.C:
+		}
+		wait := d.opts.PollInterval
+		due, next, err := d.due(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			d.logger.Warn("webhooks: looking for due deliveries failed", "error", err)
+		}
+		for _, sub := range due {
+			d.startWorker(ctx, sub)
+		}
+		if next != nil {
+			if until := time.Until(*next); until < wait {
+				wait = max(until, 5*time.Millisecond)
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// due lists the enabled subscriptions with deliveries due now, and when the
+// next one comes due.
+func (d *Dispatcher) due(ctx context.Context) ([]string, *time.Time, error) {
+	rows, _ := d.pool.Query(ctx, `SELECT s.subscription_id FROM webhook_subscriptions s WHERE s.enabled AND EXISTS (
+			SELECT 1 FROM webhook_deliveries w WHERE w.subscription_id = s.subscription_id
+			AND w.status IN ('pending', 'failed') AND w.next_attempt_at <= now() AND (w.lease_until IS NULL OR w.lease_until < now()))`)
+	subs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, nil, err
+	}
+	// The next attempt comes due at next_attempt_at, or when its lease lapses.
+	var next *time.Time
+	err = d.pool.QueryRow(ctx, `SELECT min(GREATEST(w.next_attempt_at, COALESCE(w.lease_until, w.next_attempt_at))) FROM webhook_deliveries w
+		JOIN webhook_subscriptions s ON s.subscription_id = w.subscription_id
+		WHERE s.enabled AND w.status IN ('pending', 'failed') AND GREATEST(w.next_attempt_at, COALESCE(w.lease_until, w.next_attempt_at)) > now()`).Scan(&next)
+	if err != nil {
+		return subs, nil, err
+	}
+	return subs, next, nil
+}
+
+func (d *Dispatcher) startWorker(ctx context.Context, sub string) {
+	d.mu.Lock()
+	if w, ok := d.workers[sub]; ok {
+		w.again = true
+		d.mu.Unlock()
+		return
+	}
+	w := &endpointWorker{}
+	d.workers[sub] = w
+	d.wg.Add(1)
+	d.mu.Unlock()
+	go func() {
+		defer d.wg.Done()
+		for ctx.Err() == nil {
+			n, err := d.round(ctx, sub)
+			if err != nil && ctx.Err() == nil {
+				d.logger.Warn("webhooks: delivery round failed", "subscription_id", sub, "error", err)
+				sleepCtx(ctx, time.Second)
+			}
+			if n > 0 && err == nil {
+				continue
+			}
+			d.mu.Lock()
+			if w.again && err == nil {
+				w.again = false
+				d.mu.Unlock()
+				continue
+			}
+			delete(d.workers, sub)
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Lock()
+		delete(d.workers, sub)
+		d.mu.Unlock()
+	}()
+}
+
+func sleepCtx(ctx context.Context, dur time.Duration) {
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+type claimed struct {
+	id        string
+	eventType string
+	scheduled int
+	manual    bool
+	payload   []byte
+}
+
+type result struct {
+	claimed
+	at       time.Time
+	status   int
+	header   http.Header
+	body     string
+	duration time.Duration
+	err      string
+	ok       bool
+}
+
+// round claims up to EndpointConcurrency due deliveries of one
+// subscription, sends them at once, and records the attempts.
+func (d *Dispatcher) round(ctx context.Context, sub string) (int, error) {
+	rows, _ := d.pool.Query(ctx, `UPDATE webhook_deliveries w SET lease_owner = $2,
+			lease_until = now() + (CASE WHEN w.event_type LIKE 'message.%' THEN $3::bigint ELSE $4::bigint END) * interval '1 millisecond'
+		FROM webhook_messages m
+		WHERE w.delivery_id IN (
+			SELECT delivery_id FROM webhook_deliveries
+			WHERE subscription_id = $1 AND status IN ('pending', 'failed') AND next_attempt_at <= now()
+			AND (lease_until IS NULL OR lease_until < now())
+			ORDER BY next_attempt_at, created_at LIMIT $5 FOR UPDATE SKIP LOCKED)
+		AND m.event_id = w.event_id
+		AND EXISTS (SELECT 1 FROM webhook_subscriptions s WHERE s.subscription_id = $1 AND s.enabled)
+		RETURNING w.delivery_id, w.event_type, w.scheduled_attempts, w.manual, m.payload`,
+		sub, d.opts.Worker, (d.opts.MessageTimeout + d.opts.LeaseSlack).Milliseconds(), (d.opts.Timeout + d.opts.LeaseSlack).Milliseconds(),
+		d.opts.EndpointConcurrency)
+	batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (claimed, error) {
+		var c claimed
+		err := r.Scan(&c.id, &c.eventType, &c.scheduled, &c.manual, &c.payload)
+		return c, err
+	})
+	if err != nil || len(batch) == 0 {
+		return 0, err
+	}
+	ep, found, err := d.subs.endpoint(ctx, sub)
+	if err != nil || !found {
+		return 0, err
+	}
+	results := make([]result, len(batch))
+	var wg sync.WaitGroup
+	for i, c := range batch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = d.attempt(ctx, ep, c)
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		// Shutting down: the leases lapse and another run attempts again, same webhook-id.
+		return 0, ctx.Err()
+	}
+	return len(batch), d.record(ctx, sub, results)
+}
+
+// attempt makes one signed POST.
+func (d *Dispatcher) attempt(ctx context.Context, ep endpoint, c claimed) result {
+	timeout := d.opts.Timeout
+	if catalogue.IsMessage(c.eventType) {
+		timeout = d.opts.MessageTimeout
+	}
+	r := result{claimed: c, at: time.Now()}
+	sig, err := Sign(ep.Secrets, c.id, r.at, c.payload)
+	if err != nil {
+		r.err = err.Error()
+		return r
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, ep.URL, bytes.NewReader(c.payload))
+	if err != nil {
+		r.err = "invalid request: " + err.Error()
+		return r
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "SocialOps-Webhooks/1")
+	req.Header.Set(HeaderID, c.id)
+	req.Header.Set(HeaderTimestamp, fmt.Sprint(r.at.Unix()))
+	req.Header.Set(HeaderSignature, sig)
+	resp, err := d.client.Do(req)
+	if err != nil {
+		r.duration = time.Since(r.at)
+		switch {
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(actx.Err(), context.DeadlineExceeded):
+			r.err = fmt.Sprintf("timeout: no answer within %s", timeout)
+		default:
+			r.err = describe(err)
+		}
+		return r
+	}
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	r.duration = time.Since(r.at)
+	r.status, r.header = resp.StatusCode, resp.Header
+	r.body = cleanText(body)
+	if rerr != nil && !errors.Is(rerr, io.EOF) {
+		r.err = "reading the answer: " + describe(rerr)
+	}
+	r.ok = resp.StatusCode >= 200 && resp.StatusCode < 300 && r.err == ""
+	if !r.ok && r.err == "" {
+		r.err = fmt.Sprintf("HTTP %d", resp.StatusCode)
+	}
+	return r
+}
+
+// describe shortens a client error to what went wrong (no URL repeated).
+func describe(err error) string {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			err = inner
+		}
+	}
+	s := err.Error()
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return s
+}
+
+// cleanText is a response body as storable text: valid UTF-8, no NUL.
+func cleanText(b []byte) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(string(b), "\uFFFD"), "\x00", "")
+}
+
+// record stores a round's attempts and the deliveries' new states, updates
+// the subscription's failure window, and disables it when the window is over.
+func (d *Dispatcher) record(ctx context.Context, sub string, results []result) error {
+	now := time.Now()
+	b := &pgx.Batch{}
+	anyOK := false
+	var firstFail time.Time
+	outcomes := make([]string, len(results))
+	for i, r := range results {
+		trigger := "scheduled"
+		if r.manual {
+			trigger = "manual"
+		}
+		var code *int
+		if r.status != 0 {
+			code = &r.status
+		}
+		b.Queue(`INSERT INTO webhook_attempts (delivery_id, attempted_at, trigger, status_code, response_body, duration_ms, error, succeeded)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.id, r.at, trigger, code, r.body, float64(r.duration.Microseconds())/1000, r.err, r.ok)
+		scheduled := r.scheduled
+		if !r.manual || scheduled == 0 {
+			scheduled++
+		}
+		status, next := StatusSucceeded, now
+		switch {
+		case r.ok:
+			anyOK = true
+			outcomes[i] = OutcomeDelivered
+		case scheduled > len(d.opts.Schedule):
+			status = StatusExhausted
+			outcomes[i] = OutcomeFailed
+		default:
+			status = StatusFailed
+			delay := jitter(d.opts.Schedule[scheduled-1])
+			if ra, ok := retryAfter(r.status, r.header, now); ok {
+				delay = max(delay, min(ra, d.opts.MaxRetryAfter))
+			}
+			next = now.Add(delay)
+			outcomes[i] = OutcomeRetried
+		}
+		if !r.ok && (firstFail.IsZero() || r.at.Before(firstFail)) {
+			firstFail = r.at
+		}
+		b.Queue(`UPDATE webhook_deliveries SET status = $3, attempts = attempts + 1, scheduled_attempts = $4, manual = false,
+				next_attempt_at = $5, lease_owner = NULL, lease_until = NULL, updated_at = now()
+			WHERE delivery_id = $1 AND lease_owner = $2`, r.id, d.opts.Worker, status, scheduled, next)
+	}
+	if anyOK {
+		b.Queue(`UPDATE webhook_subscriptions SET failing_since = NULL WHERE subscription_id = $1 AND failing_since IS NOT NULL`, sub)
+	} else {
+		b.Queue(`UPDATE webhook_subscriptions SET failing_since = $2 WHERE subscription_id = $1 AND failing_since IS NULL`, sub, firstFail)
+	}
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	var instanceID string
+	var failingSince time.Time
+	disabled := false
+	if !anyOK {
+		err := tx.QueryRow(ctx, `UPDATE webhook_subscriptions SET enabled = false, disabled_reason = 'failing', updated_at = now()
+			WHERE subscription_id = $1 AND enabled AND failing_since IS NOT NULL AND failing_since <= now() - $2::bigint * interval '1 millisecond'
+			RETURNING instance_id, failing_since`, sub, d.opts.DisableAfter.Milliseconds()).Scan(&instanceID, &failingSince)
+		switch {
+		case err == nil:
+			disabled = true
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	if d.opts.OnAttempt != nil {
+		for _, o := range outcomes {
+			d.opts.OnAttempt(o)
+		}
+	}
+	if disabled {
+		d.announceDisabled(ctx, sub, instanceID, failingSince)
+	}
+	return nil
+}
+
+// announceDisabled appends WebhookSubscriptionDisabled, which the catalogue
+// publishes as subscription.disabled to the instance's other subscriptions.
+func (d *Dispatcher) announceDisabled(ctx context.Context, sub, instanceID string, since time.Time) {
+	d.logger.Warn("webhook subscription disabled: it failed continuously", "subscription_id", sub,
+		"failing_since", since.UTC().Format(time.RFC3339), "window", d.opts.DisableAfter.String())
+	ev, err := d.registry.Encode(domain.WebhookSubscriptionDisabled{SubscriptionID: sub, InstanceID: instanceID, Reason: "failing",
+		FailingSince: since.UTC().Format(time.RFC3339)}, domain.Metadata{
+		EventID:    domain.EventUUID("webhook-subscription-disabled", sub, since.UTC().Format(time.RFC3339Nano)),
+		Actor:      domain.Actor{Kind: domain.ActorSystem, ID: "webhooks:" + d.opts.Worker},
+		OccurredAt: time.Now().UTC(),
+	})
+	if err == nil {
+		_, err = d.events.Append(ctx, domain.WebhookSubscriptionStream(sub), domain.AnyRevision(), ev)
+	}
+	if err != nil {
+		d.logger.Error("webhooks: recording subscription.disabled failed", "subscription_id", sub, "error", err)
+	}
+	if d.opts.OnDisabled != nil {
+		d.opts.OnDisabled(sub)
+	}
+}
