@@ -37,7 +37,8 @@ func (SessionsProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (thread_id) DO NOTHING`,
 			e.ThreadID, e.InstanceID, e.Provider, contact, domain.StatePending, pos, at)
 	case domain.InboundMessageReceived:
-		if e.ContactID != "" {
+		queue(b, `UPDATE sessions SET updated_at = greatest(updated_at, $2) WHERE thread_id = $1`, e.ThreadID, at)
+		if e.ContactID != "" { // messages from before contacts existed have none
 			queue(b, `INSERT INTO contacts (contact_id, instance_id, provider, display_name, first_seen_at, last_seen_at)
 				SELECT $1, instance_id, $2, $3, $4, $4 FROM sessions WHERE thread_id = $5
 				ON CONFLICT (contact_id) DO UPDATE SET display_name = CASE WHEN EXCLUDED.display_name = '' THEN contacts.display_name ELSE EXCLUDED.display_name END,

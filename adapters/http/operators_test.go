@@ -330,3 +330,12 @@ func TestSeed003Sessions(t *testing.T) {
 	r = h.do("GET", base+"?csId=7", nil, bearerKey(key))
 	require.Len(t, r.json["data"].([]any), 1)
 }
+
+// consoleOperator creates an operator through the console and returns its id
+// as a thread PATCH takes it.
+func (h *harness) consoleOperator(alias, token, name string) string {
+	h.t.Helper()
+	r := h.console("POST", "/"+alias+"/operators", token, fmt.Sprintf(`{"name":%q}`, name))
+	require.Equal(h.t, 201, r.status, string(r.body))
+	return fmt.Sprint(int64(data(r)["operator"].(map[string]any)["id"].(float64)))
+}
