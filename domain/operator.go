@@ -42,7 +42,11 @@ var (
 	ErrOperatorDeleted       = &Error{Code: "operator_deleted", Message: "the operator is deleted and cannot change any more"}
 	ErrOperatorNameTaken     = &Error{Code: "operator_name_taken", Message: "an operator with this name exists"}
 	ErrOperatorNotAssignable = &Error{Code: "operator_not_assignable", Message: "the assignee must be an active operator of the instance"}
+	ErrOperatorAtCapacity    = &Error{Code: "operator_at_capacity", Message: "the operator holds as many sessions as their capacity allows"}
 )
+
+// Reasons a reservation is released.
+const SessionReasonAcceptFailed = "accept_failed"
 
 // RosterStream names the stream of an instance's operators.
 func RosterStream(instanceID string) string { return "operators-" + instanceID }
@@ -482,4 +486,30 @@ func itoa(n int64) string {
 		b[i] = '-'
 	}
 	return string(b[i:])
+}
+
+// DecideAcceptReservation counts a session on the operator about to accept
+// it, before the accept is appended to the thread: appended with the roster's
+// revision, it never puts the operator above capacity, whatever routing does
+// at the same time. A session counted on the operator already appends
+// nothing; one counted on another operator (routing is giving it to them)
+// is not pending any more for an accept.
+func DecideAcceptReservation(r Roster, threadID string, operatorID int64) ([]Event, error) {
+	o, ok := r.Operators[operatorID]
+	if !ok {
+		return nil, Errorf(ErrOperatorNotFound, "no operator %d", operatorID)
+	}
+	if o.Status != OperatorActive {
+		return nil, Errorf(ErrOperatorNotAssignable, "operator %d is not active", operatorID)
+	}
+	if held, ok := r.Holders[threadID]; ok {
+		if held == operatorID {
+			return nil, nil
+		}
+		return nil, Errorf(ErrSessionWrongStatus, "the session is being assigned to operator %d", held)
+	}
+	if o.Capacity > 0 && o.Load >= o.Capacity {
+		return nil, Errorf(ErrOperatorAtCapacity, "operator %d holds %d sessions, their capacity", operatorID, o.Load)
+	}
+	return []Event{OperatorSessionCounted{InstanceID: r.InstanceID, OperatorID: operatorID, ThreadID: threadID}}, nil
 }

@@ -74,6 +74,7 @@ var statusOf = map[string]int{
 	domain.ErrOperatorDeleted.Code:           http.StatusConflict,
 	domain.ErrOperatorNameTaken.Code:         http.StatusConflict,
 	domain.ErrOperatorNotAssignable.Code:     http.StatusUnprocessableEntity,
+	domain.ErrOperatorAtCapacity.Code:        http.StatusConflict,
 	domain.ErrSessionWrongStatus.Code:        http.StatusConflict,
 	operatorapi.ErrOrganizationNotFound.Code: http.StatusNotFound,
 	// Outbound webhooks (issue 11).

@@ -13,6 +13,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/socialops/socialops/domain"
 )
 
 func bearerKey(key string) map[string]string {
@@ -338,4 +340,33 @@ func (h *harness) consoleOperator(alias, token, name string) string {
 	r := h.console("POST", "/"+alias+"/operators", token, fmt.Sprintf(`{"name":%q}`, name))
 	require.Equal(h.t, 201, r.status, string(r.body))
 	return fmt.Sprint(int64(data(r)["operator"].(map[string]any)["id"].(float64)))
+}
+
+// An accept counts the session on the operator first: a full operator is
+// refused (nothing stored), and closing a session makes room again.
+func TestSeed003AcceptRespectsCapacity(t *testing.T) {
+	h := newHarness(t)
+	inst := h.instance("alice", "support")
+	key := h.key("alice", "socialops:write", "socialops:read")
+	r := h.do("POST", "/v1/apps/socialops/support/operators", []byte(`{"name":"Solo","capacity":1}`), jsonHeaders(key))
+	require.Equal(t, 201, r.status, string(r.body))
+	first, _ := h.openThread("support", key, "e1")
+	second, _ := h.openThread("support", key, "e2")
+	base := "/v1/apps/socialops/support/api/sessions"
+
+	r = h.do("POST", base+"/"+first+"/accept", []byte(`{"csId":"1"}`), bearerKey(key))
+	require.Equal(t, 200, r.status, string(r.body))
+	head := h.head()
+	r = h.do("POST", base+"/"+second+"/accept", []byte(`{"csId":"1"}`), bearerKey(key))
+	assert.Equal(t, 400, r.status, string(r.body))
+	assert.Equal(t, "客服接待已达上限", r.json["message"])
+	assert.Equal(t, head, h.head(), "nothing stored")
+
+	r = h.do("POST", base+"/"+first+"/close", nil, bearerKey(key))
+	require.Equal(t, 200, r.status, string(r.body))
+	// The close frees the capacity once the routing manager counts it; the
+	// harness runs none, so release it as the manager would.
+	require.NoError(t, h.commands.NewRoutingManager().Release(context.Background(), inst.ID, first, domain.SessionReasonClosed))
+	r = h.do("POST", base+"/"+second+"/accept", []byte(`{"csId":"1"}`), bearerKey(key))
+	assert.Equal(t, 200, r.status, string(r.body))
 }

@@ -52,6 +52,7 @@ const (
 	msgBadRequest    = "请求参数错误"
 	msgInternal      = "服务器内部错误"
 	msgUnknownCsID   = "客服不存在或不可用"
+	msgCsFull        = "客服接待已达上限"
 	maxSessionIDLen  = 64
 	maxContentRunes  = 4096
 	historyPageLimit = 100
@@ -89,6 +90,8 @@ func (d Deps) failWith(c *gin.Context, err error) {
 		fail(c, http.StatusBadRequest, msgWrongStatus)
 	case errors.Is(err, domain.ErrThreadNotFound):
 		fail(c, http.StatusNotFound, msgNotFound)
+	case errors.Is(err, domain.ErrOperatorAtCapacity):
+		fail(c, http.StatusBadRequest, msgCsFull)
 	case errors.Is(err, domain.ErrOperatorNotFound), errors.Is(err, domain.ErrOperatorNotAssignable):
 		fail(c, http.StatusBadRequest, msgUnknownCsID)
 	case errors.Is(err, domain.ErrMissingField) || errors.Is(err, domain.ErrInvalidField) || errors.Is(err, domain.ErrInvalidPayload):
