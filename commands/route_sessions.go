@@ -219,10 +219,15 @@ func (m *RoutingManager) release(ctx context.Context, instanceID string, session
 }
 
 // Count counts a session on the operator that took it (an accept, or an
-// assignment by a person), off its previous holder.
-func (m *RoutingManager) Count(ctx context.Context, instanceID, threadID string, operatorID int64) error {
+// assignment by a person), off its previous holder. revision is the thread
+// revision of the event that gave it: when the thread's session changed since
+// (the event is handled late), nothing is counted.
+func (m *RoutingManager) Count(ctx context.Context, instanceID, threadID string, operatorID int64, revision uint64) error {
 	_, _, err := m.changeRoster(ctx, instanceID, func(r domain.Roster) []domain.Event {
 		if held, ok := r.Holders[threadID]; ok && held == operatorID {
+			return nil
+		}
+		if m.stale(ctx, threadID, revision) {
 			return nil
 		}
 		return []domain.Event{domain.OperatorSessionCounted{InstanceID: instanceID, OperatorID: operatorID, ThreadID: threadID, FromOperator: r.Holders[threadID]}}
@@ -230,16 +235,52 @@ func (m *RoutingManager) Count(ctx context.Context, instanceID, threadID string,
 	return err
 }
 
-// Release frees a session's capacity (closed, or queued again).
-func (m *RoutingManager) Release(ctx context.Context, instanceID, threadID, reason string) error {
+// Release frees a session's capacity (closed, or queued again), unless the
+// thread's session changed after revision (the event is handled late, and
+// the capacity now counted is a later assignment's).
+func (m *RoutingManager) Release(ctx context.Context, instanceID, threadID, reason string, revision uint64) error {
 	_, _, err := m.changeRoster(ctx, instanceID, func(r domain.Roster) []domain.Event {
 		held, ok := r.Holders[threadID]
-		if !ok {
+		if !ok || m.stale(ctx, threadID, revision) {
 			return nil
 		}
 		return []domain.Event{domain.OperatorSessionReleased{InstanceID: instanceID, OperatorID: held, ThreadID: threadID, Reason: reason}}
 	})
 	return err
+}
+
+// stale tells whether the thread's session changed after revision. A thread
+// that cannot be read counts as changed: the sweep and later events correct
+// the roster, a wrong count would not be.
+func (m *RoutingManager) stale(ctx context.Context, threadID string, revision uint64) bool {
+	t, err := m.s.loadThread(ctx, threadID)
+	if err != nil {
+		return true
+	}
+	return t.SessionChangedSince(revision)
+}
+
+// Holds tells whether the session is counted on an operator who may not hold
+// it (inactive or deleted): an assignment that raced the operator's change.
+func (m *RoutingManager) Holds(ctx context.Context, instanceID string, operatorID int64) (active bool, err error) {
+	r, err := m.roster(ctx, instanceID)
+	if err != nil {
+		return false, err
+	}
+	o, ok := r.Operator(operatorID)
+	return ok && o.Status == domain.OperatorActive, nil
+}
+
+// RequeueSession puts one session of an operator who is no longer active
+// back in the queue (the assignment raced the operator's change).
+func (m *RoutingManager) RequeueSession(ctx context.Context, instanceID, threadID string, operatorID int64, reason string) error {
+	_, err := m.s.changeThread(ctx, threadID, m.context(instanceID), func(t domain.Thread) ([]domain.Event, error) {
+		return domain.DecideRequeue(t, operatorID, reason), nil
+	}, nil)
+	if err != nil {
+		return err
+	}
+	return m.release(ctx, instanceID, []Assignment{{ThreadID: threadID, OperatorID: operatorID}}, reason)
 }
 
 // Requeue puts every session an operator holds back in the queue (the

@@ -117,8 +117,18 @@ func evolveSession(t Thread, env Envelope) Thread {
 		t.Session = StateClosed
 	case SessionReopened:
 		t.Session, t.SessionOperator = StatePending, 0
+	default:
+		return t
 	}
+	t.SessionRevision = int64(env.Raw.Revision)
 	return t
+}
+
+// SessionChangedSince tells whether a session event later than revision was
+// applied to the thread: a follower handling the event at revision late (two
+// routers during a failover) must not act on it.
+func (t Thread) SessionChangedSince(revision uint64) bool {
+	return t.SessionRevision > int64(revision)
 }
 
 func operatorRef(id int64) string { return strconv.FormatInt(id, 10) }

@@ -119,6 +119,7 @@ type Thread struct {
 	// (see SessionStatus); SessionOperator the operator holding it.
 	Session         string
 	SessionOperator int64
+	SessionRevision int64 // the thread revision of the last session event
 	ContactID       string
 	// ProviderEvents maps each accepted provider event (its id, with its
 	// source when it has one) to the message it became.

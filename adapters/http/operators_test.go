@@ -366,7 +366,13 @@ func TestSeed003AcceptRespectsCapacity(t *testing.T) {
 	require.Equal(t, 200, r.status, string(r.body))
 	// The close frees the capacity once the routing manager counts it; the
 	// harness runs none, so release it as the manager would.
-	require.NoError(t, h.commands.NewRoutingManager().Release(context.Background(), inst.ID, first, domain.SessionReasonClosed))
+	var closedAt uint64
+	for _, e := range h.events() {
+		if c, ok := e.Payload.(domain.SessionClosed); ok && c.ThreadID == first {
+			closedAt = e.Raw.Revision
+		}
+	}
+	require.NoError(t, h.commands.NewRoutingManager().Release(context.Background(), inst.ID, first, domain.SessionReasonClosed, closedAt))
 	r = h.do("POST", base+"/"+second+"/accept", []byte(`{"csId":"1"}`), bearerKey(key))
 	assert.Equal(t, 200, r.status, string(r.body))
 }

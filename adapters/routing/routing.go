@@ -12,6 +12,7 @@ package routing
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -49,6 +50,9 @@ type Router struct {
 	tenancy  *postgres.Tenancy
 	opts     Options
 	logger   *slog.Logger
+	// mu serializes the follower's batches and the sweep: the manager is
+	// used by one goroutine at a time.
+	mu sync.Mutex
 }
 
 // New returns a router; Run starts it.
@@ -124,6 +128,8 @@ func init() {
 // queue of every instance the batch may have made room in. Every step is
 // idempotent, so a batch handled again after a crash changes nothing twice.
 func (r *Router) handle(ctx context.Context, batch []domain.RecordedEvent) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	dirty := map[string]bool{}
 	var order []string
 	mark := func(inst string) {
@@ -142,22 +148,23 @@ func (r *Router) handle(ctx context.Context, batch []domain.RecordedEvent) error
 			continue
 		}
 		var err2 error
+		rev := raw.Revision
 		switch e := env.Payload.(type) {
 		case domain.SessionQueued:
 			if e.FromOperator != 0 {
-				err2 = r.manager.Release(ctx, e.InstanceID, e.ThreadID, e.Reason)
+				err2 = r.manager.Release(ctx, e.InstanceID, e.ThreadID, e.Reason, rev)
 			}
 			mark(e.InstanceID)
 		case domain.SessionReopened:
-			err2 = r.manager.Release(ctx, e.InstanceID, e.ThreadID, e.Reason)
+			err2 = r.manager.Release(ctx, e.InstanceID, e.ThreadID, e.Reason, rev)
 			mark(e.InstanceID)
 		case domain.SessionAssigned:
-			err2 = r.manager.Count(ctx, e.InstanceID, e.ThreadID, e.OperatorID)
+			err2 = r.counted(ctx, e.InstanceID, e.ThreadID, e.OperatorID, rev)
 			mark(e.InstanceID)
 		case domain.SessionAccepted:
-			err2 = r.manager.Count(ctx, e.InstanceID, e.ThreadID, e.OperatorID)
+			err2 = r.counted(ctx, e.InstanceID, e.ThreadID, e.OperatorID, rev)
 		case domain.SessionClosed:
-			err2 = r.manager.Release(ctx, e.InstanceID, e.ThreadID, domain.SessionReasonClosed)
+			err2 = r.manager.Release(ctx, e.InstanceID, e.ThreadID, domain.SessionReasonClosed, rev)
 		case domain.OperatorStatusChanged:
 			switch e.To {
 			case domain.OperatorInactive:
@@ -194,6 +201,20 @@ func (r *Router) handle(ctx context.Context, batch []domain.RecordedEvent) error
 		}
 	}
 	return nil
+}
+
+// counted counts an assigned or accepted session on its operator; an
+// operator who went inactive or was deleted meanwhile (the assignment raced
+// that change, possibly in another router) has it put back in the queue.
+func (r *Router) counted(ctx context.Context, instanceID, threadID string, operatorID int64, rev uint64) error {
+	if err := r.manager.Count(ctx, instanceID, threadID, operatorID, rev); err != nil {
+		return err
+	}
+	active, err := r.manager.Holds(ctx, instanceID, operatorID)
+	if err != nil || active {
+		return err
+	}
+	return r.manager.RequeueSession(ctx, instanceID, threadID, operatorID, domain.SessionReasonOperatorInactive)
 }
 
 // Drain assigns an auto instance's queue, oldest first, until nobody can
@@ -266,7 +287,10 @@ func (r *Router) sweep(ctx context.Context) {
 			continue
 		}
 		for _, inst := range insts {
-			if err := r.Drain(ctx, inst); err != nil && ctx.Err() == nil {
+			r.mu.Lock()
+			err := r.Drain(ctx, inst)
+			r.mu.Unlock()
+			if err != nil && ctx.Err() == nil {
 				r.logger.Warn("routing sweep failed", "instance_id", inst, "error", err)
 			}
 		}
