@@ -11,6 +11,7 @@ package catalogue
 import (
 	"encoding/json"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/socialops/socialops/domain"
@@ -25,8 +26,8 @@ const (
 	MessageSent               = "message.sent"
 	MessageFailed             = "message.failed"
 	NoteCreated               = "note.created"
-	// AgentStatusChanged is emitted once operators exist (issue 10); it may be
-	// subscribed to already.
+	// AgentStatusChanged is an operator's presence (online, away, offline)
+	// or status (active, inactive, deleted) changing.
 	AgentStatusChanged = "agent.status_changed"
 	// SubscriptionDisabled tells an instance's other subscriptions that a
 	// webhook subscription was disabled after failing for too long.
@@ -45,7 +46,7 @@ var descriptions = map[string]string{
 	MessageSent:               "an outbound reply was delivered to the provider",
 	MessageFailed:             "an outbound reply could not be delivered",
 	NoteCreated:               "an internal note was added to a conversation",
-	AgentStatusChanged:        "an agent's status changed (emitted once operators exist)",
+	AgentStatusChanged:        "an operator's presence (online, away, offline) or status (active, inactive, deleted) changed",
 	SubscriptionDisabled:      "a webhook subscription of the instance was disabled after failing continuously",
 }
 
@@ -212,6 +213,17 @@ func Map(env domain.Envelope) (m Mapped, ok bool) {
 		ev.Event = ConversationAssigned
 		ev.Data = AssignedData{ConversationID: p.ThreadID, AgentID: p.To, PreviousAgentID: p.From}
 		m.ThreadID = p.ThreadID
+	// Sessions need no names of their own: every assignment, accept and
+	// requeue appends ThreadAssigned, every close or reopen that changes the
+	// thread's status ThreadStatusChanged (mapped above).
+	case domain.OperatorPresenceChanged:
+		ev.Event = AgentStatusChanged
+		ev.Data = AgentStatusData{AgentID: strconv.FormatInt(p.OperatorID, 10), Status: p.To}
+		m.InstanceID = p.InstanceID
+	case domain.OperatorStatusChanged:
+		ev.Event = AgentStatusChanged
+		ev.Data = AgentStatusData{AgentID: strconv.FormatInt(p.OperatorID, 10), Status: operatorStatusNames[p.To]}
+		m.InstanceID = p.InstanceID
 	case domain.WebhookSubscriptionDisabled:
 		ev.Event = SubscriptionDisabled
 		ev.Data = SubscriptionDisabledData{SubscriptionID: p.SubscriptionID, Reason: p.Reason, FailingSince: p.FailingSince}
@@ -222,6 +234,8 @@ func Map(env domain.Envelope) (m Mapped, ok bool) {
 	m.Event = ev
 	return m, true
 }
+
+var operatorStatusNames = map[int]string{domain.OperatorActive: "active", domain.OperatorInactive: "inactive", domain.OperatorDeleted: "deleted"}
 
 // Encode is the public JSON of an event, without HTML escaping (a message's
 // <, > and & stay as written).

@@ -60,5 +60,6 @@ func TestLongThreadsUseSnapshots(t *testing.T) {
 	res, err := svc.UpdateThread(ctx, commands.UpdateThread{InstanceID: inst.ID, ThreadID: first[0].ThreadID, Changes: domain.ThreadChanges{Status: &s}})
 	require.NoError(t, err)
 	assert.Equal(t, "resolved", res.Thread.Status)
-	assert.Len(t, res.Events, 1)
+	require.Len(t, res.Events, 2, "the status change and the session's close")
+	assert.IsType(t, domain.SessionClosed{}, res.Events[1])
 }

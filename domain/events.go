@@ -26,6 +26,18 @@ func NewEventRegistry() *Registry {
 	r.Register(DeliveryCharged{}, 1)
 	r.Register(DeliveryRefunded{}, 1)
 	r.Register(DeliveryResolveFailed{}, 1)
+	r.Register(OperatorCreated{}, 1)
+	r.Register(OperatorRenamed{}, 1)
+	r.Register(OperatorStatusChanged{}, 1)
+	r.Register(OperatorCapacityChanged{}, 1)
+	r.Register(OperatorPresenceChanged{}, 1)
+	r.Register(OperatorSessionCounted{}, 1)
+	r.Register(OperatorSessionReleased{}, 1)
+	r.Register(SessionQueued{}, 1)
+	r.Register(SessionAssigned{}, 1)
+	r.Register(SessionAccepted{}, 1)
+	r.Register(SessionClosed{}, 1)
+	r.Register(SessionReopened{}, 1)
 	r.Register(WebhookSubscriptionDisabled{}, 1)
 	return r
 }

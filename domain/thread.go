@@ -56,6 +56,7 @@ type ThreadOpened struct {
 	Status           string   `json:"status"`
 	Priority         string   `json:"priority"`
 	Labels           []string `json:"labels"`
+	ContactID        string   `json:"contact_id,omitempty"` // the session's customer (the first sender)
 }
 
 func (ThreadOpened) EventType() string { return "ThreadOpened" }
@@ -73,6 +74,7 @@ type InboundMessageReceived struct {
 	Subject           string          `json:"subject"`
 	Text              string          `json:"text"`
 	Sender            Sender          `json:"sender"`
+	ContactID         string          `json:"contact_id,omitempty"`
 	Labels            []string        `json:"labels,omitempty"`
 	ProviderTime      *time.Time      `json:"provider_time,omitempty"`
 	RawPayload        json.RawMessage `json:"raw_payload,omitempty"`
@@ -113,6 +115,12 @@ type Thread struct {
 	Status           string
 	Priority         string
 	Assignee         string
+	// Session is the session state (seed 003), "" before sessions existed
+	// (see SessionStatus); SessionOperator the operator holding it.
+	Session         string
+	SessionOperator int64
+	SessionRevision int64 // the thread revision of the last session event
+	ContactID       string
 	// ProviderEvents maps each accepted provider event (its id, with its
 	// source when it has one) to the message it became.
 	ProviderEvents map[string]AcceptedEvent
@@ -125,7 +133,7 @@ type Thread struct {
 
 // ThreadSnapshotVersion names the shape of Thread in stored snapshots; bump it
 // when the fields change and old snapshots are ignored.
-const ThreadSnapshotVersion = 1
+const ThreadSnapshotVersion = 2
 
 // AcceptedEvent is where an accepted provider event landed: Position is that
 // of the last event of its append (its charge), as a fresh append reports.
@@ -160,6 +168,7 @@ func EvolveThread(t Thread, env Envelope) Thread {
 		t.InstanceID, t.OwnerID, t.InstanceAlias = e.InstanceID, e.OwnerID, e.InstanceAlias
 		t.Provider, t.ExternalThreadID = e.Provider, e.ExternalThreadID
 		t.Status, t.Priority = e.Status, e.Priority
+		t.ContactID = e.ContactID
 	case InboundMessageReceived:
 		key := threadKey(e.Source, e.ProviderEventID)
 		t.ProviderEvents[key] = AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position}
@@ -172,6 +181,8 @@ func EvolveThread(t Thread, env Envelope) Thread {
 		t.Priority = e.To
 	case ThreadAssigned:
 		t.Assignee = e.To
+	default:
+		t = evolveSession(t, env)
 	case ChargeApplied:
 		if acc, ok := t.ProviderEvents[t.lastInbound]; ok && acc.MessageID == e.MessageID {
 			t.ProviderEvents[t.lastInbound] = AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position}
@@ -233,7 +244,9 @@ func DecideInbound(t Thread, cmd ReceiveInbound) ([]Event, InboundOutcome) {
 		return nil, InboundOutcome{ThreadID: t.ID, MessageID: prev.MessageID, Duplicate: true, Position: prev.Position}
 	}
 	msgID := ref.MessageID()
+	contactID := ContactID(cmd.Instance.ID, m.Provider, m.Sender, m.ExternalThreadID)
 	var events []Event
+	session := sessionOnInbound(t, cmd.Instance.ID)
 	if !t.Exists() {
 		events = append(events, ThreadOpened{
 			ThreadID:         t.ID,
@@ -246,8 +259,12 @@ func DecideInbound(t Thread, cmd ReceiveInbound) ([]Event, InboundOutcome) {
 			Status:           StatusOpen,
 			Priority:         PriorityFromLabels(m.Labels),
 			Labels:           m.Labels,
+			ContactID:        contactID,
 		})
 	}
+	// Session events go before the message: the charge stays the append's
+	// last event, whose position a duplicate answers.
+	events = append(events, session...)
 	var providerTime *time.Time
 	if !m.OccurredAt.IsZero() {
 		pt := m.OccurredAt.UTC()
@@ -265,6 +282,7 @@ func DecideInbound(t Thread, cmd ReceiveInbound) ([]Event, InboundOutcome) {
 			Subject:           m.Subject,
 			Text:              m.Text,
 			Sender:            m.Sender,
+			ContactID:         contactID,
 			Labels:            m.Labels,
 			ProviderTime:      providerTime,
 			RawPayload:        cmd.RawPayload,

@@ -30,17 +30,17 @@ func (MessagesProjector) Handles(t string) bool { return messageTypes[t] }
 func (MessagesProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	switch e := env.Payload.(type) {
 	case domain.InboundMessageReceived:
-		queue(b, `INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING`,
-			e.MessageID, e.ThreadID, DirectionInbound, e.MessageType, e.Text, e.Sender.DisplayName, occurredAt(env), int64(env.Raw.Position))
+		queue(b, `INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position, sender_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (message_id) DO NOTHING`,
+			e.MessageID, e.ThreadID, DirectionInbound, e.MessageType, e.Text, e.Sender.DisplayName, occurredAt(env), int64(env.Raw.Position), e.ContactID)
 	case domain.NoteAdded:
 		queue(b, `INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING`,
 			e.MessageID, e.ThreadID, DirectionInternal, domain.MessageText, e.Text, e.AuthorID, occurredAt(env), int64(env.Raw.Position))
 	case domain.ReplyQueued:
 		queue(b, `INSERT INTO thread_messages (message_id, thread_id, direction, message_type, text, sender_display, created_at, position,
-				action_id, delivery_status)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (message_id) DO NOTHING`,
+				action_id, delivery_status, sender_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $6) ON CONFLICT (message_id) DO NOTHING`,
 			e.MessageID, e.ThreadID, DirectionOutbound, domain.MessageText, e.Text, e.AuthorID, occurredAt(env), int64(env.Raw.Position),
 			e.ActionID, domain.ActionPending)
 	case domain.DeliveryClaimed:

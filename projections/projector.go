@@ -45,7 +45,8 @@ func typesOf(samples ...domain.Event) eventTypes {
 
 // All returns every projector, in a fixed order.
 func All() []Projector {
-	return []Projector{InboxProjector{}, MessagesProjector{}, WalletProjector{}, ActionsProjector{}, ChannelsProjector{}}
+	return []Projector{InboxProjector{}, MessagesProjector{}, WalletProjector{}, ActionsProjector{}, ChannelsProjector{},
+		OperatorsProjector{}, SessionsProjector{}}
 }
 
 // ByName finds a projector.

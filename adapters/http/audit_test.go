@@ -52,14 +52,14 @@ func TestAuditEventsArePagedByCount(t *testing.T) {
 	}
 
 	pages := auditPages(t, h, "support", thread, key, "4")
-	require.Len(t, pages, 3, "11 events in pages of 4")
+	require.Len(t, pages, 3, "12 events (opened, queued, 5 × (message + charge)) in pages of 4")
 	assert.Len(t, pages[0]["events"], 4)
 	assert.EqualValues(t, 3, pages[0]["next_after"])
-	assert.Len(t, pages[2]["events"], 3)
-	assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, revisions(pages), "every event once, in order")
+	assert.Len(t, pages[2]["events"], 4)
+	assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, revisions(pages), "every event once, in order")
 
 	// Past the end: an empty last page.
-	r := h.get("/v1/apps/socialops/support/threads/"+thread+"/events?after=10", key)
+	r := h.get("/v1/apps/socialops/support/threads/"+thread+"/events?after=11", key)
 	require.Equal(t, 200, r.status)
 	assert.Empty(t, r.json["data"].(map[string]any)["events"])
 	assert.Equal(t, false, r.json["data"].(map[string]any)["has_more"])
@@ -105,7 +105,7 @@ func TestAuditEventsArePagedByBytes(t *testing.T) {
 		}
 		assert.LessOrEqual(t, n, 7, "a page ends once it passes 4 MiB")
 	}
-	want := make([]int, 17) // opened + 8 × (message + charge)
+	want := make([]int, 18) // opened + queued + 8 × (message + charge)
 	for i := range want {
 		want[i] = i
 	}

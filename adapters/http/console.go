@@ -29,18 +29,21 @@ func (h *handlers) withConsoleInstance(c *gin.Context) {
 
 // listInstances serves GET /console/socialops/instances: the user's instances only.
 func (h *handlers) listInstances(c *gin.Context) {
-	insts, err := h.Tenancy.InstancesOfOwner(c.Request.Context(), userOf(c))
+	insts, err := h.Tenancy.SettingsOfOwner(c.Request.Context(), userOf(c))
 	if err != nil {
 		writeError(c, h.Logger, err)
 		return
 	}
 	type view struct {
-		Alias   string `json:"alias"`
-		Service string `json:"service"`
+		Alias          string `json:"alias"`
+		Service        string `json:"service"`
+		Name           string `json:"name"`
+		OrganizationID int64  `json:"organization_id"`
+		Routing        string `json:"routing"`
 	}
 	out := make([]view, 0, len(insts))
 	for _, i := range insts {
-		out = append(out, view{Alias: i.Alias, Service: "socialops"})
+		out = append(out, view{Alias: i.Alias, Service: "socialops", Name: i.Name, OrganizationID: i.OrganizationID, Routing: i.Routing})
 	}
 	ok(c, http.StatusOK, gin.H{"instances": out})
 }

@@ -317,21 +317,23 @@ func TestConsolePatchThread(t *testing.T) {
 	manage := h.token("alice", "service:manage")
 	path := "/support/threads/" + thread
 
-	r := h.console("PATCH", path, manage, `{"status":"pending","priority":"high","assignee":"ops-1"}`)
+	op := h.consoleOperator("support", manage, "Ops One")
+	r := h.console("PATCH", path, manage, `{"status":"pending","priority":"high","assignee":"`+op+`"}`)
 	require.Equal(t, 200, r.status, string(r.body))
 	th := data(r)["thread"].(map[string]any)
 	assert.Equal(t, "pending", th["status"])
 	assert.Equal(t, "high", th["priority"])
-	assert.Equal(t, "ops-1", th["assignee"])
+	assert.Equal(t, op, th["assignee"])
 	evs := h.events()
-	last3 := evs[len(evs)-3:]
-	assert.Equal(t, []string{"ThreadStatusChanged", "ThreadPriorityChanged", "ThreadAssigned"}, []string{last3[0].Type, last3[1].Type, last3[2].Type})
-	for _, e := range last3 {
+	last4 := evs[len(evs)-4:]
+	assert.Equal(t, []string{"ThreadStatusChanged", "ThreadPriorityChanged", "ThreadAssigned", "SessionAssigned"},
+		[]string{last4[0].Type, last4[1].Type, last4[2].Type, last4[3].Type}, "the assignee takes the session")
+	for _, e := range last4 {
 		assert.Equal(t, domain.Actor{Kind: domain.ActorUser, ID: "alice"}, e.Metadata.Actor, "each change carries its actor")
 	}
 
 	before := h.head()
-	r = h.console("PATCH", path, manage, `{"status":"pending","assignee":"ops-1"}`)
+	r = h.console("PATCH", path, manage, `{"status":"pending","assignee":"`+op+`"}`)
 	require.Equal(t, 200, r.status)
 	assert.Equal(t, before, h.head(), "a change to the current value appends nothing")
 	assert.Empty(t, data(r)["changes"])
@@ -346,6 +348,7 @@ func TestConsolePatchThread(t *testing.T) {
 	}{
 		{`{"status":"closed"}`, 400}, {`{"priority":"critical"}`, 400}, {`{"assignee":42}`, 400},
 		{`{"subject":"x"}`, 400}, {`{}`, 422}, {`{"status":null}`, 422},
+		{`{"assignee":"ops-1"}`, 422}, {`{"assignee":"999"}`, 422}, // not an operator id of the instance
 	} {
 		before := h.head()
 		r = h.console("PATCH", path, manage, tc.body)
@@ -368,8 +371,12 @@ func TestConsoleConcurrentCommandsLoseNothing(t *testing.T) {
 	key := h.key("alice", "socialops:write")
 	thread, _ := h.openThread("support", key, "e1")
 	manage := h.token("alice", "service:manage")
-
 	const n = 50
+	agents := map[int]string{}
+	for i := 1; i < n; i += 2 {
+		agents[i] = h.consoleOperator("support", manage, fmt.Sprintf("agent %d", i))
+	}
+
 	var wg sync.WaitGroup
 	statuses := make([]int, n)
 	for i := 0; i < n; i++ {
@@ -380,7 +387,7 @@ func TestConsoleConcurrentCommandsLoseNothing(t *testing.T) {
 			if i%2 == 0 {
 				r = h.console("POST", "/support/threads/"+thread+"/notes", manage, fmt.Sprintf(`{"text":"note %d"}`, i))
 			} else {
-				r = h.console("PATCH", "/support/threads/"+thread, manage, fmt.Sprintf(`{"assignee":"agent-%d"}`, i))
+				r = h.console("PATCH", "/support/threads/"+thread, manage, fmt.Sprintf(`{"assignee":%q}`, agents[i]))
 			}
 			statuses[i] = r.status
 		}(i)

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/socialops/socialops/adapters/http/operatorapi"
 	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/adapters/webhooks"
 	"github.com/socialops/socialops/domain"
@@ -68,6 +69,14 @@ var statusOf = map[string]int{
 	domain.ErrAccountProviderMismatch.Code: http.StatusUnprocessableEntity,
 	domain.ErrChannelNotFound.Code:         http.StatusNotFound,
 	postgres.ErrIdempotencyKeyReused.Code:  http.StatusUnprocessableEntity,
+	// Operators and sessions.
+	domain.ErrOperatorNotFound.Code:          http.StatusNotFound,
+	domain.ErrOperatorDeleted.Code:           http.StatusConflict,
+	domain.ErrOperatorNameTaken.Code:         http.StatusConflict,
+	domain.ErrOperatorNotAssignable.Code:     http.StatusUnprocessableEntity,
+	domain.ErrOperatorAtCapacity.Code:        http.StatusConflict,
+	domain.ErrSessionWrongStatus.Code:        http.StatusConflict,
+	operatorapi.ErrOrganizationNotFound.Code: http.StatusNotFound,
 	// Outbound webhooks (issue 11).
 	webhooks.ErrSubscriptionNotFound.Code: http.StatusNotFound,
 	webhooks.ErrDeliveryNotFound.Code:     http.StatusNotFound,

@@ -301,7 +301,7 @@ func TestMessagesAndAuditReplay(t *testing.T) {
 	ev := h.get("/v1/apps/socialops/support/threads/"+threadID+"/events", key)
 	require.Equal(t, 200, ev.status, string(ev.body))
 	events := ev.json["data"].(map[string]any)["events"].([]any)
-	require.Len(t, events, 11, "opened + 5 × (message + charge)")
+	require.Len(t, events, 12, "opened + queued + 5 × (message + charge)")
 	var types []string
 	for i, e := range events {
 		em := e.(map[string]any)
@@ -312,9 +312,10 @@ func TestMessagesAndAuditReplay(t *testing.T) {
 		assert.Equal(t, "api_key", em["actor"].(map[string]any)["kind"])
 	}
 	assert.Equal(t, "ThreadOpened", types[0])
-	assert.Equal(t, "InboundMessageReceived", types[1])
-	assert.Equal(t, "ChargeApplied", types[2])
-	raw := events[1].(map[string]any)["data"].(map[string]any)["raw_payload"].(map[string]any)
+	assert.Equal(t, "SessionQueued", types[1], "a new thread's session waits for an operator")
+	assert.Equal(t, "InboundMessageReceived", types[2])
+	assert.Equal(t, "ChargeApplied", types[3])
+	raw := events[2].(map[string]any)["data"].(map[string]any)["raw_payload"].(map[string]any)
 	assert.EqualValues(t, 918273645, raw["update_id"])
 
 	// Unknown thread: 404.

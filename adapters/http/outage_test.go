@@ -137,7 +137,7 @@ func TestDatabaseDownAnswers503AndRecovers(t *testing.T) {
 	require.Equal(t, 200, q.status)
 	assert.Empty(t, q.header.Get("X-SocialOps-Stale"), "projectors resumed from their checkpoints")
 	assert.Len(t, threadIDs(q), 2)
-	assert.Equal(t, map[string]int{"InboundEventClaimed": 2, "ThreadOpened": 2, "InboundMessageReceived": 2, "ChargeApplied": 2}, countTypes(h.events()),
+	assert.Equal(t, map[string]int{"InboundEventClaimed": 2, "ThreadOpened": 2, "SessionQueued": 2, "InboundMessageReceived": 2, "ChargeApplied": 2}, countTypes(h.events()),
 		"nothing lost, nothing doubled")
 }
 

@@ -170,6 +170,7 @@ func NewRouter(d Deps) *gin.Engine {
 	console.GET("/:alias/billing/ledger", with(read, h.ledger)...)
 	h.registerConsoleOutboundWebhooks(console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
+	h.registerOperators(api, console, read, manage)
 	return r
 }
 

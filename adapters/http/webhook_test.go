@@ -56,12 +56,15 @@ func TestWebhookSeedExampleAccepted(t *testing.T) {
 	assert.Equal(t, h.head(), pos)
 
 	evs := h.events()
-	require.Len(t, evs, 4)
+	require.Len(t, evs, 5)
 	claim := evs[0].Payload.(domain.InboundEventClaimed)
 	evs = evs[1:]
 	opened := evs[0].Payload.(domain.ThreadOpened)
-	msg := evs[1].Payload.(domain.InboundMessageReceived)
-	charge := evs[2].Payload.(domain.ChargeApplied)
+	queued := evs[1].Payload.(domain.SessionQueued)
+	msg := evs[2].Payload.(domain.InboundMessageReceived)
+	charge := evs[3].Payload.(domain.ChargeApplied)
+	assert.Equal(t, domain.SessionQueued{ThreadID: opened.ThreadID, InstanceID: opened.InstanceID, Reason: domain.SessionReasonOpened,
+		Actor: domain.Actor{Kind: domain.ActorProvider}}, queued, "the new thread's session waits for an operator")
 	assert.Equal(t, domain.InboundEventClaimed{InstanceID: opened.InstanceID, Provider: "generic-webhook", ProviderEventID: "evt_1001",
 		ThreadID: opened.ThreadID, MessageID: msg.MessageID}, claim, "the event is claimed for its thread first")
 	assert.Equal(t, r.json["thread_id"], opened.ThreadID)
@@ -91,7 +94,7 @@ func TestWebhookSeedExampleAccepted(t *testing.T) {
 	require.Equal(t, 202, r2.status, string(r2.body))
 	assert.Equal(t, r.json["thread_id"], r2.json["thread_id"])
 	assert.NotEqual(t, r.json["message_id"], r2.json["message_id"])
-	assert.Equal(t, map[string]int{"InboundEventClaimed": 2, "ThreadOpened": 1, "InboundMessageReceived": 2, "ChargeApplied": 2}, countTypes(h.events()))
+	assert.Equal(t, map[string]int{"InboundEventClaimed": 2, "ThreadOpened": 1, "SessionQueued": 1, "InboundMessageReceived": 2, "ChargeApplied": 2}, countTypes(h.events()))
 }
 
 func TestWebhookAcceptedWithoutBalance(t *testing.T) {
@@ -127,7 +130,7 @@ func TestWebhookDuplicateDelivery(t *testing.T) {
 	assert.Equal(t, first.json["thread_id"], again.json["thread_id"])
 	assert.Equal(t, first.json["message_id"], again.json["message_id"])
 	assert.Equal(t, first.header.Get("X-SocialOps-Position"), again.header.Get("X-SocialOps-Position"))
-	assert.Equal(t, map[string]int{"InboundEventClaimed": 1, "ThreadOpened": 1, "InboundMessageReceived": 1, "ChargeApplied": 1}, countTypes(h.events()))
+	assert.Equal(t, map[string]int{"InboundEventClaimed": 1, "ThreadOpened": 1, "SessionQueued": 1, "InboundMessageReceived": 1, "ChargeApplied": 1}, countTypes(h.events()))
 }
 
 func TestWebhookTwentyConcurrentCopies(t *testing.T) {
@@ -160,7 +163,7 @@ func TestWebhookTwentyConcurrentCopies(t *testing.T) {
 		}
 		assert.GreaterOrEqual(t, dups, 1, "copies are reported as duplicates")
 	}
-	assert.Equal(t, map[string]int{"InboundEventClaimed": 3, "ThreadOpened": 2, "InboundMessageReceived": 3, "ChargeApplied": 3}, countTypes(h.events()),
+	assert.Equal(t, map[string]int{"InboundEventClaimed": 3, "ThreadOpened": 2, "SessionQueued": 2, "InboundMessageReceived": 3, "ChargeApplied": 3}, countTypes(h.events()),
 		"twenty copies became one message and one charge each")
 }
 

@@ -202,10 +202,15 @@ func TestUnknownEventTypeIsParkedAndTheRestApplies(t *testing.T) {
 	r, _, _ := f.run(t, projectionrunner.Options{})
 	waitCheckpoints(t, f, after)
 	assert.NoError(t, r.Healthy())
-	for _, s := range r.Statuses() {
-		assert.Equal(t, "running", s.State, s.Name)
-		assert.Equal(t, 1, s.Parked, s.Name)
-	}
+	// The status is set just after the batch commits: wait for it too.
+	require.Eventually(t, func() bool {
+		for _, s := range r.Statuses() {
+			if s.State != "running" || s.Parked != 1 {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "every projector running with one parked event: %+v", r.Statuses())
 	parked, err := projections.ListParked(ctx, f.pool, "", false)
 	require.NoError(t, err)
 	require.Len(t, parked, len(projections.All()), "one per projector")

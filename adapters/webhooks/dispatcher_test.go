@@ -3,6 +3,7 @@ package webhooks_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -300,7 +301,9 @@ func TestEventTypeFilters(t *testing.T) {
 	cc := commands.Context{Actor: domain.Actor{Kind: domain.ActorUser, ID: "agent-7"}}
 	_, err := e.commands.AddNote(context.Background(), commands.AddNote{InstanceID: e.inst.ID, ThreadID: thread, Text: "vip", Context: cc})
 	require.NoError(t, err)
-	status, assignee := domain.StatusResolved, "agent-7"
+	ops, err := e.commands.CreateOperators(context.Background(), commands.CreateOperators{Instance: e.inst, Items: []domain.NewOperator{{Name: "Agent 7"}}, Context: cc})
+	require.NoError(t, err)
+	status, assignee := domain.StatusResolved, strconv.FormatInt(ops.Operators[0].ID, 10)
 	_, err = e.commands.UpdateThread(context.Background(), commands.UpdateThread{InstanceID: e.inst.ID, ThreadID: thread,
 		Changes: domain.ThreadChanges{Status: &status, Assignee: &assignee}, Context: cc})
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
 )
@@ -29,11 +31,19 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 	secretFile := fs.String("secret-file", "", "file holding the webhook secret")
 	micro := fs.Int64("micro-usd", 0, "amount in micro-USD")
 	note := fs.String("note", "", "note recorded with a credit")
+	displayName := fs.String("name", "", "display name (instance, operator)")
+	routingMode := fs.String("routing", "", "instance routing: auto or manual")
+	capacity := fs.Int("capacity", domain.DefaultOperatorCapacity, "operator capacity (0: no limit)")
 	if err := fs.Parse(args[2:]); err != nil {
 		return &usageError{fmt.Sprintf("%s: %v", name, err)}
 	}
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0))}
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if name == "instance set" && given["routing"] && *routingMode != domain.RoutingAuto && *routingMode != domain.RoutingManual {
+		return &usageError{"instance set: --routing is auto or manual"}
 	}
 	if name == "webhook-secret set" {
 		// Checked before opening the database: the secret is read once, here.
@@ -72,7 +82,53 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 		if err != nil {
 			return err
 		}
+		if given["name"] {
+			if _, err := a.tenancy.SetSettings(ctx, inst.Alias, displayName, nil); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintln(stdout, inst.Alias)
+	case "instance get", "instance set":
+		if *alias == "" {
+			return &usageError{name + " needs --alias"}
+		}
+		var set *postgres.InstanceSettings
+		if name == "instance set" {
+			var n, r *string
+			if given["name"] {
+				n = displayName
+			}
+			if given["routing"] {
+				r = routingMode
+			}
+			st, err := a.tenancy.SetSettings(ctx, *alias, n, r)
+			if err != nil {
+				return err
+			}
+			set = &st
+		}
+		if set == nil {
+			st, err := a.tenancy.SettingsByAlias(ctx, *alias)
+			if err != nil {
+				return err
+			}
+			set = &st
+		}
+		return json.NewEncoder(stdout).Encode(set)
+	case "operator create":
+		if *alias == "" || !given["name"] {
+			return &usageError{"operator create needs --alias and --name"}
+		}
+		inst, err := a.tenancy.InstanceByAlias(ctx, *alias)
+		if err != nil {
+			return err
+		}
+		res, err := a.commands.CreateOperators(ctx, commands.CreateOperators{Instance: inst,
+			Items: []domain.NewOperator{{Name: *displayName, Capacity: capacity}}, Context: actor})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, res.Operators[0].ID)
 	case "apikey create":
 		if *owner == "" || *scopes == "" {
 			return &usageError{"apikey create needs --owner and --scopes"}

@@ -30,6 +30,6 @@ func TestConfigElectionInterval(t *testing.T) {
 	}
 }
 
-func TestFollowerRolesAreTheProjectorsAndDelivery(t *testing.T) {
-	assert.Equal(t, []string{"inbox", "messages", "wallet", "actions", "channels", "delivery", "webhooks"}, followerRoles())
+func TestFollowerRolesAreTheProjectorsAndProcessManagers(t *testing.T) {
+	assert.Equal(t, []string{"inbox", "messages", "wallet", "actions", "channels", "operators", "sessions", "delivery", "webhooks", "routing"}, followerRoles())
 }

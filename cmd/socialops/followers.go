@@ -13,6 +13,7 @@ import (
 	"github.com/socialops/socialops/adapters/deliveryworker"
 	"github.com/socialops/socialops/adapters/election"
 	"github.com/socialops/socialops/adapters/projectionrunner"
+	"github.com/socialops/socialops/adapters/routing"
 	"github.com/socialops/socialops/adapters/webhooks"
 	"github.com/socialops/socialops/domain"
 	"github.com/socialops/socialops/projections"
@@ -27,6 +28,7 @@ type followers struct {
 	logger   *slog.Logger
 	delivery *deliveryworker.Worker
 	webhooks *webhooks.Dispatcher
+	routing  *routing.Router
 
 	mu      sync.Mutex
 	runners map[string]*projectionrunner.Runner // projector roles running here now
@@ -41,6 +43,7 @@ var processManagers = []struct {
 }{
 	{"delivery", deliveryworker.CheckpointName, func(f *followers) election.StartFunc { return f.delivery.Run }},
 	{"webhooks", webhooks.CheckpointName, func(f *followers) election.StartFunc { return f.webhooks.Run }},
+	{"routing", routing.CheckpointName, func(f *followers) election.StartFunc { return f.routing.Run }},
 }
 
 // followerRoles names every role, projectors first.

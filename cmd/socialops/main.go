@@ -23,7 +23,15 @@ commands:
   healthcheck                             GET /readyz of the local server; exit 0 when ready
   doctor [--max-lag 1m]                   check configuration, database, migrations, event store
                                           and follower lag; print what is wrong and how to fix it
-  instance create --owner ID --alias A    create an instance; prints its alias
+  instance create --owner ID --alias A [--name N]
+                                          create an instance; prints its alias
+  instance get --alias A                  the instance's settings as JSON (alias, name,
+                                          owner_id, organization_id, routing)
+  instance set --alias A [--name N] [--routing auto|manual]
+                                          change the display name or routing; prints the JSON
+  operator create --alias A --name N [--capacity C]
+                                          create an operator (capacity 0: no limit, default 5);
+                                          prints its id
   apikey create --owner ID --scopes S     create an API key; prints the key once
   webhook-secret set --alias A --provider P --secret-file F
                                           set a provider's webhook secret (read from F,
@@ -108,7 +116,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		cmdErr = migrate(ctx, cfg, logger)
 	case "projections":
 		cmdErr = projectionsCmd(ctx, cfg, logger, args, stdout, stderr)
-	case "instance", "apikey", "webhook-secret", "wallet":
+	case "instance", "apikey", "webhook-secret", "wallet", "operator":
 		cmdErr = admin(ctx, cfg, logger, args, stdout)
 	case "token":
 		cmdErr = tokenCmd(cfg, args, stdout)

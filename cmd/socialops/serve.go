@@ -18,6 +18,7 @@ import (
 	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
 	httpapi "github.com/socialops/socialops/adapters/http"
 	"github.com/socialops/socialops/adapters/postgres"
+	"github.com/socialops/socialops/adapters/routing"
 	"github.com/socialops/socialops/adapters/telegram"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
@@ -121,7 +122,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 	// Each projector and process manager runs in one process at a time: the
 	// one holding its advisory lock (adapters/election).
-	follow := &followers{app: a, registry: registry, logger: logger, delivery: worker, webhooks: dispatcher}
+	// The routing process manager: the "routing" follower (issue 10).
+	sessionRouter := routing.New(a.pool, a.store, registry, a.commands.NewRoutingManager(), a.tenancy, routing.Options{Logger: logger})
+	follow := &followers{app: a, registry: registry, logger: logger, delivery: worker, webhooks: dispatcher, routing: sessionRouter}
 	elector, err := election.New(cfg.DatabaseURL, election.Options{Interval: cfg.ElectionInterval, Logger: logger, OnChange: sm.roleChanges()})
 	if err != nil {
 		return err

@@ -1,0 +1,180 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/socialops/socialops/domain"
+)
+
+// SessionsProjector keeps sessions (one row per thread: its session state,
+// operator and place in the queue) and contacts (one row per contact with
+// the display name the provider gave last).
+type SessionsProjector struct{}
+
+func (SessionsProjector) Name() string     { return "sessions" }
+func (SessionsProjector) Tables() []string { return []string{"sessions", "contacts"} }
+
+var sessionTypes = typesOf(domain.ThreadOpened{}, domain.InboundMessageReceived{}, domain.ThreadStatusChanged{},
+	domain.SessionQueued{}, domain.SessionAssigned{}, domain.SessionAccepted{}, domain.SessionClosed{}, domain.SessionReopened{})
+
+func (SessionsProjector) Handles(t string) bool { return sessionTypes[t] }
+
+func (SessionsProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
+	at := occurredAt(env)
+	pos := int64(env.Raw.Position)
+	switch e := env.Payload.(type) {
+	case domain.ThreadOpened:
+		contact := e.ContactID
+		if contact == "" { // threads opened before contacts existed
+			contact = domain.ContactID(e.InstanceID, e.Provider, domain.Sender{}, e.ExternalThreadID)
+		}
+		queue(b, `INSERT INTO sessions (thread_id, instance_id, provider, contact_id, status, queued_position, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (thread_id) DO NOTHING`,
+			e.ThreadID, e.InstanceID, e.Provider, contact, domain.StatePending, pos, at)
+	case domain.InboundMessageReceived:
+		queue(b, `UPDATE sessions SET updated_at = greatest(updated_at, $2) WHERE thread_id = $1`, e.ThreadID, at)
+		if e.ContactID != "" { // messages from before contacts existed have none
+			queue(b, `INSERT INTO contacts (contact_id, instance_id, provider, display_name, first_seen_at, last_seen_at)
+				SELECT $1, instance_id, $2, $3, $4, $4 FROM sessions WHERE thread_id = $5
+				ON CONFLICT (contact_id) DO UPDATE SET display_name = CASE WHEN EXCLUDED.display_name = '' THEN contacts.display_name ELSE EXCLUDED.display_name END,
+					last_seen_at = greatest(contacts.last_seen_at, EXCLUDED.last_seen_at)`,
+				e.ContactID, e.Provider, e.Sender.DisplayName, at, e.ThreadID)
+		}
+	case domain.ThreadStatusChanged:
+		// Threads from before sessions: resolving or archiving closes the
+		// session, opening it again queues it (sessions have their own
+		// events since; these agree with them).
+		queue(b, `UPDATE sessions SET status = CASE WHEN $2 IN ('resolved', 'archived') THEN 'closed'
+				WHEN status = 'closed' THEN 'pending' ELSE status END,
+				queued_position = CASE WHEN status = 'closed' AND $2 NOT IN ('resolved', 'archived') THEN $4 ELSE queued_position END,
+				updated_at = $3 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
+	case domain.SessionQueued:
+		queue(b, `UPDATE sessions SET status = 'pending', operator_id = NULL, queued_position = $2, updated_at = $3 WHERE thread_id = $1`, e.ThreadID, pos, at)
+	case domain.SessionReopened:
+		queue(b, `UPDATE sessions SET status = 'pending', operator_id = NULL, queued_position = $2, updated_at = $3 WHERE thread_id = $1`, e.ThreadID, pos, at)
+	case domain.SessionAssigned:
+		queue(b, `UPDATE sessions SET status = 'manual', operator_id = $2, updated_at = $3 WHERE thread_id = $1`, e.ThreadID, e.OperatorID, at)
+	case domain.SessionAccepted:
+		queue(b, `UPDATE sessions SET status = 'manual', operator_id = $2, updated_at = $3 WHERE thread_id = $1`, e.ThreadID, e.OperatorID, at)
+	case domain.SessionClosed:
+		queue(b, `UPDATE sessions SET status = 'closed', updated_at = $2 WHERE thread_id = $1`, e.ThreadID, at)
+	}
+	return nil
+}
+
+// SessionView is a session with what seed 003 shows of it.
+type SessionView struct {
+	ThreadID        string
+	InstanceID      string
+	ContactID       string
+	ContactName     string
+	Provider        string
+	Status          string
+	OperatorID      *int64
+	LastMessage     string
+	LastMessageTime time.Time
+	MessageCount    int
+	Subject         string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// SessionFilter narrows a list of sessions.
+type SessionFilter struct {
+	InstanceID string
+	Status     string
+	OperatorID *int64
+	Provider   string
+	Page       int
+	Limit      int
+}
+
+const sessionColumns = `s.thread_id, s.instance_id, s.contact_id, coalesce(c.display_name, ''), s.provider, s.status, s.operator_id,
+	coalesce(i.last_message_preview, ''), coalesce(i.last_message_at, s.created_at), coalesce(i.message_count, 0), coalesce(i.subject, ''),
+	s.created_at, greatest(s.updated_at, coalesce(i.updated_at, s.updated_at))`
+
+const sessionFrom = ` FROM sessions s LEFT JOIN inbox_threads i ON i.thread_id = s.thread_id LEFT JOIN contacts c ON c.contact_id = s.contact_id`
+
+func scanSession(r pgx.CollectableRow) (SessionView, error) {
+	var v SessionView
+	err := r.Scan(&v.ThreadID, &v.InstanceID, &v.ContactID, &v.ContactName, &v.Provider, &v.Status, &v.OperatorID,
+		&v.LastMessage, &v.LastMessageTime, &v.MessageCount, &v.Subject, &v.CreatedAt, &v.UpdatedAt)
+	v.LastMessageTime, v.CreatedAt, v.UpdatedAt = v.LastMessageTime.UTC(), v.CreatedAt.UTC(), v.UpdatedAt.UTC()
+	return v, err
+}
+
+// ListSessions lists an instance's sessions: the queue (pending) oldest
+// first, any other list by latest activity.
+func ListSessions(ctx context.Context, q Querier, f SessionFilter) ([]SessionView, error) {
+	if f.Limit <= 0 {
+		f.Limit = DefaultLimit
+	}
+	if f.Page <= 0 {
+		f.Page = 1
+	}
+	order := ` ORDER BY coalesce(i.last_message_at, s.created_at) DESC, s.thread_id DESC`
+	if f.Status == domain.StatePending {
+		order = ` ORDER BY s.queued_position, s.thread_id`
+	}
+	rows, err := q.Query(ctx, `SELECT `+sessionColumns+sessionFrom+` WHERE s.instance_id = $1
+		AND ($2 = '' OR s.status = $2) AND ($3::bigint IS NULL OR s.operator_id = $3) AND ($4 = '' OR s.provider = $4)`+order+
+		` LIMIT $5 OFFSET $6`, f.InstanceID, f.Status, f.OperatorID, f.Provider, f.Limit, (f.Page-1)*f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return collect(rows, scanSession)
+}
+
+// GetSession returns one session of an instance; found is false when there is none.
+func GetSession(ctx context.Context, q Querier, instanceID, threadID string) (SessionView, bool, error) {
+	rows, err := q.Query(ctx, `SELECT `+sessionColumns+sessionFrom+` WHERE s.thread_id = $1 AND s.instance_id = $2`, threadID, instanceID)
+	if err != nil {
+		return SessionView{}, false, fmt.Errorf("get session: %w", err)
+	}
+	v, err := pgx.CollectExactlyOneRow(rows, scanSession)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return SessionView{}, false, nil
+	}
+	return v, err == nil, err
+}
+
+// PendingSessions lists the queue of an instance, oldest first: the routing
+// manager's candidates (it decides on the threads themselves).
+func PendingSessions(ctx context.Context, q Querier, instanceID string, limit int) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT thread_id FROM sessions WHERE instance_id = $1 AND status = 'pending'
+		ORDER BY queued_position, thread_id LIMIT $2`, instanceID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list pending sessions: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// SessionMessage is one message of a session's history (internal notes excluded).
+type SessionMessage struct {
+	MessageID   string
+	Direction   string
+	MessageType string
+	Text        string
+	SenderID    string
+	CreatedAt   time.Time
+}
+
+// SessionHistory lists a session's messages, oldest first.
+func SessionHistory(ctx context.Context, q Querier, threadID string, page, limit int) ([]SessionMessage, error) {
+	rows, err := q.Query(ctx, `SELECT message_id, direction, message_type, text, sender_id, created_at FROM thread_messages
+		WHERE thread_id = $1 AND direction <> 'internal' ORDER BY position, message_id LIMIT $2 OFFSET $3`, threadID, limit, (page-1)*limit)
+	if err != nil {
+		return nil, fmt.Errorf("session history: %w", err)
+	}
+	return collect(rows, func(r pgx.CollectableRow) (SessionMessage, error) {
+		var m SessionMessage
+		err := r.Scan(&m.MessageID, &m.Direction, &m.MessageType, &m.Text, &m.SenderID, &m.CreatedAt)
+		m.CreatedAt = m.CreatedAt.UTC()
+		return m, err
+	})
+}
