@@ -246,6 +246,10 @@ func (e *soakEnv) check(stats *soakStats, console *soakConsole) *soakResult {
 	}
 	e.checkLedger(ctx, res)
 
+	// Routing: with operators online and no capacity limit, no session is left
+	// queued, and the assignments are spread fairly.
+	e.checkRouting(ctx, res)
+
 	// Replies.
 	e.checkReplies(ctx, res, console)
 
@@ -512,4 +516,45 @@ func (e *soakEnv) slowestReplies(n int) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// checkRouting: every session was assigned (none left pending), and the
+// routing's round robin spread them evenly over the operators.
+func (e *soakEnv) checkRouting(ctx context.Context, res *soakResult) {
+	var pending, total int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FROM sessions`).Scan(&pending, &total); err != nil {
+		res.fail("read sessions: %v", err)
+		return
+	}
+	if pending > 0 {
+		res.fail("%d of %d sessions still queued although %d operators were online with no capacity limit", pending, total, soakOperators)
+	}
+	rows, err := e.pool.Query(ctx, `SELECT operator_id, count(*) FROM sessions WHERE operator_id IS NOT NULL GROUP BY operator_id ORDER BY operator_id`)
+	if err != nil {
+		res.fail("read assignments: %v", err)
+		return
+	}
+	var spread []string
+	var lo, hi int
+	for rows.Next() {
+		var op int64
+		var n int
+		if err := rows.Scan(&op, &n); err != nil {
+			res.fail("read assignments: %v", err)
+			rows.Close()
+			return
+		}
+		if len(spread) == 0 || n < lo {
+			lo = n
+		}
+		hi = max(hi, n)
+		spread = append(spread, fmt.Sprintf("%d:%d", op, n))
+	}
+	rows.Close()
+	res.note("routing: %d sessions, %d pending, assigned per operator %s", total, pending, strings.Join(spread, " "))
+	if len(spread) > 0 && hi-lo > 1 {
+		// Round robin over equal operators: at most one apart. (Closed or
+		// reassigned sessions would blur this; the soak closes none.)
+		res.fail("routing spread %s is uneven (max − min = %d)", strings.Join(spread, " "), hi-lo)
+	}
 }

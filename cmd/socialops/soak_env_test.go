@@ -219,8 +219,25 @@ func newSoakEnv(t *testing.T, servers int) *soakEnv {
 		st, resp := e.console("POST", "/console/socialops/"+soakAlias+"/channels", body, nil)
 		require.Equal(t, 201, st, "create channel: %s", resp)
 	}
+	// Operators online with no capacity limit: routing (a follower role that
+	// fails over like the others) assigns every session during the run.
+	for i := 0; i < soakOperators; i++ {
+		id := strings.TrimSpace(e.cli("operator", "create", "--alias", soakAlias, "--name", fmt.Sprintf("Soak agent %d", i), "--capacity", "0"))
+		req, err := http.NewRequest(http.MethodPatch, e.base+"/v1/apps/socialops/"+soakAlias+"/operators/"+id, strings.NewReader(`{"presence":"online"}`))
+		require.NoError(t, err)
+		req.Header.Set("X-API-Key", e.apiKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode, "operator %s online: %s", id, b)
+	}
 	return e
 }
+
+// soakOperators are the operators routing assigns the soak's sessions to.
+const soakOperators = 4
 
 func soakFreeAddr(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
