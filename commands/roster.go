@@ -26,15 +26,22 @@ func (s *Service) loadRoster(ctx context.Context, instanceID string) (domain.Ros
 	return s.loadRosterAfter(ctx, state)
 }
 
+// rosterSnapshotEvery is the roster's snapshot interval, in events.
+const rosterSnapshotEvery = 1000
+
 // loadRosterAfter folds the roster's events after the state's version.
 func (s *Service) loadRosterAfter(ctx context.Context, state domain.Roster) (domain.Roster, error) {
 	stream := domain.RosterStream(state.InstanceID)
 	from := uint64(state.Version + 1)
-	state, read, err := loadFrom(ctx, s, stream, from, state, domain.EvolveRoster)
+	before := state.Version
+	state, _, err := loadFrom(ctx, s, stream, from, state, domain.EvolveRoster)
 	if err != nil {
 		return state, err
 	}
-	if s.snapshots != nil && read >= snapshotEvery {
+	// A snapshot each time the version passes a multiple of
+	// rosterSnapshotEvery: the routing manager reads a few hundred new
+	// events per batch, and a snapshot holds every open session.
+	if s.snapshots != nil && (state.Version+1)/rosterSnapshotEvery > (before+1)/rosterSnapshotEvery {
 		if raw, err := json.Marshal(state); err == nil {
 			if err := s.snapshots.SaveSnapshot(ctx, stream, domain.RosterSnapshotVersion, state.Version, raw); err != nil {
 				s.logger.Warn("roster snapshot not saved", "instance_id", state.InstanceID, "error", err)

@@ -78,6 +78,17 @@ func (m *RoutingManager) Roster(ctx context.Context, instanceID string) (domain.
 	return r.Clone(), nil
 }
 
+// Available tells whether some operator of the instance can take a session
+// now (without copying the roster, which holds every open session).
+func (m *RoutingManager) Available(ctx context.Context, instanceID string) (bool, error) {
+	r, err := m.roster(ctx, instanceID)
+	if err != nil {
+		return false, err
+	}
+	_, ok := r.NextAvailable()
+	return ok, nil
+}
+
 // changeRoster appends what decide returns with the roster's revision,
 // deciding again on the new events after a concurrent change.
 func (m *RoutingManager) changeRoster(ctx context.Context, instanceID string, decide func(domain.Roster) []domain.Event) (domain.Roster, []domain.Event, error) {

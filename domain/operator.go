@@ -444,13 +444,29 @@ func (r Roster) NextAvailable() (Operator, bool) {
 // session counted already keeps its operator and appends nothing. It returns
 // the events and the operator of each routed session.
 func DecideRoutes(r Roster, threadIDs []string) ([]Event, map[string]int64) {
-	sim := r.Clone()
+	// The simulation copies the operators only: the holders (one per open
+	// session, 100,000 in a busy instance) are read from r, overlaid with
+	// the sessions routed here, instead of being cloned for every batch.
+	sim := r
+	sim.Operators = make(map[int64]*Operator, len(r.Operators))
+	for id, o := range r.Operators {
+		cp := *o
+		sim.Operators[id] = &cp
+	}
+	sim.Holders = nil
 	routed := map[string]int64{}
+	holder := func(t string) (int64, bool) {
+		if id, ok := routed[t]; ok {
+			return id, true
+		}
+		id, ok := r.Holders[t]
+		return id, ok
+	}
 	var evs []Event
 	for _, t := range threadIDs {
 		// A session counted already (a route whose thread append was cut
 		// short) keeps its operator while that one is still active.
-		if id, held := sim.Holders[t]; held && sim.Operators[id] != nil && sim.Operators[id].Status == OperatorActive {
+		if id, held := holder(t); held && sim.Operators[id] != nil && sim.Operators[id].Status == OperatorActive {
 			routed[t] = id
 			continue
 		}
@@ -458,8 +474,15 @@ func DecideRoutes(r Roster, threadIDs []string) ([]Event, map[string]int64) {
 		if !ok {
 			break
 		}
-		ev := OperatorSessionCounted{InstanceID: r.InstanceID, OperatorID: o.ID, ThreadID: t, FromOperator: sim.Holders[t], Routed: true}
-		sim = EvolveRoster(sim, Envelope{Payload: ev, Raw: RecordedEvent{Revision: uint64(sim.Version + 1)}})
+		prev, held := holder(t)
+		ev := OperatorSessionCounted{InstanceID: r.InstanceID, OperatorID: o.ID, ThreadID: t, FromOperator: prev, Routed: true}
+		// As EvolveRoster applies it.
+		if p := sim.Operators[prev]; held && p != nil && p.Load > 0 {
+			p.Load--
+		}
+		sim.Operators[o.ID].Load++
+		sim.LastRouted = o.ID
+		sim.Version++
 		evs = append(evs, ev)
 		routed[t] = o.ID
 	}

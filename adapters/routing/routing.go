@@ -232,12 +232,9 @@ func (r *Router) Drain(ctx context.Context, instanceID string) error {
 	}
 	seen := map[string]bool{}
 	for {
-		roster, err := r.manager.Roster(ctx, instanceID)
-		if err != nil {
+		available, err := r.manager.Available(ctx, instanceID)
+		if err != nil || !available {
 			return err
-		}
-		if _, any := roster.NextAvailable(); !any {
-			return nil
 		}
 		pending, err := projections.PendingSessions(ctx, r.pool, instanceID, 500)
 		if err != nil {
