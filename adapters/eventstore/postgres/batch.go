@@ -1,0 +1,412 @@
+package postgres
+
+// One group-commit batch of the Postgres event store: the server-side append
+// function, the checked path for possible repeats, and the expectation rules.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/socialops/socialops/domain"
+)
+
+type storedID struct {
+	stream   string
+	revision int64
+	position int64
+}
+
+func (s *Store) commitBatch(batch []*appendRequest) {
+	live := batch[:0]
+	for _, r := range batch {
+		if r.ctx.Err() != nil {
+			r.done <- appendOutcome{err: r.ctx.Err()}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	started := time.Now()
+	outcomes, deferred, err := s.runBatch(ctx, live)
+	s.observeBatch(live, time.Since(started), err)
+	if err != nil {
+		for _, r := range live {
+			r.done <- appendOutcome{err: fmt.Errorf("append to %s: %w", r.parts[0].stream, err)}
+		}
+		return
+	}
+	wrote := false
+	for i, r := range live {
+		if deferred[i] {
+			continue
+		}
+		if outcomes[i].err == nil {
+			wrote = true
+		}
+		r.done <- outcomes[i]
+	}
+	// Possible repeats: decided one request at a time with the whole rule,
+	// each in its own transaction after the batch.
+	for i, r := range live {
+		if !deferred[i] {
+			continue
+		}
+		started := time.Now()
+		out, err := s.runChecked(ctx, r)
+		s.observeBatch(live[i:i+1], time.Since(started), err)
+		if err != nil {
+			out = appendOutcome{err: fmt.Errorf("append to %s: %w", r.parts[0].stream, err)}
+		}
+		if out.err == nil {
+			wrote = true
+		}
+		r.done <- out
+	}
+	if wrote {
+		s.wake.notify()
+	}
+}
+
+// Outcome codes of event_store_append (migrations/00014).
+const (
+	statusApplied  = 0
+	statusWrong    = 1
+	statusSkipped  = 2
+	statusDeferred = 3
+)
+
+func expectationCode(e domain.ExpectedRevision) int64 {
+	switch {
+	case e.IsNoStream():
+		return -1
+	case e.IsAny():
+		return -2
+	case e.IsStreamExists():
+		return -3
+	}
+	exact, _ := e.Exact()
+	return clampInt64(exact)
+}
+
+// runBatch commits a batch in one round trip: one call of
+// event_store_append, in its own (autocommit) transaction. A request that
+// may be a repeat of stored events (its first event id is already in its
+// stream, or in an earlier request of this batch) is deferred: deferred[i]
+// says so, and the caller decides it with runChecked.
+func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendOutcome, []bool, error) {
+	deferred := make([]bool, len(batch))
+	type key struct {
+		stream string
+		id     uuid.UUID
+	}
+	seenIDs := map[key]bool{}
+	for i, r := range batch {
+		for _, p := range r.parts {
+			if seenIDs[key{p.stream, p.ids[0]}] {
+				deferred[i] = true
+			}
+		}
+		if deferred[i] {
+			continue
+		}
+		for _, p := range r.parts {
+			for _, id := range p.ids {
+				seenIDs[key{p.stream, id}] = true
+			}
+		}
+	}
+
+	var (
+		aStream             []string
+		aExpected           []int64
+		aCount, aPrev, aGrp []int32
+		aFirst              []uuid.UUID
+		eStream, eType      []string
+		eID                 []uuid.UUID
+		eData, eMeta        [][]byte
+		sent                []int // batch index of each group sent
+	)
+	lastOf := map[string]int32{}
+	for i, r := range batch {
+		if deferred[i] {
+			continue
+		}
+		sent = append(sent, i)
+		for _, p := range r.parts {
+			aStream = append(aStream, p.stream)
+			aExpected = append(aExpected, expectationCode(p.expected))
+			aCount = append(aCount, int32(len(p.events)))
+			aFirst = append(aFirst, p.ids[0])
+			aPrev = append(aPrev, lastOf[p.stream])
+			aGrp = append(aGrp, int32(len(sent)))
+			lastOf[p.stream] = int32(len(aStream))
+			for j, ev := range p.events {
+				eStream, eID, eType = append(eStream, p.stream), append(eID, p.ids[j]), append(eType, ev.Type)
+				eData, eMeta = append(eData, nonNil(ev.Data)), append(eMeta, nonNil(ev.Metadata))
+			}
+		}
+	}
+	outcomes := make([]appendOutcome, len(batch))
+	if len(sent) == 0 {
+		return outcomes, deferred, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT status, revision, position FROM event_store_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		aStream, aExpected, aCount, aFirst, aPrev, aGrp, eStream, eID, eType, eData, eMeta)
+	if err != nil {
+		return nil, nil, err
+	}
+	type answer struct {
+		status   int16
+		revision int64
+		position *int64
+	}
+	answers := make([]answer, 0, len(aStream))
+	for rows.Next() {
+		var a answer
+		if err := rows.Scan(&a.status, &a.revision, &a.position); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		answers = append(answers, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	if len(answers) != len(aStream) {
+		return nil, nil, fmt.Errorf("event_store_append answered %d rows for %d appends", len(answers), len(aStream))
+	}
+	k := 0
+	for _, i := range sent {
+		r := batch[i]
+		res := make([]domain.AppendResult, len(r.parts))
+		var failure error
+		for j, p := range r.parts {
+			a := answers[k]
+			k++
+			switch a.status {
+			case statusApplied:
+				if a.position == nil {
+					return nil, nil, fmt.Errorf("event_store_append applied %s without a position", p.stream)
+				}
+				res[j] = domain.AppendResult{NextExpectedRevision: uint64(a.revision), Position: uint64(*a.position)}
+			case statusWrong:
+				failure = &domain.WrongExpectedRevisionError{Stream: p.stream, Expected: p.expected, Actual: a.revision}
+			case statusDeferred:
+				deferred[i] = true
+			case statusSkipped:
+			default:
+				return nil, nil, fmt.Errorf("event_store_append: unknown status %d", a.status)
+			}
+		}
+		switch {
+		case deferred[i]:
+		case failure != nil:
+			outcomes[i] = appendOutcome{err: failure}
+		default:
+			outcomes[i] = appendOutcome{res: res}
+		}
+	}
+	return outcomes, deferred, nil
+}
+
+// runChecked decides one request that may repeat stored events with the
+// whole idempotency rule, in two pipelined round trips: the first opens a
+// transaction, takes the head lock and reads the streams' revisions and any
+// stored copies of the proposed event ids; the second writes and commits, or
+// rolls back when a part fails.
+func (s *Store) runChecked(ctx context.Context, r *appendRequest) (appendOutcome, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return appendOutcome{}, err
+	}
+	defer conn.Release()
+	committed := false
+	defer func() {
+		if !committed {
+			// Leave no open transaction on a connection going back to the pool.
+			if _, err := conn.Exec(context.Background(), "ROLLBACK"); err != nil {
+				conn.Conn().Close(context.Background()) //nolint:errcheck
+			}
+		}
+	}()
+
+	var streams []string
+	var allIDs []uuid.UUID
+	for _, p := range r.parts {
+		streams = append(streams, p.stream)
+		allIDs = append(allIDs, p.ids...)
+	}
+
+	read := &pgx.Batch{}
+	read.Queue("BEGIN")
+	var head int64
+	var now time.Time
+	read.Queue(`SELECT position, now() FROM event_store_head WHERE id = 1 FOR UPDATE`).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&head, &now)
+	})
+	current := make(map[string]int64, len(streams))
+	read.Queue(`SELECT stream_name, revision FROM event_store_streams WHERE stream_name = ANY($1)`, streams).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var name string
+			var rev int64
+			if err := rows.Scan(&name, &rev); err != nil {
+				return err
+			}
+			current[name] = rev
+		}
+		return rows.Err()
+	})
+	known := map[uuid.UUID][]storedID{}
+	read.Queue(`SELECT event_id, stream_name, revision, position FROM event_store_events WHERE event_id = ANY($1)`, allIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id uuid.UUID
+			var sid storedID
+			if err := rows.Scan(&id, &sid.stream, &sid.revision, &sid.position); err != nil {
+				return err
+			}
+			known[id] = append(known[id], sid)
+		}
+		return rows.Err()
+	})
+	if err := conn.SendBatch(ctx, read).Close(); err != nil {
+		return appendOutcome{}, fmt.Errorf("lock head and read streams: %w", err)
+	}
+
+	var (
+		positions, revisions []int64
+		names, types         []string
+		ids                  []uuid.UUID
+		datas, metas         [][]byte
+	)
+	pos := head
+	touched := map[string]int64{}
+	res := make([]domain.AppendResult, len(r.parts))
+	var failure error
+	for i, p := range r.parts {
+		cur, exists := current[p.stream]
+		if !exists {
+			cur = -1
+		}
+		if rres, ok, err := idempotentResult(p, cur, known); ok {
+			if err != nil {
+				failure = err
+				break
+			}
+			res[i] = rres
+			continue
+		}
+		if err := checkExpected(p, cur); err != nil {
+			failure = err
+			break
+		}
+		for j, ev := range p.events {
+			pos++
+			cur++
+			positions, revisions = append(positions, pos), append(revisions, cur)
+			names, types, ids = append(names, p.stream), append(types, ev.Type), append(ids, p.ids[j])
+			datas, metas = append(datas, nonNil(ev.Data)), append(metas, nonNil(ev.Metadata))
+		}
+		current[p.stream] = cur
+		touched[p.stream] = cur
+		res[i] = domain.AppendResult{NextExpectedRevision: uint64(cur), Position: uint64(pos)}
+	}
+	if failure != nil {
+		return appendOutcome{err: failure}, nil // the deferred ROLLBACK stores nothing
+	}
+
+	write := &pgx.Batch{}
+	if len(positions) > 0 {
+		write.Queue(`INSERT INTO event_store_events (position, stream_name, revision, event_id, event_type, data, metadata, created_at)
+			SELECT p, s, r, i, t, d, m, $8 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bytea[], $7::bytea[]) AS u(p, s, r, i, t, d, m)`,
+			positions, names, revisions, ids, types, datas, metas, now)
+		tNames := make([]string, 0, len(touched))
+		tRevs := make([]int64, 0, len(touched))
+		for n, r := range touched {
+			tNames = append(tNames, n)
+			tRevs = append(tRevs, r)
+		}
+		write.Queue(`INSERT INTO event_store_streams (stream_name, revision)
+			SELECT * FROM unnest($1::text[], $2::bigint[])
+			ON CONFLICT (stream_name) DO UPDATE SET revision = EXCLUDED.revision`, tNames, tRevs)
+		write.Queue(`UPDATE event_store_head SET position = $1 WHERE id = 1`, pos)
+		write.Queue(`SELECT pg_notify($1, $2)`, notifyChannel, fmt.Sprint(pos))
+	}
+	write.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, write).Close(); err != nil {
+		return appendOutcome{}, fmt.Errorf("write events: %w", err)
+	}
+	committed = true
+	return appendOutcome{res: res}, nil
+}
+
+// idempotentResult applies KurrentDB's rule: events whose ids are already
+// stored where this append would put them make the append a success that
+// stores nothing. ok is false when the append is not a repeat.
+func idempotentResult(r appendPart, cur int64, known map[uuid.UUID][]storedID) (domain.AppendResult, bool, error) {
+	at := func(id uuid.UUID) (storedID, bool) {
+		for _, s := range known[id] {
+			if s.stream == r.stream {
+				return s, true
+			}
+		}
+		return storedID{}, false
+	}
+	first, ok := at(r.ids[0])
+	if !ok {
+		return domain.AppendResult{}, false, nil
+	}
+	// Where the first event must sit for the append to be a repeat.
+	want := first.revision
+	if exact, isExact := r.expected.Exact(); isExact {
+		want = int64(exact) + 1
+	} else if r.expected.IsNoStream() {
+		want = 0
+	}
+	if first.revision != want {
+		return domain.AppendResult{}, false, nil
+	}
+	last := first
+	for j := 1; j < len(r.ids); j++ {
+		s, ok := at(r.ids[j])
+		if !ok || s.revision != first.revision+int64(j) {
+			// Part of the append is stored, part is not: refuse, as KurrentDB does.
+			return domain.AppendResult{}, true, &domain.WrongExpectedRevisionError{Stream: r.stream, Expected: r.expected, Actual: cur}
+		}
+		last = s
+	}
+	return domain.AppendResult{NextExpectedRevision: uint64(last.revision), Position: uint64(last.position)}, true, nil
+}
+
+func checkExpected(r appendPart, cur int64) error {
+	ok := true
+	switch {
+	case r.expected.IsAny():
+	case r.expected.IsNoStream():
+		ok = cur == -1
+	case r.expected.IsStreamExists():
+		ok = cur >= 0
+	default:
+		exact, _ := r.expected.Exact()
+		ok = cur >= 0 && uint64(cur) == exact
+	}
+	if !ok {
+		return &domain.WrongExpectedRevisionError{Stream: r.stream, Expected: r.expected, Actual: cur}
+	}
+	return nil
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
