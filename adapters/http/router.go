@@ -55,6 +55,9 @@ type Deps struct {
 	MaxBodyBytes int64
 	// WebhookTolerance bounds the age of a signed generic-webhook timestamp.
 	WebhookTolerance time.Duration
+	// WeComMaxAge bounds the age of a WeCom callback's timestamp (default
+	// 5 min; negative: not checked, which replaying published vectors needs).
+	WeComMaxAge time.Duration
 	// ReadYourWritesWait bounds how long a query waits for X-SocialOps-Position.
 	ReadYourWritesWait time.Duration
 	// RequestTimeout bounds each request (default 10 s).
@@ -101,6 +104,9 @@ func NewRouter(d Deps) *gin.Engine {
 	if d.WebhookTolerance == 0 {
 		d.WebhookTolerance = 5 * time.Minute
 	}
+	if d.WeComMaxAge == 0 {
+		d.WeComMaxAge = 5 * time.Minute
+	}
 	if d.ReadYourWritesWait == 0 {
 		d.ReadYourWritesWait = 2 * time.Second
 	}
@@ -139,6 +145,8 @@ func NewRouter(d Deps) *gin.Engine {
 
 	api := r.Group("/v1/apps/socialops/:alias", h.guardAuthFailures)
 	api.POST("/webhook/:provider", h.webhook)
+	api.GET("/wecom/callback", h.wecomVerifyURL)
+	api.POST("/wecom/callback", h.wecomCallback)
 	api.GET("/inbox", h.apiKeyAuth(postgres.ScopeRead), h.listThreads)
 	api.GET("/threads", h.apiKeyAuth(postgres.ScopeRead), h.listThreads)
 	api.GET("/threads/:thread_id/messages", h.apiKeyAuth(postgres.ScopeRead), h.listMessages)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/socialops/socialops/adapters/channelcallback"
 	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
@@ -33,6 +34,10 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 	note := fs.String("note", "", "note recorded with a credit")
 	displayName := fs.String("name", "", "display name (instance, operator)")
 	routingMode := fs.String("routing", "", "instance routing: auto or manual")
+	corpID := fs.String("corp-id", "", "WeCom corp id")
+	agentID := fs.Int64("agent-id", 0, "WeCom agent (application) id")
+	wecomToken := fs.String("token", "", "WeCom callback token")
+	aesKey := fs.String("aes-key", "", "WeCom EncodingAESKey (43 characters)")
 	capacity := fs.Int("capacity", domain.DefaultOperatorCapacity, "operator capacity (0: no limit)")
 	if err := fs.Parse(args[2:]); err != nil {
 		return &usageError{fmt.Sprintf("%s: %v", name, err)}
@@ -51,7 +56,7 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 			return &usageError{"webhook-secret set needs --alias, --provider and one of --secret-file or --secret"}
 		}
 		if !webhookProvider(*provider) {
-			return fmt.Errorf("unknown provider %q: use generic-webhook, telegram or github", *provider)
+			return fmt.Errorf("unknown provider %q: use generic-webhook, telegram, github, wechat, douyin or jd", *provider)
 		}
 		if cfg.EncryptionKey == nil {
 			return errors.New("webhook-secret set: SOCIALOPS_ENCRYPTION_KEY is not set: webhook secrets are stored encrypted with it")
@@ -64,6 +69,21 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 			*secret = s
 		} else {
 			logger.Warn("--secret shows the secret in the process list and shell history; use --secret-file (a file, or /dev/stdin)")
+		}
+	}
+	if name == "wecom set" {
+		if *alias == "" || *corpID == "" || *agentID <= 0 || *wecomToken == "" || *aesKey == "" {
+			return &usageError{"wecom set needs --alias, --corp-id, --agent-id, --token and --aes-key"}
+		}
+		if cfg.EncryptionKey == nil {
+			return errors.New("wecom set: SOCIALOPS_ENCRYPTION_KEY is not set: WeCom settings are stored encrypted with it")
+		}
+		if *secretFile != "" {
+			s, err := readSecretFile("--secret-file", *secretFile)
+			if err != nil {
+				return err
+			}
+			*secret = s
 		}
 	}
 	a, err := openApp(ctx, cfg, logger)
@@ -142,6 +162,11 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 		if err := a.tenancy.SetWebhookSecret(ctx, *alias, *provider, *secret); err != nil {
 			return err
 		}
+	case "wecom set":
+		if err := a.tenancy.SetWeComSettings(ctx, *alias, postgres.WeComSettings{CorpID: *corpID, AgentID: *agentID,
+			Token: *wecomToken, AESKey: *aesKey, Secret: *secret}); err != nil {
+			return err
+		}
 	case "wallet credit":
 		if *owner == "" || *micro <= 0 {
 			return &usageError{"wallet credit needs --owner and a positive --micro-usd"}
@@ -159,5 +184,6 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 }
 
 func webhookProvider(p string) bool {
-	return p == domain.ProviderGenericWebhook || p == domain.ProviderTelegram || p == domain.ProviderGitHub
+	return p == domain.ProviderGenericWebhook || p == domain.ProviderTelegram || p == domain.ProviderGitHub ||
+		channelcallback.Known(p)
 }

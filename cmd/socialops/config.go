@@ -25,6 +25,8 @@ type Config struct {
 	MaxBodyBytes       int64
 	InboundFeeMicroUSD int64
 	WebhookTolerance   time.Duration
+	// WeComMaxAge bounds a WeCom callback's timestamp age; negative: unchecked.
+	WeComMaxAge     time.Duration
 	ShutdownTimeout    time.Duration
 	// JWTSecret verifies console user tokens; empty disables the console.
 	JWTSecret []byte
@@ -116,6 +118,9 @@ func loadConfig(lookupEnv func(string) (string, bool)) (Config, error) {
 		return cfg, err
 	}
 	if cfg.WebhookTolerance, err = durationVar(getenv, "SOCIALOPS_WEBHOOK_TOLERANCE", cfg.WebhookTolerance); err != nil {
+		return cfg, err
+	}
+	if cfg.WeComMaxAge, err = weComMaxAgeVar(getenv); err != nil {
 		return cfg, err
 	}
 	if cfg.ShutdownTimeout, err = durationVar(getenv, "SOCIALOPS_SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout); err != nil {
@@ -284,4 +289,22 @@ func deliveryVars(getenv func(string) string, cfg *Config) error {
 		cfg.TelegramAPIURL = strings.TrimRight(v, "/")
 	}
 	return nil
+}
+
+// weComMaxAgeVar reads SOCIALOPS_WECOM_MAX_AGE: default 5m; "0" turns the
+// timestamp check off (returned as -1), which replaying published vectors needs.
+func weComMaxAgeVar(getenv func(string) string) (time.Duration, error) {
+	const name = "SOCIALOPS_WECOM_MAX_AGE"
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return 5 * time.Minute, nil
+	}
+	d, err := time.ParseDuration(v)
+	if v == "0" || (err == nil && d == 0) {
+		return -1, nil
+	}
+	if err != nil || d < 0 {
+		return 0, &ConfigError{name, fmt.Sprintf("%q is not a duration such as 5m (0 turns the check off)", v)}
+	}
+	return d, nil
 }

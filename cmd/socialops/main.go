@@ -38,6 +38,10 @@ commands:
                                           /dev/stdin works), stored encrypted with
                                           SOCIALOPS_ENCRYPTION_KEY; --secret S still works
                                           but warns (it shows in ps and shell history)
+  wecom set --alias A --corp-id C --agent-id N --token T --aes-key K [--secret-file F]
+                                          set the instance's WeCom settings (from the WeCom
+                                          admin console; the app secret, for replies, read
+                                          from F), stored encrypted with SOCIALOPS_ENCRYPTION_KEY
   wallet credit --owner ID --micro-usd N  credit a wallet; prints the credit id
   projections status                      each projector's checkpoint, the log head, the lag,
                                           its parked events (listed below the table)
@@ -116,7 +120,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		cmdErr = migrate(ctx, cfg, logger)
 	case "projections":
 		cmdErr = projectionsCmd(ctx, cfg, logger, args, stdout, stderr)
-	case "instance", "apikey", "webhook-secret", "wallet", "operator":
+	case "instance", "apikey", "webhook-secret", "wallet", "operator", "wecom":
 		cmdErr = admin(ctx, cfg, logger, args, stdout)
 	case "token":
 		cmdErr = tokenCmd(cfg, args, stdout)

@@ -156,6 +156,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		AuthFailureBurst:      int(cfg.AuthFailureBurst),
 		TrustedProxies:        cfg.TrustedProxies,
 		WebhookTolerance:      cfg.WebhookTolerance,
+		WeComMaxAge:           cfg.WeComMaxAge,
 		JWTSecret:             cfg.JWTSecret,
 		Accounts:              a.accounts,
 		Idempotency:           postgres.NewIdempotencyKeys(a.pool),
