@@ -147,6 +147,7 @@ func NewRouter(d Deps) *gin.Engine {
 	api.POST("/webhook/:provider", h.webhook)
 	api.GET("/wecom/callback", h.wecomVerifyURL)
 	api.POST("/wecom/callback", h.wecomCallback)
+	api.POST("/channel/:channelType/callback", h.channelCallback)
 	api.GET("/inbox", h.apiKeyAuth(postgres.ScopeRead), h.listThreads)
 	api.GET("/threads", h.apiKeyAuth(postgres.ScopeRead), h.listThreads)
 	api.GET("/threads/:thread_id/messages", h.apiKeyAuth(postgres.ScopeRead), h.listMessages)

@@ -128,3 +128,14 @@ func (t *Tenancy) ClaimCallbackNonce(ctx context.Context, instanceID, channelTyp
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// ReleaseCallbackNonce forgets a nonce whose callback was not stored, so the
+// sender's retry with it is not taken for a replay.
+func (t *Tenancy) ReleaseCallbackNonce(ctx context.Context, instanceID, channelType, nonce string) error {
+	_, err := t.pool.Exec(ctx, `DELETE FROM channel_callback_nonces WHERE instance_id = $1 AND channel_type = $2 AND nonce = $3`,
+		instanceID, channelType, nonce)
+	if err != nil {
+		return fmt.Errorf("release callback nonce: %w", err)
+	}
+	return nil
+}

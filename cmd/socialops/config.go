@@ -27,7 +27,7 @@ type Config struct {
 	WebhookTolerance   time.Duration
 	// WeComMaxAge bounds a WeCom callback's timestamp age; negative: unchecked.
 	WeComMaxAge     time.Duration
-	ShutdownTimeout    time.Duration
+	ShutdownTimeout time.Duration
 	// JWTSecret verifies console user tokens; empty disables the console.
 	JWTSecret []byte
 	// EncryptionKey (32 bytes) encrypts connected accounts' tokens; nil when unset.
