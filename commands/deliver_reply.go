@@ -55,6 +55,17 @@ type ReplySender interface {
 	SendMessage(ctx context.Context, token, chatID, text, parseMode string) (providerMessageID string, err error)
 }
 
+// ProviderSender delivers the replies of one provider whose destination
+// comes from the instance's own settings and the thread, not from a bound
+// channel and connected account (WeCom: the instance's app, the thread's
+// user). Failures of Send are *domain.SendError, classified as ReplySender's.
+type ProviderSender interface {
+	// Recipient is where a reply on thread goes; a non-empty failCode ends
+	// the delivery (refunded when charged).
+	Recipient(ctx context.Context, instanceID string, thread domain.Thread) (to, failCode, failMsg string, err error)
+	Send(ctx context.Context, instanceID, to, text string) (providerMessageID string, err error)
+}
+
 // DeliveryOptions tune the process manager.
 type DeliveryOptions struct {
 	Worker      string        // this process's name in claims
@@ -84,7 +95,9 @@ type DeliveryManager struct {
 	accounts AccountReader
 	balances BalanceReader
 	sender   ReplySender
-	opts     DeliveryOptions
+	// providers deliver the replies of providers without channels (WeCom).
+	providers map[string]ProviderSender
+	opts      DeliveryOptions
 }
 
 // NewDeliveryManager wires the process manager.
@@ -117,7 +130,15 @@ func NewDeliveryManager(s *Service, channels ChannelFinder, accounts AccountRead
 	if opts.RecordFor <= 0 {
 		opts.RecordFor = opts.Lease
 	}
-	return &DeliveryManager{s: s, channels: channels, accounts: accounts, balances: balances, sender: sender, opts: opts}
+	return &DeliveryManager{s: s, channels: channels, accounts: accounts, balances: balances, sender: sender, opts: opts,
+		providers: map[string]ProviderSender{}}
+}
+
+// WithProviderSender delivers the replies of provider's threads through ps
+// (charged, retried and refunded like every delivery), and returns m.
+func (m *DeliveryManager) WithProviderSender(provider string, ps ProviderSender) *DeliveryManager {
+	m.providers[provider] = ps
+	return m
 }
 
 // DefaultMaxResolveFailures is how many drives may fail to resolve a reply's target.
@@ -135,6 +156,7 @@ type target struct {
 	chatID    string
 	parseMode string
 	token     string
+	via       ProviderSender // nil: the Telegram sender
 }
 
 // Drive takes one action as far as it can: to completed or failed, or until
@@ -263,7 +285,13 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 			return ignoreConflict(err)
 		}
 		sendCtx, cancel := context.WithTimeout(ctx, m.opts.SendTimeout)
-		providerID, sendErr := m.sender.SendMessage(sendCtx, tgt.token, tgt.chatID, d.Reply.Text, tgt.parseMode)
+		var providerID string
+		var sendErr error
+		if tgt.via != nil {
+			providerID, sendErr = tgt.via.Send(sendCtx, d.Reply.InstanceID, tgt.chatID, d.Reply.Text)
+		} else {
+			providerID, sendErr = m.sender.SendMessage(sendCtx, tgt.token, tgt.chatID, d.Reply.Text, tgt.parseMode)
+		}
 		cancel()
 		if ctx.Err() != nil && sendErr != nil {
 			// Stopped (shutdown, kill) during the call: the provider may or may
@@ -367,6 +395,17 @@ func (m *DeliveryManager) claim(ctx context.Context, d domain.Delivery, threadID
 
 // resolve finds where the reply goes; a non-empty failCode ends the delivery.
 func (m *DeliveryManager) resolve(ctx context.Context, d domain.Delivery) (*target, string, string, error) {
+	if ps, ok := m.providers[d.Reply.Provider]; ok {
+		thread, err := m.s.loadThread(ctx, d.Reply.ThreadID)
+		if err != nil {
+			return nil, "", "", err
+		}
+		to, failCode, failMsg, err := ps.Recipient(ctx, d.Reply.InstanceID, thread)
+		if err != nil || failCode != "" {
+			return nil, failCode, failMsg, err
+		}
+		return &target{chatID: to, via: ps}, "", "", nil
+	}
 	if d.Reply.Provider != domain.ProviderTelegram {
 		return nil, domain.DeliveryProviderNotSupported, fmt.Sprintf("replies cannot be delivered to %s threads yet", d.Reply.Provider), nil
 	}

@@ -35,6 +35,7 @@ type Config struct {
 	// Reply delivery.
 	ReplyFeeMicroUSD      int64
 	TelegramAPIURL        string
+	WeComAPIURL           string
 	DeliveryMaxAttempts   int64
 	DeliveryMaxUnresolved int64
 	DeliveryConcurrency   int64
@@ -287,6 +288,14 @@ func deliveryVars(getenv func(string) string, cfg *Config) error {
 			return &ConfigError{"SOCIALOPS_TELEGRAM_API_URL", fmt.Sprintf("%q is not an http(s) base URL", v)}
 		}
 		cfg.TelegramAPIURL = strings.TrimRight(v, "/")
+	}
+	cfg.WeComAPIURL = "https://qyapi.weixin.qq.com"
+	if v := strings.TrimSpace(getenv("SOCIALOPS_WECOM_API_URL")); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &ConfigError{"SOCIALOPS_WECOM_API_URL", fmt.Sprintf("%q is not an http(s) base URL", v)}
+		}
+		cfg.WeComAPIURL = strings.TrimRight(v, "/")
 	}
 	return nil
 }

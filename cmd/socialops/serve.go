@@ -20,6 +20,7 @@ import (
 	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/adapters/routing"
 	"github.com/socialops/socialops/adapters/telegram"
+	"github.com/socialops/socialops/adapters/wecom"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
 )
@@ -111,6 +112,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			FeeMicroUSD: cfg.ReplyFeeMicroUSD, MaxAttempts: int(cfg.DeliveryMaxAttempts), BaseBackoff: cfg.DeliveryBackoff,
 			SendTimeout: cfg.DeliveryTimeout, Lease: cfg.DeliveryLease, MaxResolveFailures: int(cfg.DeliveryMaxUnresolved),
 		})
+	manager.WithProviderSender(wecom.Provider, wecom.NewSender(cfg.WeComAPIURL, cfg.DeliveryTimeout, weComCredentials(a.tenancy)))
 	worker := deliveryworker.New(a.pool, a.store, registry, manager, deliveryworker.Options{
 		Concurrency: int(cfg.DeliveryConcurrency), SweepEvery: cfg.DeliverySweepInterval, StuckAfter: cfg.DeliveryStuckAfter, Logger: logger,
 		OnOutcome: sm.deliveryOutcomes(),
@@ -209,4 +211,15 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// weComCredentials reads an instance's WeCom app credentials for replies.
+func weComCredentials(t *postgres.Tenancy) wecom.CredentialsFunc {
+	return func(ctx context.Context, instanceID string) (wecom.Credentials, bool, error) {
+		s, found, err := t.WeComSettings(ctx, instanceID)
+		if err != nil || !found {
+			return wecom.Credentials{}, found, err
+		}
+		return wecom.Credentials{CorpID: s.CorpID, AgentID: s.AgentID, Secret: s.Secret}, true, nil
+	}
 }
