@@ -97,8 +97,8 @@ func threadFilter(c *gin.Context, instanceID string) (projections.ThreadFilter, 
 		f.Priority = v
 	}
 	if v, set := c.GetQuery("provider"); set {
-		if !webhookProviders[v] {
-			return f, domain.Errorf(errInvalidParameter, "provider must be one of generic-webhook, telegram, github")
+		if !threadProviders[v] {
+			return f, domain.Errorf(errInvalidParameter, "provider must be one of generic-webhook, telegram, github, wecom, wechat, douyin, jd")
 		}
 		f.Provider = v
 	}

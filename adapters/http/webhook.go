@@ -12,10 +12,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/socialops/socialops/adapters/channelcallback"
 	"github.com/socialops/socialops/adapters/generic"
 	"github.com/socialops/socialops/adapters/github"
 	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/adapters/telegram"
+	"github.com/socialops/socialops/adapters/wecom"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
 )
@@ -27,6 +29,18 @@ var webhookProviders = map[string]bool{
 	domain.ProviderGenericWebhook: true,
 	domain.ProviderTelegram:       true,
 	domain.ProviderGitHub:         true,
+}
+
+// threadProviders are the providers a thread can come from: the webhook's,
+// WeCom's callback and seed 003's signed channel callbacks.
+var threadProviders = map[string]bool{
+	domain.ProviderGenericWebhook: true,
+	domain.ProviderTelegram:       true,
+	domain.ProviderGitHub:         true,
+	wecom.Provider:                true,
+	channelcallback.WeChat:        true,
+	channelcallback.Douyin:        true,
+	channelcallback.JD:            true,
 }
 
 // webhook is POST /v1/apps/socialops/:alias/webhook/:provider. Checks run in

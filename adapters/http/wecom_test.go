@@ -89,6 +89,12 @@ func TestWeComCallbackStoresOnceAndDeduplicates(t *testing.T) {
 	r = h.do("POST", "/v1/apps/socialops/wc/wecom/callback?"+wecomPOSTQuery, []byte(wecomPOSTBody), xmlHeaders)
 	require.Equal(t, 200, r.status, "a redelivered MsgId is acknowledged")
 	assert.Equal(t, head, h.head(), "and stores nothing")
+
+	// The thread is listed like any other, and can be filtered by provider.
+	key := h.key("u_wc", "socialops:read")
+	r = h.get("/v1/apps/socialops/wc/threads?provider=wecom", key, "X-SocialOps-Position", strconv.FormatUint(head, 10))
+	require.Equal(t, 200, r.status, string(r.body))
+	assert.Equal(t, []string{got.ThreadID}, threadIDs(r))
 }
 
 // signedPost builds a callback for the sample settings with a chosen plaintext and receive id.

@@ -253,9 +253,9 @@ func (d Deps) list(c *gin.Context) {
 	okData(c, out)
 }
 
-// ChannelTypes are the channelType values: SocialOps' provider names (the
-// seed lists wechat, douyin and jd, which SocialOps does not connect yet).
-var ChannelTypes = []string{domain.ProviderGenericWebhook, domain.ProviderTelegram, domain.ProviderGitHub, "wechat", "douyin", "jd"}
+// ChannelTypes are the channelType values: SocialOps' provider names,
+// WeCom's and the seed's wechat, douyin and jd (signed channel callbacks).
+var ChannelTypes = []string{domain.ProviderGenericWebhook, domain.ProviderTelegram, domain.ProviderGitHub, "wecom", "wechat", "douyin", "jd"}
 
 func contains(list []string, v string) bool {
 	for _, x := range list {
