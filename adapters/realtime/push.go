@@ -111,7 +111,10 @@ type item struct {
 }
 
 func (it *item) instanceIs(id, alias string) bool {
-	return (it.InstanceID != "" && it.InstanceID == id) || (it.InstanceAlias != "" && it.InstanceAlias == alias)
+	if it.InstanceID != "" {
+		return it.InstanceID == id
+	}
+	return it.InstanceAlias != "" && it.InstanceAlias == alias
 }
 
 // msgTypes maps message types to seed-003 msgType values.
