@@ -97,10 +97,8 @@ func (c *conn) shutdown(code websocket.StatusCode, reason string) {
 // Serve upgrades the request and pushes to the client until it goes away.
 // The caller has authenticated cl.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, cl Client) {
-	// The HTTP server's read and write deadlines must not end the socket.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
+	// net/http clears the server's read and write deadlines when Accept
+	// hijacks the connection (TestServerTimeoutsDoNotEndSockets).
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.opts.OriginPatterns})
 	if err != nil {
 		return // Accept answered the request (403 for a foreign origin)

@@ -403,3 +403,28 @@ func TestPresenceWithGracePeriod(t *testing.T) {
 	require.Eventually(t, func() bool { return len(seen()) == 2 }, 3*time.Second, 20*time.Millisecond)
 	assert.Equal(t, []string{"inst_rt/7:online", "inst_rt/7:offline"}, seen())
 }
+
+// The HTTP server's read and write timeouts (serve.go sets 30 s) must not
+// end sockets that live longer.
+func TestServerTimeoutsDoNotEndSockets(t *testing.T) {
+	e := newEnv(t)
+	hub := realtime.New(e.store, realtime.Options{Registry: e.reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = hub.Run(ctx) }()
+	<-hub.Ready()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hub.Serve(w, r, realtime.Client{Instance: inst, Protocol: realtime.ProtocolEvents})
+	}))
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	defer hub.Close(context.Background())
+	e.openThread("soth_a")
+	c := dial(t, srv, "")
+	defer c.CloseNow()
+	read(t, c)
+	time.Sleep(300 * time.Millisecond)
+	p := e.append("soth_a", domain.InboundMessageReceived{ThreadID: "soth_a", MessageID: "m", Text: "late"})
+	assert.Equal(t, float64(p), read(t, c)["position"])
+}
