@@ -88,6 +88,8 @@ func BenchmarkWebSockets10k(b *testing.B) {
 	time.Sleep(time.Second)
 	runtime.GC()
 	perConn := float64(rss()-rssBefore) / conns
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 
 	b.ResetTimer()
 	var commitMu sync.Mutex
@@ -151,6 +153,8 @@ func BenchmarkWebSockets10k(b *testing.B) {
 	b.ReportMetric(q(1), "max_ms")
 	b.ReportMetric(float64(peakRSS)/(1<<20), "server_rss_MB")
 	b.ReportMetric(perConn, "bytes/idle_conn")
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "idle_heap_MB")
+	b.ReportMetric(float64(ms.StackInuse)/(1<<20), "idle_stack_MB")
 }
 
 // TestWebSocketLoadClient is BenchmarkWebSockets10k's load generator, run

@@ -117,7 +117,6 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, cl Client) {
 	}
 	defer h.unregister(c)
 	go c.readLoop()
-	go c.keepalive(ctx)
 
 	last, err := c.start(ctx, cl, live)
 	if err == nil {
@@ -178,12 +177,22 @@ func (c *conn) start(ctx context.Context, cl Client, live uint64) (uint64, error
 	}
 }
 
-// pushLive sends queued pushes, skipping what the replay already sent.
+// pushLive sends queued pushes, skipping what the replay already sent, and
+// pings every PingInterval (no goroutine of its own per idle connection).
 func (c *conn) pushLive(ctx context.Context, last uint64) (uint64, error) {
+	t := time.NewTicker(c.hub.opts.PingInterval)
+	defer t.Stop()
+	pinging := make(chan struct{}, 1)
 	for {
 		select {
 		case <-ctx.Done():
 			return last, ctx.Err()
+		case <-t.C:
+			select {
+			case pinging <- struct{}{}:
+				go func() { c.ping(ctx); <-pinging }()
+			default: // the last ping is still waiting for its pong
+			}
 		case it := <-c.queue:
 			if it.Position <= last {
 				continue
@@ -244,22 +253,11 @@ func (c *conn) readLoop() {
 	}
 }
 
-// keepalive pings every PingInterval; no pong within PongTimeout closes.
-func (c *conn) keepalive(ctx context.Context) {
-	t := time.NewTicker(c.hub.opts.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(context.Background(), c.hub.opts.PongTimeout)
-			err := c.ws.Ping(pctx)
-			cancel()
-			if err != nil && ctx.Err() == nil {
-				c.shutdown(websocket.StatusPolicyViolation, "no pong within "+c.hub.opts.PongTimeout.String())
-				return
-			}
-		}
+// ping closes the connection when no pong comes within PongTimeout.
+func (c *conn) ping(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(context.Background(), c.hub.opts.PongTimeout)
+	defer cancel()
+	if err := c.ws.Ping(pctx); err != nil && ctx.Err() == nil {
+		c.shutdown(websocket.StatusPolicyViolation, "no pong within "+c.hub.opts.PongTimeout.String())
 	}
 }

@@ -43,7 +43,7 @@ type Options struct {
 	Registry *domain.Registry
 	Presence Presence
 	Metrics  Observer
-	// QueueSize bounds each connection's queue (default 1,024 pushes); a
+	// QueueSize bounds each connection's queue (default 256 pushes); a
 	// client that falls further behind is disconnected.
 	QueueSize int
 	// MaxReplay is the largest gap (in log positions) a resume replays
@@ -108,7 +108,7 @@ func New(log Log, opts Options) *Hub {
 		opts.Registry = domain.NewEventRegistry()
 	}
 	if opts.QueueSize <= 0 {
-		opts.QueueSize = 1024
+		opts.QueueSize = 256
 	}
 	if opts.MaxReplay == 0 {
 		opts.MaxReplay = 1_000_000
