@@ -330,16 +330,35 @@ func TestSlowClientDisconnectedFastOnesServed(t *testing.T) {
 	assert.Contains(t, ce.Reason, "since=")
 }
 
+type gauge struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (g *gauge) Connected()    { g.mu.Lock(); g.n++; g.mu.Unlock() }
+func (g *gauge) Disconnected() { g.mu.Lock(); g.n--; g.mu.Unlock() }
+func (g *gauge) value() int    { g.mu.Lock(); defer g.mu.Unlock(); return g.n }
+
 func TestShutdownClosesWithGoingAway(t *testing.T) {
 	e := newEnv(t)
-	hub, srv := e.server(realtime.Options{})
+	open := &gauge{}
+	hub, srv := e.server(realtime.Options{Metrics: open})
 	c := dial(t, srv, "proto=events")
 	defer c.CloseNow()
 	read(t, c)
-	go hub.Close(context.Background())
+	assert.Equal(t, 1, open.value())
+	done := make(chan struct{})
+	go func() { hub.Close(context.Background()); close(done) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, _, err := c.Read(ctx)
+	assert.Equal(t, websocket.StatusGoingAway, websocket.CloseStatus(err), "%v", err)
+	<-done
+	assert.Equal(t, 0, open.value(), "the gauge follows")
+	// A closed hub refuses new connections with 1001 too.
+	c2 := dial(t, srv, "proto=events")
+	defer c2.CloseNow()
+	_, _, err = c2.Read(ctx)
 	assert.Equal(t, websocket.StatusGoingAway, websocket.CloseStatus(err), "%v", err)
 }
 
