@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/socialops/socialops/adapters/postgres"
+	"github.com/socialops/socialops/adapters/realtime"
 	"github.com/socialops/socialops/adapters/webhooks"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
@@ -78,6 +79,8 @@ type Deps struct {
 	Metrics RequestObserver
 	// Webhooks holds outbound webhook subscriptions and deliveries (nil: those routes answer 503).
 	Webhooks *webhooks.Store
+	// Hub serves the WebSocket routes (nil: they answer 503).
+	Hub *realtime.Hub
 }
 
 // EventReader reads one stream of the event log.
@@ -157,6 +160,7 @@ func NewRouter(d Deps) *gin.Engine {
 	api.GET("/billing/balance", h.apiKeyAuth(postgres.ScopeRead), h.balance)
 	api.GET("/billing/ledger", h.apiKeyAuth(postgres.ScopeRead), h.ledger)
 	h.registerOutboundWebhooks(api)
+	h.registerRealtime(api)
 
 	// The console (seed 000): user JWTs with service:read / service:manage.
 	console := r.Group("/console/socialops", h.guardAuthFailures)

@@ -70,9 +70,8 @@ func (w *Webhooks) Attempt(outcome string) {
 	}
 }
 
-// WebSockets tracks open WebSocket connections. Reserved: the realtime hub
-// does not exist yet; it calls Connected when a client is accepted and
-// Disconnected when that connection ends.
+// WebSockets tracks open WebSocket connections: the realtime hub calls
+// Connected when a client is accepted and Disconnected when that connection ends.
 type WebSockets struct {
 	open prometheus.Gauge
 }
@@ -80,7 +79,7 @@ type WebSockets struct {
 func newWebSockets(reg prometheus.Registerer) *WebSockets {
 	w := &WebSockets{open: prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "websocket_connections",
-		Help: "WebSocket connections open in this process (reserved: no WebSocket endpoint yet).",
+		Help: "WebSocket connections open in this process.",
 	})}
 	reg.MustRegister(w.open)
 	return w

@@ -55,6 +55,9 @@ type Config struct {
 	AuthFailurePerMinute int64
 	AuthFailureBurst     int64
 	TrustedProxies       []string
+	// WSOrigins are the browser origins (host patterns) allowed to open
+	// WebSockets besides the server's own host (SOCIALOPS_WS_ORIGINS).
+	WSOrigins []string
 	// Outbound webhooks (config_webhooks.go).
 	Webhooks WebhookConfig
 }
@@ -144,6 +147,11 @@ func loadConfig(lookupEnv func(string) (string, bool)) (Config, error) {
 	}
 	if cfg.AuthFailureBurst, err = intVar(getenv, "SOCIALOPS_AUTH_FAILURE_BURST", 20, 1, 1_000_000); err != nil {
 		return cfg, err
+	}
+	for _, o := range strings.Split(getenv("SOCIALOPS_WS_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.WSOrigins = append(cfg.WSOrigins, o)
+		}
 	}
 	if cfg.TrustedProxies, err = trustedProxiesVar(getenv); err != nil {
 		return cfg, err

@@ -18,6 +18,7 @@ import (
 	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
 	httpapi "github.com/socialops/socialops/adapters/http"
 	"github.com/socialops/socialops/adapters/postgres"
+	"github.com/socialops/socialops/adapters/realtime"
 	"github.com/socialops/socialops/adapters/routing"
 	"github.com/socialops/socialops/adapters/telegram"
 	"github.com/socialops/socialops/adapters/wecom"
@@ -139,6 +140,18 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	electorDone := make(chan error, 1)
 	go func() { electorDone <- elector.Run(workers) }()
 
+	// Realtime: this process follows the log itself and pushes to its own
+	// WebSocket clients (issue 12).
+	hub := realtime.New(a.store, realtime.Options{Logger: logger, Registry: registry, Presence: realtime.PresenceVia(a.commands),
+		Metrics: sm.webSockets(), OriginPatterns: cfg.WSOrigins})
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	defer stopHub()
+	go func() {
+		if err := hub.Run(hubCtx); err != nil {
+			logger.Error("realtime follower stopped", "error", err)
+		}
+	}()
+
 	router := httpapi.NewRouter(httpapi.Deps{
 		Logger:                logger,
 		Database:              poolPinger{a.pool},
@@ -164,6 +177,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Idempotency:           postgres.NewIdempotencyKeys(a.pool),
 		Metrics:               sm.requests(),
 		Webhooks:              hooks,
+		Hub:                   hub,
 	})
 	srv := &http.Server{
 		Handler:           router,
@@ -196,6 +210,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	logger.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	// WebSockets are hijacked: Shutdown does not close them; the hub does,
+	// with 1001 (going away) and the position to resume from.
+	hub.Close(shutCtx)
+	stopHub()
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

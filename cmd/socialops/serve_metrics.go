@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/socialops/socialops/adapters/realtime"
+
 	"context"
 	"errors"
 	"fmt"
@@ -85,6 +87,14 @@ func (s *serveMetrics) requests() httpapi.RequestObserver {
 		return nil
 	}
 	return s.m.HTTP
+}
+
+// webSockets counts WebSocket connections (nil without metrics).
+func (s *serveMetrics) webSockets() realtime.Observer {
+	if s == nil {
+		return nil
+	}
+	return s.m.WebSockets
 }
 
 // listen binds SOCIALOPS_METRICS_ADDR and serves GET /metrics on it.
