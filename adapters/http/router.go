@@ -181,6 +181,8 @@ func NewRouter(d Deps) *gin.Engine {
 	console.GET("/:alias/threads/:thread_id/actions", with(read, h.listActions)...)
 	console.GET("/:alias/billing/balance", with(read, h.balance)...)
 	console.GET("/:alias/billing/ledger", with(read, h.ledger)...)
+	console.GET("/:alias/wecom", with(read, h.getWeComSettings)...)
+	console.PUT("/:alias/wecom", with(manage, h.putWeComSettings)...)
 	h.registerConsoleOutboundWebhooks(console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	h.registerOperators(api, console, read, manage)
