@@ -126,9 +126,11 @@ func TestDataErrorParksTheFailingEventAndTheOthersGoOn(t *testing.T) {
 	assert.Equal(t, "InboundMessageReceived", p.EventType)
 	assert.Contains(t, p.Error, "23514")
 	assert.Equal(t, projections.ParkedOpen, p.State)
-	st := statusOf(r, "test_notes")
-	assert.Equal(t, "running", st.State)
-	assert.Equal(t, 1, st.Parked)
+	// The status is set just after the batch commits: wait for it too.
+	require.Eventually(t, func() bool {
+		st := statusOf(r, "test_notes")
+		return st.State == "running" && st.Parked == 1
+	}, 10*time.Second, 10*time.Millisecond, "running with one parked event")
 	assert.NoError(t, r.Healthy(), "parked events do not make the service unready")
 
 	// Later events apply.
