@@ -136,18 +136,29 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	workers, stopWorkers := context.WithCancel(context.Background())
-	defer stopWorkers()
 	electorDone := make(chan error, 1)
 	go func() { electorDone <- elector.Run(workers) }()
+	electorWaited := false
+	defer func() {
+		// An early return (a listen error) also stops the roles and waits
+		// for them, so nothing runs or logs after serve has returned.
+		if !electorWaited {
+			stopWorkers()
+			<-electorDone
+		}
+	}()
 
 	// Realtime: this process follows the log itself and pushes to its own
 	// WebSocket clients (issue 12).
 	hub := realtime.New(a.store, realtime.Options{Logger: logger, Registry: registry, Presence: realtime.PresenceVia(a.commands),
 		Metrics: sm.webSockets(), OriginPatterns: cfg.WSOrigins})
 	hubCtx, stopHub := context.WithCancel(context.Background())
-	defer stopHub()
+	hubDone := make(chan struct{})
+	// Whatever way serve returns, the follower has stopped (and logged) first.
+	defer func() { stopHub(); <-hubDone }()
 	go func() {
-		if err := hub.Run(hubCtx); err != nil {
+		defer close(hubDone)
+		if err := hub.Run(hubCtx); err != nil && hubCtx.Err() == nil {
 			logger.Error("realtime follower stopped", "error", err)
 		}
 	}()
@@ -224,6 +235,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// Every role's work stops (projectors between batches, so every
 	// checkpoint stays consistent), then the locks are released at once.
 	stopWorkers()
+	electorWaited = true
 	if err := <-electorDone; err != nil {
 		logger.Error("followers stopped with an error", "error", err)
 	}
