@@ -22,3 +22,9 @@ func Checkpoints(ctx context.Context, q Querier) (map[string]uint64, error) {
 	}
 	return out, rows.Err()
 }
+
+// AdvanceCheckpointSQL moves a follower's checkpoint forward, never back
+// ($1 the follower, $2 the position): what every process manager writes once
+// it has handled a batch.
+const AdvanceCheckpointSQL = `INSERT INTO projection_checkpoints (projector, position) VALUES ($1, $2)
+	ON CONFLICT (projector) DO UPDATE SET position = GREATEST(projection_checkpoints.position, EXCLUDED.position), updated_at = now()`

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/socialops/socialops/adapters/eventstore"
@@ -95,51 +94,30 @@ func (w *Worker) Run(parent context.Context) error {
 		}
 	}
 
-	router, err := eventstore.NewRouter(w.logger)
-	if err != nil {
-		return err
-	}
-	sub := &eventstore.WatermillSubscriber{
-		Store: w.store,
-		Checkpoint: func(ctx context.Context, _ string) (uint64, error) {
-			return projections.Checkpoint(ctx, w.pool, CheckpointName)
-		},
-		Logger: w.logger,
-	}
-	router.AddConsumerHandler("delivery-manager", CheckpointName, sub, func(msg *message.Message) error {
-		batch, err := eventstore.DecodeBatch(msg)
-		if err != nil {
-			return err
-		}
-		w.outcomes.count(batch)
-		for _, raw := range batch {
-			if raw.Type != (domain.ReplyQueued{}).EventType() {
-				continue
-			}
-			env, err := w.registry.Decode(raw)
-			if err != nil {
-				return err
-			}
-			r := env.Payload.(domain.ReplyQueued)
-			if !submit(projections.ActionRef{ActionID: r.ActionID, ThreadID: r.ThreadID}) {
-				return ctx.Err()
-			}
-		}
-		// The checkpoint moves once the actions are handed over; an action
-		// whose drive is cut short is picked up again by the sweep.
-		_, err = w.pool.Exec(msg.Context(), `INSERT INTO projection_checkpoints (projector, position) VALUES ($1, $2)
-			ON CONFLICT (projector) DO UPDATE SET position = GREATEST(projection_checkpoints.position, EXCLUDED.position), updated_at = now()`,
-			CheckpointName, int64(batch[len(batch)-1].Position))
-		return err
-	})
-	go func() {
-		<-ctx.Done()
-		_ = router.Close()
-	}()
 	sweepDone := make(chan struct{})
 	go func() { w.sweep(ctx, submit); close(sweepDone) }()
-	err = router.Run(ctx)
-	_ = sub.Close()
+	err := eventstore.Follow(ctx, w.store, w.logger, CheckpointName,
+		func(ctx context.Context) (uint64, error) { return projections.Checkpoint(ctx, w.pool, CheckpointName) },
+		func(hctx context.Context, batch []domain.RecordedEvent) error {
+			w.outcomes.count(batch)
+			for _, raw := range batch {
+				if raw.Type != (domain.ReplyQueued{}).EventType() {
+					continue
+				}
+				env, err := w.registry.Decode(raw)
+				if err != nil {
+					return err
+				}
+				r := env.Payload.(domain.ReplyQueued)
+				if !submit(projections.ActionRef{ActionID: r.ActionID, ThreadID: r.ThreadID}) {
+					return ctx.Err()
+				}
+			}
+			// The checkpoint moves once the actions are handed over; an action
+			// whose drive is cut short is picked up again by the sweep.
+			_, err := w.pool.Exec(hctx, projections.AdvanceCheckpointSQL, CheckpointName, int64(batch[len(batch)-1].Position))
+			return err
+		})
 	cancel()
 	<-sweepDone // nothing may submit once jobs is closed
 	if parent.Err() != nil {

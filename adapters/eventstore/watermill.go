@@ -227,3 +227,39 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// Follow hands handle each batch of the log after the position checkpoint
+// reads, in order, on a router with the shared middleware (retry, recoverer,
+// correlation), until ctx ends (then it returns nil). It is the loop every
+// process manager runs; handle moves the follower's own checkpoint.
+func Follow(ctx context.Context, store Store, logger *slog.Logger, name string,
+	checkpoint func(context.Context) (uint64, error), handle func(context.Context, []domain.RecordedEvent) error) error {
+	inner, cancel := context.WithCancel(ctx)
+	defer cancel()
+	router, err := NewRouter(logger)
+	if err != nil {
+		return err
+	}
+	sub := &WatermillSubscriber{
+		Store:      store,
+		Checkpoint: func(ctx context.Context, _ string) (uint64, error) { return checkpoint(ctx) },
+		Logger:     logger,
+	}
+	router.AddConsumerHandler(name, name, sub, func(msg *message.Message) error {
+		batch, err := DecodeBatch(msg)
+		if err != nil {
+			return err
+		}
+		return handle(msg.Context(), batch)
+	})
+	go func() {
+		<-inner.Done()
+		_ = router.Close()
+	}()
+	err = router.Run(inner)
+	_ = sub.Close()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/socialops/socialops/adapters/eventstore"
@@ -74,38 +73,17 @@ func New(pool *pgxpool.Pool, store eventstore.Store, registry *domain.Registry, 
 func (r *Router) Run(parent context.Context) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	router, err := eventstore.NewRouter(r.logger)
-	if err != nil {
-		return err
-	}
-	sub := &eventstore.WatermillSubscriber{
-		Store: r.store,
-		Checkpoint: func(ctx context.Context, _ string) (uint64, error) {
-			return projections.Checkpoint(ctx, r.pool, CheckpointName)
-		},
-		Logger: r.logger,
-	}
-	router.AddConsumerHandler("routing-manager", CheckpointName, sub, func(msg *message.Message) error {
-		batch, err := eventstore.DecodeBatch(msg)
-		if err != nil {
-			return err
-		}
-		if err := r.handle(msg.Context(), batch); err != nil {
-			return err
-		}
-		_, err = r.pool.Exec(msg.Context(), `INSERT INTO projection_checkpoints (projector, position) VALUES ($1, $2)
-			ON CONFLICT (projector) DO UPDATE SET position = GREATEST(projection_checkpoints.position, EXCLUDED.position), updated_at = now()`,
-			CheckpointName, int64(batch[len(batch)-1].Position))
-		return err
-	})
-	go func() {
-		<-ctx.Done()
-		_ = router.Close()
-	}()
 	sweepDone := make(chan struct{})
 	go func() { r.sweep(ctx); close(sweepDone) }()
-	err = router.Run(ctx)
-	_ = sub.Close()
+	err := eventstore.Follow(ctx, r.store, r.logger, CheckpointName,
+		func(ctx context.Context) (uint64, error) { return projections.Checkpoint(ctx, r.pool, CheckpointName) },
+		func(ctx context.Context, batch []domain.RecordedEvent) error {
+			if err := r.handle(ctx, batch); err != nil {
+				return err
+			}
+			_, err := r.pool.Exec(ctx, projections.AdvanceCheckpointSQL, CheckpointName, int64(batch[len(batch)-1].Position))
+			return err
+		})
 	cancel()
 	<-sweepDone
 	if parent.Err() != nil {

@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -170,32 +169,11 @@ func (d *Dispatcher) Nudge() {
 func (d *Dispatcher) Run(parent context.Context) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	router, err := eventstore.NewRouter(d.logger)
-	if err != nil {
-		return err
-	}
-	sub := &eventstore.WatermillSubscriber{
-		Store: d.events,
-		Checkpoint: func(ctx context.Context, _ string) (uint64, error) {
-			return projections.Checkpoint(ctx, d.pool, CheckpointName)
-		},
-		Logger: d.logger,
-	}
-	router.AddConsumerHandler("webhooks", CheckpointName, sub, func(msg *message.Message) error {
-		batch, err := eventstore.DecodeBatch(msg)
-		if err != nil {
-			return err
-		}
-		return d.fanOut(msg.Context(), batch)
-	})
-	go func() {
-		<-ctx.Done()
-		_ = router.Close()
-	}()
 	schedDone := make(chan struct{})
 	go func() { d.schedule(ctx); close(schedDone) }()
-	err = router.Run(ctx)
-	_ = sub.Close()
+	err := eventstore.Follow(ctx, d.events, d.logger, CheckpointName,
+		func(ctx context.Context) (uint64, error) { return projections.Checkpoint(ctx, d.pool, CheckpointName) },
+		d.fanOut)
 	cancel()
 	<-schedDone
 	d.wg.Wait()
@@ -336,9 +314,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, batch []domain.RecordedEvent) e
 			queued++
 		}
 	}
-	b.Queue(`INSERT INTO projection_checkpoints (projector, position) VALUES ($1, $2)
-		ON CONFLICT (projector) DO UPDATE SET position = GREATEST(projection_checkpoints.position, EXCLUDED.position), updated_at = now()`,
-		CheckpointName, int64(batch[len(batch)-1].Position))
+	b.Queue(projections.AdvanceCheckpointSQL, CheckpointName, int64(batch[len(batch)-1].Position))
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
