@@ -32,6 +32,8 @@ type conn struct {
 
 	queue chan *item
 	stop  context.CancelFunc
+	// resume carries a client's {"type":"resume"} to the push loop.
+	resume chan uint64
 
 	mu       sync.Mutex
 	bound    map[string]bool
@@ -109,7 +111,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, cl Client) {
 	ctx, stop := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer stop()
 	c := &conn{hub: h, ws: ws, proto: cl.Protocol, inst: cl.Instance, operatorID: cl.OperatorID,
-		queue: make(chan *item, h.opts.QueueSize), stop: stop, bound: map[string]bool{}}
+		queue: make(chan *item, h.opts.QueueSize), stop: stop, bound: map[string]bool{}, resume: make(chan uint64, 1)}
 	live, ok := h.register(c)
 	if !ok {
 		_ = ws.Close(StatusShutdown, "server shutting down")
@@ -138,25 +140,33 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, cl Client) {
 // start sends the welcome frame and, for a resume, replays the gap from the
 // log. It returns the position the client has seen up to.
 func (c *conn) start(ctx context.Context, cl Client, live uint64) (uint64, error) {
-	h := c.hub
 	if !cl.Resume {
 		return live, c.write(ctx, encode(control{Type: "connected", Position: live}))
 	}
+	return c.replay(ctx, cl.Since, live, "connected")
+}
+
+// replay sends what the client missed after since (the connected frame of a
+// ?since= connection, or the answer to a resume frame, is announced as typ),
+// or resync_required when the log cannot replay that far. It returns the
+// position the client has seen up to; queued pushes at or below it are skipped.
+func (c *conn) replay(ctx context.Context, since, live uint64, typ string) (uint64, error) {
+	h := c.hub
 	head, err := h.log.HeadPosition(ctx)
 	if err != nil {
-		return cl.Since, err
+		return live, err
 	}
-	if cl.Since > head || head-cl.Since > h.opts.MaxReplay {
+	if since > head || head-since > h.opts.MaxReplay {
 		reason := "the position is older than the server replays"
-		if cl.Since > head {
+		if since > head {
 			reason = "the position is ahead of this event log"
 		}
 		return live, c.write(ctx, encode(control{Type: "resync_required", Position: live, Reason: reason}))
 	}
-	if err := c.write(ctx, encode(control{Type: "connected", Position: cl.Since})); err != nil {
-		return cl.Since, err
+	if err := c.write(ctx, encode(control{Type: typ, Position: since})); err != nil {
+		return since, err
 	}
-	last := cl.Since
+	last := since
 	for {
 		evs, err := h.log.ReadAll(ctx, last, 500)
 		if err != nil {
@@ -183,10 +193,26 @@ func (c *conn) pushLive(ctx context.Context, last uint64) (uint64, error) {
 	t := time.NewTicker(c.hub.opts.PingInterval)
 	defer t.Stop()
 	pinging := make(chan struct{}, 1)
+	connected, pushed := last, false
 	for {
 		select {
 		case <-ctx.Done():
 			return last, ctx.Err()
+		case since := <-c.resume:
+			// A resume frame replays the gap before this connection, so it
+			// must come before any push: a later one would repeat pushes.
+			if pushed || last != connected {
+				if err := c.write(ctx, encode(control{Type: "error", Position: last,
+					Reason: "resume must be the first frame: reconnect with ?since=<position> instead"})); err != nil {
+					return last, err
+				}
+				continue
+			}
+			var err error
+			if last, err = c.replay(ctx, since, last, "resumed"); err != nil {
+				return last, err
+			}
+			pushed = true
 		case <-t.C:
 			select {
 			case pinging <- struct{}{}:
@@ -200,7 +226,7 @@ func (c *conn) pushLive(ctx context.Context, last uint64) (uint64, error) {
 			if err := c.write(ctx, c.frame(it)); err != nil {
 				return last, err
 			}
-			last = it.Position
+			last, pushed = it.Position, true
 		}
 	}
 }
@@ -211,10 +237,12 @@ func (c *conn) write(_ context.Context, b []byte) error {
 	return c.ws.Write(wctx, websocket.MessageText, b)
 }
 
-// clientFrame is what clients send: bind_session (seed 003), ping (seed 002).
+// clientFrame is what clients send: bind_session (seed 003), ping (seed 002),
+// resume (either protocol: replay from position, as ?since= does).
 type clientFrame struct {
-	Type      string `json:"type"`
-	SessionID string `json:"sessionId"`
+	Type      string  `json:"type"`
+	SessionID string  `json:"sessionId"`
+	Position  *uint64 `json:"position"`
 }
 
 func (c *conn) readLoop() {
@@ -233,6 +261,16 @@ func (c *conn) readLoop() {
 		switch f.Type {
 		case "ping":
 			_ = c.write(ctx, []byte(`{"type":"pong"}`))
+		case "resume":
+			if f.Position == nil {
+				_ = c.write(ctx, encode(control{Type: "error", Reason: "resume needs a position (the last one you received)"}))
+				continue
+			}
+			select {
+			case c.resume <- *f.Position:
+			default:
+				_ = c.write(ctx, encode(control{Type: "error", Reason: "a resume is already under way"}))
+			}
 		case "bind_session":
 			if f.SessionID == "" || len(f.SessionID) > 128 {
 				_ = c.write(ctx, encode(control{Type: "error", Reason: "bind_session needs a sessionId"}))

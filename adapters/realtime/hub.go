@@ -57,6 +57,14 @@ type Options struct {
 	PresenceGrace time.Duration
 	// OriginPatterns are the browser origins allowed besides the server's own host.
 	OriginPatterns []string
+	// Peers shares connection counts with the other serving processes
+	// (nil: this process decides presence alone).
+	Peers Peers
+	// PeerHeartbeat is how often this process refreshes its Peers rows and
+	// expires stale ones (default 15 s); PeerStale is the age at which a row
+	// counts as left behind by a dead process (default 60 s).
+	PeerHeartbeat time.Duration
+	PeerStale     time.Duration
 }
 
 // Close codes and reasons.
@@ -81,7 +89,8 @@ type Hub struct {
 	wg       sync.WaitGroup
 	ready    chan struct{}
 
-	chain map[presenceKey]chan struct{} // orders each operator's presence appends
+	chain   map[presenceKey]chan struct{} // orders each operator's presence appends
+	process string                        // this process's name in Peers
 
 	threadsMu sync.Mutex
 	threads   map[string]threadFacts
@@ -122,8 +131,15 @@ func New(log Log, opts Options) *Hub {
 	if opts.PresenceGrace <= 0 {
 		opts.PresenceGrace = 15 * time.Second
 	}
+	if opts.PeerHeartbeat <= 0 {
+		opts.PeerHeartbeat = 15 * time.Second
+	}
+	if opts.PeerStale <= 0 {
+		opts.PeerStale = 60 * time.Second
+	}
 	return &Hub{log: log, opts: opts, conns: map[*conn]struct{}{}, presence: map[presenceKey]*presenceState{},
-		threads: map[string]threadFacts{}, chain: map[presenceKey]chan struct{}{}, ready: make(chan struct{})}
+		threads: map[string]threadFacts{}, chain: map[presenceKey]chan struct{}{}, ready: make(chan struct{}),
+		process: domain.RandomID("rtp_", domain.CryptoRandom)}
 }
 
 // Run follows the log from its head until ctx ends.
@@ -136,6 +152,9 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.position, h.started = head, true
 	h.mu.Unlock()
 	close(h.ready)
+	if h.opts.Peers != nil {
+		go h.tendPeers(ctx)
+	}
 	err = h.log.SubscribeAll(ctx, head, func(ctx context.Context, ev domain.RecordedEvent) error {
 		h.fanOut(ctx, ev)
 		return nil
@@ -283,73 +302,6 @@ func (h *Hub) unregister(c *conn) {
 	h.wg.Done()
 }
 
-// operatorConnected (h.mu held): the first connection sets the operator
-// online; one within the grace period cancels the pending offline.
-func (h *Hub) operatorConnected(c *conn) {
-	k := presenceKey{c.inst.ID, c.operatorID}
-	st := h.presence[k]
-	if st == nil {
-		st = &presenceState{inst: c.inst}
-		h.presence[k] = st
-	}
-	st.count++
-	if st.offAt != nil {
-		st.offAt.Stop()
-		st.offAt = nil
-	}
-	if !st.online {
-		st.online = true
-		h.setPresence(st.inst, c.operatorID, domain.PresenceOnline)
-	}
-}
-
-// operatorDisconnected (h.mu held): the last connection starts the grace period.
-func (h *Hub) operatorDisconnected(c *conn) {
-	k := presenceKey{c.inst.ID, c.operatorID}
-	st := h.presence[k]
-	if st == nil {
-		return
-	}
-	st.count--
-	if st.count > 0 {
-		return
-	}
-	var t *time.Timer
-	t = time.AfterFunc(h.opts.PresenceGrace, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if st.offAt != t || st.count > 0 {
-			return
-		}
-		delete(h.presence, k)
-		h.setPresence(st.inst, k.operatorID, domain.PresenceOffline)
-	})
-	st.offAt = t
-}
-
-// setPresence appends the presence change in the background, in order per
-// operator (h.mu held: the goroutines start in the order of the changes).
-func (h *Hub) setPresence(inst domain.Instance, operatorID int64, presence string) {
-	if h.opts.Presence == nil {
-		return
-	}
-	done := make(chan struct{})
-	prev := h.chain[presenceKey{inst.ID, operatorID}]
-	h.chain[presenceKey{inst.ID, operatorID}] = done
-	go func() {
-		defer close(done)
-		if prev != nil {
-			<-prev
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := h.opts.Presence(ctx, inst, operatorID, presence); err != nil {
-			h.opts.Logger.Warn("realtime: presence change failed", "instance_id", inst.ID, "operator_id", operatorID,
-				"presence", presence, "error", err)
-		}
-	}()
-}
-
 // Close closes every connection with 1001 (going away) and a reason, waits
 // for them to end (or ctx), and sets their operators offline at once: the
 // clients reconnect elsewhere and come online there.
@@ -377,6 +329,7 @@ func (h *Hub) Close(ctx context.Context) {
 			st.offAt.Stop()
 		}
 		delete(h.presence, k)
+		h.report(st.inst, k.operatorID, 0)
 		if st.online {
 			h.setPresence(st.inst, k.operatorID, domain.PresenceOffline)
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -36,13 +37,14 @@ type env struct {
 	t     *testing.T
 	store *pgstore.Store
 	reg   *domain.Registry
+	pool  *pgxpool.Pool
 }
 
 func newEnv(t *testing.T) *env {
 	pool := pgtest.NewPool(t)
 	store := pgstore.New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(func() { _ = store.Close() })
-	return &env{t: t, store: store, reg: domain.NewEventRegistry()}
+	return &env{t: t, store: store, reg: domain.NewEventRegistry(), pool: pool}
 }
 
 // server runs a hub (one "process") and serves it: ?proto=cs&op=7&since=N.

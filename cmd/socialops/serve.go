@@ -151,6 +151,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// Realtime: this process follows the log itself and pushes to its own
 	// WebSocket clients (issue 12).
 	hub := realtime.New(a.store, realtime.Options{Logger: logger, Registry: registry, Presence: realtime.PresenceVia(a.commands),
+		Peers:   realtime.PostgresPeers{Pool: a.pool},
 		Metrics: sm.webSockets(), OriginPatterns: cfg.WSOrigins})
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
