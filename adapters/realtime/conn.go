@@ -96,8 +96,10 @@ func (c *conn) shutdown(code websocket.StatusCode, reason string) {
 	_ = c.ws.Close(code, reason)
 }
 
-// Serve upgrades the request and pushes to the client until it goes away.
-// The caller has authenticated cl.
+// Serve upgrades the request and returns: the connection is served by two
+// goroutines of its own (pushes and the client's frames) until the client
+// goes away, so the handler's deep stack and the request are not kept for
+// the life of every socket. The caller has authenticated cl.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, cl Client) {
 	// net/http clears the server's read and write deadlines when Accept
 	// hijacks the connection (TestServerTimeoutsDoNotEndSockets).
@@ -108,18 +110,24 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, cl Client) {
 	ws.SetReadLimit(64 << 10)
 	// ctx only signals the end: a context handed to the socket's own Read or
 	// Write closes it without a close frame when canceled.
-	ctx, stop := context.WithCancel(context.WithoutCancel(r.Context()))
-	defer stop()
+	ctx, stop := context.WithCancel(context.Background())
 	c := &conn{hub: h, ws: ws, proto: cl.Protocol, inst: cl.Instance, operatorID: cl.OperatorID,
 		queue: make(chan *item, h.opts.QueueSize), stop: stop, bound: map[string]bool{}, resume: make(chan uint64, 1)}
 	live, ok := h.register(c)
 	if !ok {
+		stop()
 		_ = ws.Close(StatusShutdown, "server shutting down")
 		return
 	}
-	defer h.unregister(c)
 	go c.readLoop()
+	go c.serve(ctx, cl, live)
+}
 
+// serve pushes to the client until it goes away, then closes the socket
+// with a code and a reason naming the position to resume from.
+func (c *conn) serve(ctx context.Context, cl Client, live uint64) {
+	defer c.hub.unregister(c)
+	defer c.stop()
 	last, err := c.start(ctx, cl, live)
 	if err == nil {
 		last, err = c.pushLive(ctx, last)
