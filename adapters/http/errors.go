@@ -81,6 +81,23 @@ var statusOf = map[string]int{
 	webhooks.ErrSubscriptionNotFound.Code: http.StatusNotFound,
 	webhooks.ErrDeliveryNotFound.Code:     http.StatusNotFound,
 	webhooks.ErrURLNotAllowed.Code:        http.StatusUnprocessableEntity,
+	// Integration credentials (issue 15).
+	postgres.ErrCredentialExpired.Code: http.StatusUnauthorized,
+	postgres.ErrCredentialMissing.Code: http.StatusNotFound,
+	postgres.ErrInvalidCIDR.Code:       http.StatusBadRequest,
+	errIPNotAllowed.Code:               http.StatusForbidden,
+	errStaleTimestamp.Code:             http.StatusUnauthorized,
+	errReplayedNonce.Code:              http.StatusUnauthorized,
+	errSignatureInvalid.Code:           http.StatusUnauthorized,
+}
+
+// errorCode is err's code, or "" for an error without one.
+func errorCode(err error) string {
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return de.Code
+	}
+	return ""
 }
 
 type errorBody struct {

@@ -73,6 +73,8 @@ type Deps struct {
 	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For names
 	// the client; empty: the client is the connection's address.
 	TrustedProxies []string
+	// AccessTokenTTL is how long an OAuth2 access token lives (default 1h).
+	AccessTokenTTL time.Duration
 	// JWTSecret verifies console user tokens (HS256); empty disables the console.
 	JWTSecret []byte
 	// Metrics records every request by route template, method and status (optional).
@@ -140,11 +142,13 @@ func NewRouter(d Deps) *gin.Engine {
 	r.NoMethod(func(c *gin.Context) { writeError(c, d.Logger, errMethod) })
 
 	h := &handlers{Deps: d, limiters: newLimiters(d.RateLimitRPS, d.RateLimitBurst), checks: readinessChecks(d),
-		authFailures: newLimiters(d.AuthFailuresPerMinute/60, d.AuthFailureBurst),
-		decoySecret:  domain.RandomID("decoy_", domain.CryptoRandom)}
+		credentialLimits: newCredentialLimits(d.RateLimitRPS, d.RateLimitBurst),
+		authFailures:     newLimiters(d.AuthFailuresPerMinute/60, d.AuthFailureBurst),
+		decoySecret:      domain.RandomID("decoy_", domain.CryptoRandom)}
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 	registerDocs(r, h)
+	r.POST("/oauth/token", h.guardAuthFailures, h.oauthToken)
 
 	api := r.Group("/v1/apps/socialops/:alias", h.guardAuthFailures)
 	api.POST("/webhook/:provider", h.webhook)
@@ -186,12 +190,16 @@ func NewRouter(d Deps) *gin.Engine {
 	h.registerConsoleOutboundWebhooks(console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	h.registerOperators(api, console, read, manage)
+	h.registerCredentials(api, console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
+		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	return r
 }
 
 type handlers struct {
 	Deps
 	limiters *limiters
+	// credentialLimits is the rate budget of each integration credential.
+	credentialLimits *credentialLimits
 	// authFailures is a bucket of failed authentications per client address.
 	authFailures *limiters
 	checks       []readinessCheck

@@ -6,9 +6,10 @@ import (
 )
 
 // lookupTTL is how long a configuration row read for a request is reused.
-// Every webhook looks up its instance, key and secret; instances never
-// change owner and keys cannot be revoked yet, so a short reuse is safe, and a
-// secret changed by another process takes effect within it.
+// Every webhook looks up its instance and secret; instances never change
+// owner, so a short reuse is safe, and a secret changed by another process
+// takes effect within it. Credentials use a much shorter reuse
+// (credentialTTL), so a revocation takes effect within a second.
 const lookupTTL = 10 * time.Second
 
 // ttlCache remembers found values for a while. Misses are not cached, so a
@@ -17,6 +18,7 @@ type ttlCache[V any] struct {
 	mu      sync.Mutex
 	entries map[string]cached[V]
 	now     func() time.Time
+	ttl     time.Duration
 }
 
 type cached[V any] struct {
@@ -24,8 +26,18 @@ type cached[V any] struct {
 	expires time.Time
 }
 
-func newTTLCache[V any]() *ttlCache[V] {
-	return &ttlCache[V]{entries: map[string]cached[V]{}, now: time.Now}
+func newTTLCache[V any]() *ttlCache[V] { return newTTLCacheFor[V](lookupTTL) }
+
+func newTTLCacheFor[V any](ttl time.Duration) *ttlCache[V] {
+	return &ttlCache[V]{entries: map[string]cached[V]{}, now: time.Now, ttl: ttl}
+}
+
+// clear forgets every entry (after a change made here, so this process sees
+// it at once).
+func (c *ttlCache[V]) clear() {
+	c.mu.Lock()
+	clear(c.entries)
+	c.mu.Unlock()
 }
 
 func (c *ttlCache[V]) get(key string) (V, bool) {
@@ -50,5 +62,5 @@ func (c *ttlCache[V]) put(key string, v V) {
 			}
 		}
 	}
-	c.entries[key] = cached[V]{value: v, expires: c.now().Add(lookupTTL)}
+	c.entries[key] = cached[V]{value: v, expires: c.now().Add(c.ttl)}
 }

@@ -2,12 +2,13 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -36,11 +37,40 @@ var (
 
 var aliasPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
 
-// APIKey is a stored key, without its secret.
+// APIKey is a stored credential (an API key, an OAuth2 client or a signing
+// key), without its secret.
 type APIKey struct {
-	ID      string
-	OwnerID string
-	Scopes  []string
+	ID       string
+	Kind     string // KindAPIKey, KindOAuthClient, KindSigningKey
+	PublicID string // an OAuth2 client id or a signing key's access key
+	OwnerID  string
+	Scopes   []string
+	Name     string
+	// InstanceID (and its alias) limit the credential to one instance; ""
+	// lets it reach every instance of the owner.
+	InstanceID    string
+	InstanceAlias string
+	ExpiresAt     *time.Time
+	CreatedAt     time.Time
+	LastUsedAt    *time.Time
+	RevokedAt     *time.Time
+	AllowedCIDRs  []netip.Prefix // empty: any address
+	RatePerSecond float64        // 0: the server's default
+	OperatorID    int64          // non-zero: sees only this operator's sessions
+}
+
+// AllowsIP tells whether the allowlist admits addr (an empty list admits all).
+func (k APIKey) AllowsIP(addr netip.Addr) bool {
+	if len(k.AllowedCIDRs) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range k.AllowedCIDRs {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // HasScope tells whether the key carries a scope.
@@ -72,7 +102,7 @@ func NewTenancy(pool *pgxpool.Pool, random io.Reader) *Tenancy {
 		random = domain.CryptoRandom
 	}
 	return &Tenancy{pool: pool, random: random,
-		instances: newTTLCache[domain.Instance](), keys: newTTLCache[APIKey](), secrets: newTTLCache[string](),
+		instances: newTTLCache[domain.Instance](), keys: newTTLCacheFor[APIKey](credentialTTL), secrets: newTTLCache[string](),
 		box: newSealer(nil, random)}
 }
 
@@ -137,60 +167,10 @@ func (t *Tenancy) InstancesOfOwner(ctx context.Context, ownerID string) ([]domai
 	})
 }
 
-// CreateAPIKey makes a key for an owner and returns it; only its hash is stored.
+// CreateAPIKey makes an owner-wide key without expiry and returns it; only
+// its hash is stored.
 func (t *Tenancy) CreateAPIKey(ctx context.Context, ownerID string, scopes []string) (string, APIKey, error) {
-	if strings.TrimSpace(ownerID) == "" {
-		return "", APIKey{}, domain.Errorf(domain.ErrMissingField, "owner is required")
-	}
-	if len(scopes) == 0 {
-		return "", APIKey{}, domain.Errorf(domain.ErrMissingField, "at least one scope is required")
-	}
-	seen := map[string]bool{}
-	var clean []string
-	for _, s := range scopes {
-		s = strings.TrimSpace(s)
-		known := false
-		for _, k := range KnownScopes {
-			known = known || k == s
-		}
-		if !known {
-			return "", APIKey{}, domain.Errorf(ErrUnknownScope, "unknown scope %q (known: %s)", s, strings.Join(KnownScopes, ", "))
-		}
-		if !seen[s] {
-			seen[s] = true
-			clean = append(clean, s)
-		}
-	}
-	key := APIKey{ID: domain.RandomID("sokey_", t.random), OwnerID: ownerID, Scopes: clean}
-	secret := "sk_" + domain.RandomID("", t.random) + domain.RandomID("", t.random)
-	hash := sha256.Sum256([]byte(secret))
-	if _, err := t.pool.Exec(ctx, `INSERT INTO api_keys (key_id, key_hash, owner_id, scopes) VALUES ($1, $2, $3, $4)`,
-		key.ID, hash[:], key.OwnerID, key.Scopes); err != nil {
-		return "", APIKey{}, fmt.Errorf("create api key: %w", err)
-	}
-	return secret, key, nil
-}
-
-// APIKeyBySecret finds a live key by its secret; ErrKeyNotFound otherwise.
-// The lookup is by hash, so no comparison of secrets happens here at all.
-func (t *Tenancy) APIKeyBySecret(ctx context.Context, secret string) (APIKey, error) {
-	if !strings.HasPrefix(secret, "sk_") || len(secret) > 200 {
-		return APIKey{}, ErrKeyNotFound
-	}
-	hash := sha256.Sum256([]byte(secret))
-	if k, ok := t.keys.get(string(hash[:])); ok {
-		return k, nil
-	}
-	var k APIKey
-	err := t.pool.QueryRow(ctx, `SELECT key_id, owner_id, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, hash[:]).Scan(&k.ID, &k.OwnerID, &k.Scopes)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return APIKey{}, ErrKeyNotFound
-	}
-	if err != nil {
-		return APIKey{}, fmt.Errorf("find api key: %w", err)
-	}
-	t.keys.put(string(hash[:]), k)
-	return k, nil
+	return t.CreateCredentialAPIKey(ctx, CredentialSpec{OwnerID: ownerID, Scopes: scopes})
 }
 
 // SetWebhookSecret stores, encrypted, the secret a provider signs deliveries

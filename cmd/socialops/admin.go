@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/socialops/socialops/adapters/channelcallback"
 	"github.com/socialops/socialops/adapters/postgres"
@@ -26,7 +25,6 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 	fs.SetOutput(io.Discard)
 	owner := fs.String("owner", "", "owner (user) id")
 	alias := fs.String("alias", "", "instance alias")
-	scopes := fs.String("scopes", "", "comma-separated scopes")
 	provider := fs.String("provider", "", "provider")
 	secret := fs.String("secret", "", "webhook secret (shows in ps and shell history: prefer --secret-file)")
 	secretFile := fs.String("secret-file", "", "file holding the webhook secret")
@@ -149,15 +147,6 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 			return err
 		}
 		fmt.Fprintln(stdout, res.Operators[0].ID)
-	case "apikey create":
-		if *owner == "" || *scopes == "" {
-			return &usageError{"apikey create needs --owner and --scopes"}
-		}
-		key, _, err := a.tenancy.CreateAPIKey(ctx, *owner, strings.Split(*scopes, ","))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, key)
 	case "webhook-secret set":
 		if err := a.tenancy.SetWebhookSecret(ctx, *alias, *provider, *secret); err != nil {
 			return err

@@ -55,6 +55,7 @@ type Config struct {
 	AuthFailurePerMinute int64
 	AuthFailureBurst     int64
 	TrustedProxies       []string
+	AccessTokenTTL       time.Duration
 	// WSOrigins are the browser origins (host patterns) allowed to open
 	// WebSockets besides the server's own host (SOCIALOPS_WS_ORIGINS).
 	WSOrigins []string
@@ -155,6 +156,12 @@ func loadConfig(lookupEnv func(string) (string, bool)) (Config, error) {
 	}
 	if cfg.TrustedProxies, err = trustedProxiesVar(getenv); err != nil {
 		return cfg, err
+	}
+	if cfg.AccessTokenTTL, err = durationVar(getenv, "SOCIALOPS_OAUTH_TOKEN_TTL", time.Hour); err != nil {
+		return cfg, err
+	}
+	if cfg.AccessTokenTTL < time.Minute || cfg.AccessTokenTTL > 24*time.Hour {
+		return cfg, fmt.Errorf("SOCIALOPS_OAUTH_TOKEN_TTL: between 1m and 24h, got %s", cfg.AccessTokenTTL)
 	}
 	if err := deliveryVars(getenv, &cfg); err != nil {
 		return cfg, err

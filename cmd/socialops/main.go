@@ -32,7 +32,23 @@ commands:
   operator create --alias A --name N [--capacity C]
                                           create an operator (capacity 0: no limit, default 5);
                                           prints its id
-  apikey create --owner ID --scopes S     create an API key; prints the key once
+  apikey create --owner ID --scopes S [--instance A] [--name N] [--expires 720h]
+                [--allow-ip CIDR,...] [--rate R/s] [--operator ID]
+                                          create an API key; prints the key once (only a
+                                          hash is stored)
+  apikey list --owner ID                  the owner's credentials: ids, kinds, scopes, created,
+                                          last used, expiry, status (never the keys)
+  apikey revoke --id ID                   revoke a credential (any kind); every server refuses
+                                          it within a second
+  apikey rotate --id ID                   replace an API key by a new one with the same
+                                          settings; prints the new key
+  oauth-client create --alias A --scopes S [options as apikey create]
+                                          an OAuth2 client of the instance; prints the client
+                                          id, then the secret
+  signing-key create --alias A --scopes S [options as apikey create]
+                                          a request-signing key of the instance; prints the
+                                          access key, then the secret (stored encrypted with
+                                          SOCIALOPS_ENCRYPTION_KEY)
   webhook-secret set --alias A --provider P --secret-file F
                                           set a provider's webhook secret (read from F,
                                           /dev/stdin works), stored encrypted with
@@ -120,8 +136,10 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		cmdErr = migrate(ctx, cfg, logger)
 	case "projections":
 		cmdErr = projectionsCmd(ctx, cfg, logger, args, stdout, stderr)
-	case "instance", "apikey", "webhook-secret", "wallet", "operator", "wecom":
+	case "instance", "webhook-secret", "wallet", "operator", "wecom":
 		cmdErr = admin(ctx, cfg, logger, args, stdout)
+	case "apikey", "oauth-client", "signing-key":
+		cmdErr = credentialCmd(ctx, cfg, logger, args, stdout)
 	case "token":
 		cmdErr = tokenCmd(cfg, args, stdout)
 	case "account":

@@ -182,6 +182,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		AuthFailuresPerMinute: float64(cfg.AuthFailurePerMinute),
 		AuthFailureBurst:      int(cfg.AuthFailureBurst),
 		TrustedProxies:        cfg.TrustedProxies,
+		AccessTokenTTL:        cfg.AccessTokenTTL,
 		WebhookTolerance:      cfg.WebhookTolerance,
 		WeComMaxAge:           cfg.WeComMaxAge,
 		JWTSecret:             cfg.JWTSecret,
