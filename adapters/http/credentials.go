@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -136,7 +137,7 @@ func (h *handlers) createCredential(c *gin.Context) {
 	}
 	if caller, isKey := callerCredential(c); isKey {
 		for _, s := range body.Scopes {
-			if !caller.HasScope(s) {
+			if slices.Contains(postgres.KnownScopes, s) && !caller.HasScope(s) {
 				writeError(c, h.Logger, domain.Errorf(errMissingScope, "a key can hand out only scopes it has; it lacks %s", s))
 				return
 			}

@@ -42,6 +42,12 @@ type harness struct {
 
 var testJWTSecret = []byte("console-test-secret-0123456789abcdef")
 
+var testEncryptionKey = func() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
+}()
+
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	return newHarnessWith(t, pgtest.NewPool(t), nil)
@@ -54,8 +60,9 @@ func newHarnessWith(t *testing.T, pool *pgxpool.Pool, tweak func(*httpapi.Deps))
 	store := pgstore.New(pool, logger)
 	t.Cleanup(func() { _ = store.Close() })
 	reg := domain.NewEventRegistry()
-	encKey := make([]byte, 32)
-	_, _ = rand.Read(encKey)
+	// One key for every harness of the test binary: two harnesses on one
+	// pool are two processes of one deployment.
+	encKey := testEncryptionKey
 	h := &harness{t: t, store: store, tenancy: postgres.NewTenancy(pool, nil).WithEncryptionKey(encKey), registry: reg, now: time.Now()}
 	h.accounts = postgres.NewAccounts(pool, encKey, nil)
 	svc := commands.NewService(store, reg, commands.Options{Logger: logger})
