@@ -27,6 +27,9 @@ type ThreadFilter struct {
 	Priority   string
 	Provider   string
 	Q          string
+	// OperatorID, when set, keeps the threads whose session that operator
+	// holds (a credential bound to an operator sees only those).
+	OperatorID int64
 	Page       int
 	Limit      int
 	Cursor     *Cursor
@@ -120,6 +123,9 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 	}
 	if f.Q != "" {
 		add("search_text LIKE $%d", likePattern(f.Q))
+	}
+	if f.OperatorID != 0 {
+		add("thread_id IN (SELECT s.thread_id FROM sessions s WHERE s.instance_id = $1 AND s.operator_id = $%d)", f.OperatorID)
 	}
 	filter := strings.Join(where, " AND ")
 
@@ -279,4 +285,14 @@ func WaitForPosition(ctx context.Context, q Querier, projectors []string, pos ui
 		}
 		wait = min(wait*2, 25*time.Millisecond)
 	}
+}
+
+// SessionOperator is the operator holding a thread's session (0 for none).
+func SessionOperator(ctx context.Context, q Querier, instanceID, threadID string) (int64, error) {
+	var op *int64
+	err := q.QueryRow(ctx, `SELECT operator_id FROM sessions WHERE instance_id = $1 AND thread_id = $2`, instanceID, threadID).Scan(&op)
+	if errors.Is(err, pgx.ErrNoRows) || op == nil {
+		return 0, nil
+	}
+	return *op, err
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/domain"
+	"github.com/socialops/socialops/projections"
 )
 
 const (
@@ -94,6 +95,22 @@ func (h *handlers) admit(c *gin.Context, key postgres.APIKey, scope string) bool
 	}
 	if !h.limitCredential(c, key) {
 		return false
+	}
+	threadID := c.Param("thread_id")
+	if threadID == "" {
+		threadID = c.Param("sessionId") // seed 003: a session is its thread
+	}
+	if key.OperatorID != 0 && threadID != "" {
+		// A credential bound to an operator sees only that operator's sessions.
+		op, err := projections.SessionOperator(c.Request.Context(), h.Reads, inst.ID, threadID)
+		if err != nil {
+			writeError(c, h.Logger, err)
+			return false
+		}
+		if op != key.OperatorID {
+			writeError(c, h.Logger, domain.ErrThreadNotFound)
+			return false
+		}
 	}
 	c.Set(ctxInstance, inst)
 	c.Set(ctxActor, domain.Actor{Kind: domain.ActorAPIKey, ID: key.ID})

@@ -240,3 +240,49 @@ func TestRateLimitPerCredential(t *testing.T) {
 	assert.Equal(t, "1000", r.header.Get("X-RateLimit-Limit"), "the server's default")
 	assert.Equal(t, "999", r.header.Get("X-RateLimit-Remaining"))
 }
+
+// A credential bound to an operator sees only that operator's sessions: the
+// inbox lists them only, and another operator's thread answers 404.
+func TestOperatorBoundCredentialSeesOnlyItsSessions(t *testing.T) {
+	h := newHarness(t)
+	h.instance("owner-b", "bound")
+	key := h.key("owner-b", postgres.ScopeWrite, postgres.ScopeRead)
+	for _, name := range []string{"Ann", "Ben"} {
+		r := h.do("POST", "/v1/apps/socialops/bound/operators", []byte(`{"name":"`+name+`"}`), jsonHeaders(key))
+		require.Equal(t, 201, r.status, string(r.body))
+	}
+	mine, _ := h.openThread("bound", key, "b1")
+	theirs, _ := h.openThread("bound", key, "b2")
+	unassigned, _ := h.openThread("bound", key, "b3")
+	base := "/v1/apps/socialops/bound/api/sessions/"
+	require.Equal(t, 200, h.do("POST", base+mine+"/accept", []byte(`{"csId":"1"}`), bearerKey(key)).status)
+	require.Equal(t, 200, h.do("POST", base+theirs+"/accept", []byte(`{"csId":"2"}`), bearerKey(key)).status)
+	h.settle()
+	ann, _ := h.credential(postgres.CredentialSpec{OwnerID: "owner-b", InstanceAlias: "bound", OperatorID: 1,
+		Scopes: []string{postgres.ScopeRead, postgres.ScopeWrite}})
+
+	r := h.do("GET", "/v1/apps/socialops/bound/inbox", nil, bearer(ann))
+	require.Equal(t, 200, r.status)
+	threads := data(r)["threads"].([]any)
+	require.Len(t, threads, 1)
+	assert.Equal(t, mine, threads[0].(map[string]any)["thread_id"])
+	assert.Equal(t, 200, h.do("GET", "/v1/apps/socialops/bound/threads/"+mine+"/messages", nil, bearer(ann)).status)
+	for _, other := range []string{theirs, unassigned} {
+		r = h.do("GET", "/v1/apps/socialops/bound/threads/"+other+"/messages", nil, bearer(ann))
+		assert.Equal(t, 404, r.status)
+		assert.Equal(t, "thread_not_found", r.errorCode())
+		r = h.do("GET", base+other, nil, bearer(ann))
+		assert.Equal(t, 404, r.status)
+	}
+	head := h.head()
+	r = h.do("POST", "/v1/apps/socialops/bound/threads/"+theirs+"/replies", []byte(`{"text":"not mine"}`), bearer(ann))
+	assert.Equal(t, 404, r.status)
+	assert.Equal(t, head, h.head(), "nothing stored")
+	// The seed 003 list shows only Ann's sessions, whatever csId asks for.
+	r = h.do("GET", "/v1/apps/socialops/bound/api/sessions", nil, bearer(ann))
+	require.Equal(t, 200, r.status)
+	assert.Len(t, r.json["data"].([]any), 1)
+	r = h.do("GET", "/v1/apps/socialops/bound/api/sessions?csId=2", nil, bearer(ann))
+	require.Equal(t, 200, r.status)
+	assert.Empty(t, r.json["data"].([]any))
+}

@@ -127,6 +127,9 @@ func (h *handlers) listThreads(c *gin.Context) {
 		writeError(c, h.Logger, err)
 		return
 	}
+	if op, bound := boundOperatorOf(c); bound {
+		f.OperatorID = op
+	}
 	if !h.readYourWrites(c, projections.InboxProjector{}.Name()) {
 		return
 	}

@@ -38,7 +38,7 @@ func (h *handlers) registerOperators(api, console *gin.RouterGroup, read, manage
 	})
 	cs.Register(api, cs.Deps{
 		Commands: h.Commands, Reads: h.Reads, Auth: h.apiKeyAuth, Instance: instanceOf, Context: h.commandContext,
-		Fresh: fresh, MaxBody: consoleBodyLimit, Position: writePosition,
+		Fresh: fresh, MaxBody: consoleBodyLimit, Position: writePosition, BoundOperator: boundOperatorOf,
 		Unexpected: func(c *gin.Context, err error) {
 			h.Logger.Error("request failed", "path", c.FullPath(), "request_id", requestID(c), "error", err)
 		},

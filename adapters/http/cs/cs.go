@@ -40,6 +40,9 @@ type Deps struct {
 	Unexpected func(*gin.Context, error)
 	Position   func(*gin.Context, uint64)
 	MaxBody    int64
+	// BoundOperator is the operator the request's credential is bound to, if
+	// any: its list shows only that operator's sessions.
+	BoundOperator func(*gin.Context) (int64, bool)
 }
 
 // The seed's messages.
@@ -216,6 +219,16 @@ func (d Deps) list(c *gin.Context) {
 			return
 		}
 		f.OperatorID = &id
+	}
+	if d.BoundOperator != nil {
+		if op, bound := d.BoundOperator(c); bound {
+			if f.OperatorID != nil && *f.OperatorID != op {
+				none := int64(-1) // another operator's sessions: none visible
+				f.OperatorID = &none
+			} else {
+				f.OperatorID = &op
+			}
+		}
 	}
 	if v, set := c.GetQuery("channelType"); set {
 		if !contains(ChannelTypes, v) {
