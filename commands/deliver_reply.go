@@ -211,12 +211,15 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 			if d.Claims > 0 && d.Worker != m.opts.Worker && now.Before(d.LeaseUntil) {
 				return ErrLeaseHeld
 			}
-			claim, err := m.claim(ctx, d, threadID, now)
+			claim, retracted, err := m.claim(ctx, d, threadID, now)
 			if err != nil {
 				return err
 			}
 			if d, err = m.step(ctx, stream, d, cc, claim); err != nil {
 				return ignoreConflict(err)
+			}
+			if retracted {
+				return m.fail(ctx, stream, d, cc, domain.DeliveryRetracted, "the message was retracted before it was sent")
 			}
 			continue
 		}
@@ -368,13 +371,16 @@ func (m *DeliveryManager) resolveFailed(ctx context.Context, stream string, d do
 	return err
 }
 
-// claim builds a claim; the first one copies the reply from the thread.
-func (m *DeliveryManager) claim(ctx context.Context, d domain.Delivery, threadID string, now time.Time) (domain.DeliveryClaimed, error) {
+// claim builds a claim; the first one copies the reply from the thread (its
+// text as last edited), and says whether the reply was retracted before it
+// was ever claimed: such a reply is never sent.
+func (m *DeliveryManager) claim(ctx context.Context, d domain.Delivery, threadID string, now time.Time) (domain.DeliveryClaimed, bool, error) {
 	c := d.Reply
+	retracted := false
 	if d.Claims == 0 {
 		thread, err := m.s.loadThread(ctx, threadID)
 		if err != nil {
-			return c, err
+			return c, false, err
 		}
 		var reply *domain.ReplyQueued
 		for _, r := range thread.Replies {
@@ -384,13 +390,14 @@ func (m *DeliveryManager) claim(ctx context.Context, d domain.Delivery, threadID
 			}
 		}
 		if reply == nil {
-			return c, fmt.Errorf("action %s is not a reply of thread %s", d.ActionID, threadID)
+			return c, false, fmt.Errorf("action %s is not a reply of thread %s", d.ActionID, threadID)
 		}
 		c = domain.DeliveryClaimed{ActionID: d.ActionID, ThreadID: reply.ThreadID, MessageID: reply.MessageID,
 			InstanceID: reply.InstanceID, OwnerID: reply.OwnerID, Provider: reply.Provider, Text: reply.Text}
+		retracted = reply.Retracted
 	}
 	c.Worker, c.Claim, c.LeaseUntil = m.opts.Worker, d.Claims+1, now.Add(m.opts.Lease).UTC()
-	return c, nil
+	return c, retracted, nil
 }
 
 // resolve finds where the reply goes; a non-empty failCode ends the delivery.

@@ -43,6 +43,10 @@ type ReplyQueued struct {
 	InstanceID string `json:"instance_id"`
 	OwnerID    string `json:"owner_id"`
 	Provider   string `json:"provider"`
+	// Retracted is thread state, never part of the stored event: a
+	// MessageRetracted folded into the thread sets it (and MessageEdited
+	// changes Text), so a reply not yet sent is sent edited, or not at all.
+	Retracted bool `json:"retracted,omitempty"`
 }
 
 func (ReplyQueued) EventType() string { return "ReplyQueued" }

@@ -172,6 +172,8 @@ type Delivery struct {
 	Status          string // pending, processing, completed, failed
 	LastError       string
 	RetryAfterMS    int64
+	// ProviderMessageID is the provider's id of the delivered message.
+	ProviderMessageID string
 }
 
 // NewDelivery is the state before the first event.
@@ -218,6 +220,7 @@ func EvolveDelivery(d Delivery, env Envelope) Delivery {
 	case ReplyDelivered:
 		d.SendOpen = false
 		d.Status = ActionCompleted
+		d.ProviderMessageID = e.ProviderMessageID
 	case ReplyDeliveryFailed:
 		d.SendOpen = false
 		d.Status = ActionFailed

@@ -39,5 +39,7 @@ func NewEventRegistry() *Registry {
 	r.Register(SessionClosed{}, 1)
 	r.Register(SessionReopened{}, 1)
 	r.Register(WebhookSubscriptionDisabled{}, 1)
+	r.Register(MessageEdited{}, 1)
+	r.Register(MessageRetracted{}, 1)
 	return r
 }

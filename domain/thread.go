@@ -175,6 +175,16 @@ func EvolveThread(t Thread, env Envelope) Thread {
 		t.lastInbound = key
 	case ReplyQueued:
 		t.Replies[e.MessageID] = e
+	case MessageEdited:
+		if r, ok := t.Replies[e.MessageID]; ok {
+			r.Text = e.To
+			t.Replies[e.MessageID] = r
+		}
+	case MessageRetracted:
+		if r, ok := t.Replies[e.MessageID]; ok {
+			r.Retracted = true
+			t.Replies[e.MessageID] = r
+		}
 	case ThreadStatusChanged:
 		t.Status = e.To
 	case ThreadPriorityChanged:

@@ -23,7 +23,7 @@ func (MessagesProjector) Name() string     { return "messages" }
 func (MessagesProjector) Tables() []string { return []string{"thread_messages"} }
 
 var messageTypes = typesOf(domain.InboundMessageReceived{}, domain.NoteAdded{}, domain.ReplyQueued{},
-	domain.DeliveryClaimed{}, domain.ReplyDelivered{}, domain.ReplyDeliveryFailed{})
+	domain.DeliveryClaimed{}, domain.ReplyDelivered{}, domain.ReplyDeliveryFailed{}, domain.MessageEdited{}, domain.MessageRetracted{})
 
 func (MessagesProjector) Handles(t string) bool { return messageTypes[t] }
 
@@ -51,6 +51,13 @@ func (MessagesProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	case domain.ReplyDeliveryFailed:
 		queue(b, `UPDATE thread_messages SET delivery_status = $2, failure_reason = $3 WHERE message_id = $1`,
 			e.MessageID, domain.ActionFailed, e.ErrorCode+": "+e.ErrorMessage)
+	case domain.MessageEdited:
+		queue(b, `UPDATE thread_messages SET text = $2, edited_at = $3 WHERE message_id = $1 AND retracted_at IS NULL`,
+			e.MessageID, e.To, occurredAt(env))
+	case domain.MessageRetracted:
+		// Ordinary reads show a retracted message without its text; the
+		// audit history (the events) keeps it.
+		queue(b, `UPDATE thread_messages SET text = '', retracted_at = $2 WHERE message_id = $1`, e.MessageID, occurredAt(env))
 	}
 	return nil
 }

@@ -201,6 +201,9 @@ type MessageView struct {
 	ActionID       *string `json:"action_id,omitempty"`
 	DeliveryStatus *string `json:"delivery_status,omitempty"`
 	FailureReason  *string `json:"failure_reason,omitempty"`
+	// Set once an outbound message was edited or retracted.
+	EditedAt    *time.Time `json:"edited_at,omitempty"`
+	RetractedAt *time.Time `json:"retracted_at,omitempty"`
 }
 
 // MessagePage is one page of a thread's history.
@@ -224,19 +227,12 @@ func ListMessages(ctx context.Context, q Querier, threadID string, page, limit i
 	if err := q.QueryRow(ctx, `SELECT count(*) FROM thread_messages WHERE thread_id = $1`, threadID).Scan(&total); err != nil {
 		return MessagePage{}, fmt.Errorf("count messages: %w", err)
 	}
-	rows, err := q.Query(ctx, `SELECT message_id, thread_id, direction, message_type, text, sender_display, created_at,
-			action_id, delivery_status, failure_reason
+	rows, err := q.Query(ctx, `SELECT `+messageColumns+`
 		FROM thread_messages WHERE thread_id = $1 ORDER BY position LIMIT $2 OFFSET $3`, threadID, limit, (page-1)*limit)
 	if err != nil {
 		return MessagePage{}, fmt.Errorf("list messages: %w", err)
 	}
-	msgs, err := collect(rows, func(r pgx.CollectableRow) (MessageView, error) {
-		var m MessageView
-		err := r.Scan(&m.MessageID, &m.ThreadID, &m.Direction, &m.MessageType, &m.Text, &m.SenderName, &m.CreatedAt,
-			&m.ActionID, &m.DeliveryStatus, &m.FailureReason)
-		m.CreatedAt = m.CreatedAt.UTC()
-		return m, err
-	})
+	msgs, err := collect(rows, func(r pgx.CollectableRow) (MessageView, error) { return scanMessage(r) })
 	if err != nil {
 		return MessagePage{}, fmt.Errorf("list messages: %w", err)
 	}
@@ -295,4 +291,33 @@ func SessionOperator(ctx context.Context, q Querier, instanceID, threadID string
 		return 0, nil
 	}
 	return *op, err
+}
+
+const messageColumns = `message_id, thread_id, direction, message_type, text, sender_display, created_at,
+	action_id, delivery_status, failure_reason, edited_at, retracted_at`
+
+func scanMessage(r pgx.Row) (MessageView, error) {
+	var m MessageView
+	err := r.Scan(&m.MessageID, &m.ThreadID, &m.Direction, &m.MessageType, &m.Text, &m.SenderName, &m.CreatedAt,
+		&m.ActionID, &m.DeliveryStatus, &m.FailureReason, &m.EditedAt, &m.RetractedAt)
+	m.CreatedAt = m.CreatedAt.UTC()
+	for _, t := range []*time.Time{m.EditedAt, m.RetractedAt} {
+		if t != nil {
+			*t = t.UTC()
+		}
+	}
+	return m, err
+}
+
+// GetMessage finds one message of an instance (found false otherwise).
+func GetMessage(ctx context.Context, q Querier, instanceID, messageID string) (MessageView, bool, error) {
+	m, err := scanMessage(q.QueryRow(ctx, `SELECT `+messageColumns+` FROM thread_messages
+		WHERE message_id = $1 AND thread_id IN (SELECT thread_id FROM inbox_threads WHERE instance_id = $2)`, messageID, instanceID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return MessageView{}, false, nil
+	}
+	if err != nil {
+		return MessageView{}, false, fmt.Errorf("get message: %w", err)
+	}
+	return m, true, nil
 }

@@ -89,6 +89,12 @@ var statusOf = map[string]int{
 	errStaleTimestamp.Code:             http.StatusUnauthorized,
 	errReplayedNonce.Code:              http.StatusUnauthorized,
 	errSignatureInvalid.Code:           http.StatusUnauthorized,
+	// Seed 002 REST resources (issue 15).
+	domain.ErrContactNotFound.Code:        http.StatusNotFound,
+	domain.ErrConversationInProgress.Code: http.StatusConflict,
+	domain.ErrMessageNotFound.Code:        http.StatusNotFound,
+	domain.ErrMessageNotEditable.Code:     http.StatusConflict,
+	domain.ErrMessageInDelivery.Code:      http.StatusConflict,
 }
 
 // errorCode is err's code, or "" for an error without one.

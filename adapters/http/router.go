@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/socialops/socialops/adapters/http/integration"
 	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/adapters/realtime"
 	"github.com/socialops/socialops/adapters/webhooks"
@@ -73,6 +74,9 @@ type Deps struct {
 	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For names
 	// the client; empty: the client is the connection's address.
 	TrustedProxies []string
+	// Messages edits and retracts outbound messages where they were
+	// delivered (the delivery process manager); nil answers those routes 503.
+	Messages integration.MessageChanger
 	// AccessTokenTTL is how long an OAuth2 access token lives (default 1h).
 	AccessTokenTTL time.Duration
 	// JWTSecret verifies console user tokens (HS256); empty disables the console.
@@ -190,6 +194,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.registerConsoleOutboundWebhooks(console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	h.registerOperators(api, console, read, manage)
+	h.registerIntegration(api)
 	h.registerCredentials(api, console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	return r

@@ -183,6 +183,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		AuthFailureBurst:      int(cfg.AuthFailureBurst),
 		TrustedProxies:        cfg.TrustedProxies,
 		AccessTokenTTL:        cfg.AccessTokenTTL,
+		Messages:              manager,
 		WebhookTolerance:      cfg.WebhookTolerance,
 		WeComMaxAge:           cfg.WeComMaxAge,
 		JWTSecret:             cfg.JWTSecret,
