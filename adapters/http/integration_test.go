@@ -369,3 +369,39 @@ func TestIntegrationDataPermissions(t *testing.T) {
 	r = e.do("GET", "/v1/apps/socialops/integration-2/api/v1/messages/"+msg, nil, jsonHeaders(scoped))
 	assert.Equal(t, 404, r.status)
 }
+
+// A known contact (one who wrote before) is reached through visitor_id: the
+// conversation reopens on their chat.
+func TestIntegrationConversationWithAKnownContact(t *testing.T) {
+	h := newHarness(t)
+	h.instance("owner-v", "visitors")
+	key := h.key("owner-v", postgres.ScopeRead, postgres.ScopeWrite)
+	base := "/v1/apps/socialops/visitors/api/v1"
+	require.Equal(t, 201, h.do("POST", base+"/agents", []byte(`{"name":"Ann"}`), jsonHeaders(key)).status)
+	thread, _ := h.openThread("visitors", key, "v1")
+	h.settle()
+	r := h.do("GET", base+"/conversations/"+thread, nil, jsonHeaders(key))
+	require.Equal(t, 200, r.status, string(r.body))
+	visitor := data(r)["visitor_id"].(string)
+	assert.Equal(t, "pending", data(r)["status"])
+
+	r = h.do("POST", base+"/conversations", []byte(`{"agent_id":1,"visitor_id":"`+visitor+`","content":"hi"}`), jsonHeaders(key))
+	assert.Equal(t, "conversation_in_progress", r.errorCode(), "their conversation is still open")
+	require.Equal(t, 200, h.do("DELETE", base+"/conversations/"+thread, nil, jsonHeaders(key)).status)
+	r = h.do("POST", base+"/conversations", []byte(`{"agent_id":1,"visitor_id":"`+visitor+`","content":"Following up"}`), jsonHeaders(key))
+	require.Equal(t, 201, r.status, string(r.body))
+	assert.Equal(t, thread, data(r)["conversation_id"])
+	h.settle()
+	r = h.do("GET", base+"/conversations/"+thread, nil, jsonHeaders(key))
+	assert.Equal(t, "manual", data(r)["status"])
+	assert.Equal(t, "open", data(r)["thread_status"])
+	assert.Equal(t, 1.0, data(r)["agent_id"])
+	// PUT: back to the queue, then priority.
+	r = h.do("PUT", base+"/conversations/"+thread, []byte(`{"agent_id":null,"priority":"urgent"}`), jsonHeaders(key))
+	require.Equal(t, 200, r.status, string(r.body))
+	assert.Equal(t, "pending", data(r)["status"])
+	assert.Nil(t, data(r)["agent_id"])
+	assert.Equal(t, "urgent", data(r)["priority"])
+	r = h.do("PUT", base+"/conversations/"+thread, []byte(`{"agent_id":"one"}`), jsonHeaders(key))
+	assert.Equal(t, "invalid_field", r.errorCode())
+}

@@ -138,7 +138,7 @@ func (t *Tenancy) createCredential(ctx context.Context, kind, publicID string, s
 	if spec.ExpiresIn < 0 || spec.ExpiresIn > maxCredentialTTL {
 		return APIKey{}, domain.Errorf(domain.ErrInvalidField, "expiry must be positive and at most 10 years")
 	}
-	if spec.RatePerSecond < 0 || spec.RatePerSecond > 100000 {
+	if !(spec.RatePerSecond >= 0 && spec.RatePerSecond <= 100000) { // NaN too
 		return APIKey{}, domain.Errorf(domain.ErrInvalidField, "a rate is positive and at most 100000 per second")
 	}
 	cidrs, err := ParseCIDRs(spec.AllowedCIDRs)

@@ -95,3 +95,18 @@ func TestCredentialCLI(t *testing.T) {
 	require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*) FROM api_keys`).Scan(&after))
 	assert.Equal(t, before, after)
 }
+
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"", "10", "10/s", "600/m", "1/h", "0", "-1/s", "1e9/s", "NaN", "5/x", "/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := parseRate(s)
+		if err != nil {
+			return
+		}
+		if s != "" && !(r > 0) {
+			t.Fatalf("parseRate(%q) = %v without an error", s, r)
+		}
+	})
+}
