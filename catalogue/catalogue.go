@@ -25,6 +25,8 @@ const (
 	MessageReceived           = "message.received"
 	MessageSent               = "message.sent"
 	MessageFailed             = "message.failed"
+	MessageEdited             = "message.edited"
+	MessageRetracted          = "message.retracted"
 	NoteCreated               = "note.created"
 	// AgentStatusChanged is an operator's presence (online, away, offline)
 	// or status (active, inactive, deleted) changing.
@@ -45,6 +47,8 @@ var descriptions = map[string]string{
 	MessageReceived:           "an inbound message was accepted",
 	MessageSent:               "an outbound reply was delivered to the provider",
 	MessageFailed:             "an outbound reply could not be delivered",
+	MessageEdited:             "an outbound message was edited (through the integration API)",
+	MessageRetracted:          "an outbound message was retracted (through the integration API)",
 	NoteCreated:               "an internal note was added to a conversation",
 	AgentStatusChanged:        "an operator's presence (online, away, offline) or status (active, inactive, deleted) changed",
 	SubscriptionDisabled:      "a webhook subscription of the instance was disabled after failing continuously",
@@ -131,6 +135,17 @@ type (
 		ErrorMessage   string `json:"error_message"`
 		Attempts       int    `json:"attempts"`
 	}
+	MessageEditedData struct {
+		MessageID      string `json:"message_id"`
+		ConversationID string `json:"conversation_id"`
+		Content        string `json:"content"`
+		Propagation    string `json:"propagation"`
+	}
+	MessageRetractedData struct {
+		MessageID      string `json:"message_id"`
+		ConversationID string `json:"conversation_id"`
+		Propagation    string `json:"propagation"`
+	}
 	NoteCreatedData struct {
 		NoteID         string `json:"note_id"`
 		ConversationID string `json:"conversation_id"`
@@ -200,6 +215,14 @@ func Map(env domain.Envelope) (m Mapped, ok bool) {
 		ev.Event = MessageFailed
 		ev.Data = MessageFailedData{MessageID: p.MessageID, ConversationID: p.ThreadID, ActionID: p.ActionID,
 			ErrorCode: p.ErrorCode, ErrorMessage: p.ErrorMessage, Attempts: p.Attempts}
+		m.ThreadID = p.ThreadID
+	case domain.MessageEdited:
+		ev.Event = MessageEdited
+		ev.Data = MessageEditedData{MessageID: p.MessageID, ConversationID: p.ThreadID, Content: p.To, Propagation: p.Propagation}
+		m.ThreadID = p.ThreadID
+	case domain.MessageRetracted:
+		ev.Event = MessageRetracted
+		ev.Data = MessageRetractedData{MessageID: p.MessageID, ConversationID: p.ThreadID, Propagation: p.Propagation}
 		m.ThreadID = p.ThreadID
 	case domain.NoteAdded:
 		ev.Event = NoteCreated
