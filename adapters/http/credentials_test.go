@@ -286,3 +286,22 @@ func TestOperatorBoundCredentialSeesOnlyItsSessions(t *testing.T) {
 	require.Equal(t, 200, r.status)
 	assert.Empty(t, r.json["data"].([]any))
 }
+
+// The webhook applies a key's instance limit and allowlist too.
+func TestWebhookKeyPolicy(t *testing.T) {
+	h := newHarness(t)
+	h.instance("owner-w", "hook-one")
+	h.instance("owner-w", "hook-two")
+	scoped, _ := h.credential(postgres.CredentialSpec{OwnerID: "owner-w", InstanceAlias: "hook-one", Scopes: []string{postgres.ScopeWrite}})
+	far, _ := h.credential(postgres.CredentialSpec{OwnerID: "owner-w", Scopes: []string{postgres.ScopeWrite}, AllowedCIDRs: []string{"192.0.2.0/24"}})
+	body := []byte(`{"event_id":"w1","thread_id":"chat-w1","text":"hello"}`)
+	head := h.head()
+	r := h.do("POST", "/v1/apps/socialops/hook-two/webhook/generic-webhook", body, jsonHeaders(scoped))
+	assert.Equal(t, 404, r.status)
+	r = h.do("POST", "/v1/apps/socialops/hook-one/webhook/generic-webhook", body, jsonHeaders(far))
+	assert.Equal(t, 403, r.status)
+	assert.Equal(t, "ip_not_allowed", r.errorCode())
+	assert.Equal(t, head, h.head(), "nothing stored")
+	r = h.do("POST", "/v1/apps/socialops/hook-one/webhook/generic-webhook", body, jsonHeaders(scoped))
+	assert.Equal(t, 202, r.status, string(r.body))
+}

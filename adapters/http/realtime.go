@@ -48,6 +48,10 @@ func (h *handlers) websocket(protocol string) gin.HandlerFunc {
 				writeError(c, h.Logger, domain.Errorf(domain.ErrOperatorNotFound, "no operator %d in this instance", id))
 				return
 			}
+			if bound, isBound := boundOperatorOf(c); isBound && bound != id {
+				writeError(c, h.Logger, domain.Errorf(errForbidden, "this credential acts for operator %d only", bound))
+				return
+			}
 			cl.OperatorID = id
 		}
 		if raw, ok := c.GetQuery("since"); ok {
@@ -76,24 +80,31 @@ func (h *handlers) realtimeAuth(c *gin.Context) (domain.Instance, bool) {
 		return domain.Instance{}, false
 	}
 	ctx := c.Request.Context()
-	var owner string
-	var allowed bool
-	var need string
-	if strings.Count(token, ".") == 2 && len(h.JWTSecret) > 0 {
-		claims, err := h.parseConsoleToken(token)
-		if err != nil {
-			unauthorized(c, h, err)
-			return domain.Instance{}, false
+	if strings.Count(token, ".") != 2 || len(h.JWTSecret) == 0 {
+		// An integration credential: the same policy as every API-key route
+		// (instance, allowlist, scope, rate, operator binding).
+		var key postgres.APIKey
+		var err error
+		if strings.HasPrefix(token, "sat_") {
+			key, err = h.Tenancy.CredentialByAccessToken(ctx, token)
+		} else {
+			key, err = h.Tenancy.APIKeyBySecret(ctx, token)
 		}
-		owner, allowed, need = claims.Subject, hasPermission(claims.Permissions, PermissionRead), "the "+PermissionRead+" permission"
-	} else {
-		key, err := h.Tenancy.APIKeyBySecret(ctx, token)
 		if err != nil {
 			writeError(c, h.Logger, err)
 			return domain.Instance{}, false
 		}
-		owner, allowed, need = key.OwnerID, key.HasScope(postgres.ScopeRead), "the "+postgres.ScopeRead+" scope"
+		if !h.admit(c, key, postgres.ScopeRead) {
+			return domain.Instance{}, false
+		}
+		return instanceOf(c), true
 	}
+	claims, err := h.parseConsoleToken(token)
+	if err != nil {
+		unauthorized(c, h, err)
+		return domain.Instance{}, false
+	}
+	owner, allowed, need := claims.Subject, hasPermission(claims.Permissions, PermissionRead), "the "+PermissionRead+" permission"
 	inst, err := h.Tenancy.InstanceByAlias(ctx, c.Param("alias"))
 	if err != nil {
 		writeError(c, h.Logger, err)

@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"context"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
 	httpapi "github.com/socialops/socialops/adapters/http"
+	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/adapters/postgres/pgtest"
 	"github.com/socialops/socialops/adapters/realtime"
 	"github.com/socialops/socialops/catalogue"
@@ -149,4 +152,39 @@ func TestRealtimePresenceEvents(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, n)
+}
+
+// Every integration credential opens the sockets with its own policy: an
+// OAuth2 access token works, an instance-limited key only on its instance,
+// a key bound to an operator only on that operator's workbench.
+func TestRealtimeWithIntegrationCredentials(t *testing.T) {
+	h := newRealtimeHarness(t)
+	h.instance("alice", "support")
+	h.instance("alice", "sales")
+	manage := h.token("alice", httpapi.PermissionManage)
+	ann := h.consoleOperator("support", manage, "Ann")
+	ben := h.consoleOperator("support", manage, "Ben")
+	h.settle()
+	clientID, secret, _, err := h.tenancy.CreateOAuthClient(context.Background(), postgres.CredentialSpec{
+		InstanceAlias: "support", Scopes: []string{postgres.ScopeRead}})
+	require.NoError(t, err)
+	body, hd := form(url.Values{"grant_type": {"client_credentials"}})
+	hd["Authorization"] = basic(clientID, secret)
+	r := h.do("POST", "/oauth/token", body, hd)
+	require.Equal(t, 200, r.status, string(r.body))
+	token := r.json["access_token"].(string)
+	c, err := h.dialWS("/v1/apps/socialops/support/ws?token="+token, nil)
+	require.NoError(t, err)
+	_ = c.Close(websocket.StatusNormalClosure, "")
+	assert.Equal(t, 404, h.do("GET", "/v1/apps/socialops/sales/ws?token="+token, nil, nil).status, "the client's instance only")
+
+	annID, _ := strconv.ParseInt(ann, 10, 64)
+	bound, _ := h.credential(postgres.CredentialSpec{OwnerID: "alice", InstanceAlias: "support", OperatorID: annID,
+		Scopes: []string{postgres.ScopeRead}})
+	c, err = h.dialWS("/v1/apps/socialops/support/ws/cs/"+ann+"?token="+bound, nil)
+	require.NoError(t, err)
+	_ = c.Close(websocket.StatusNormalClosure, "")
+	r = h.do("GET", "/v1/apps/socialops/support/ws/cs/"+ben+"?token="+bound, nil, nil)
+	assert.Equal(t, 403, r.status)
+	assert.Equal(t, "forbidden", r.errorCode())
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"unicode/utf8"
@@ -189,8 +190,11 @@ func (h *handlers) authenticateWebhook(c *gin.Context, alias, provider string, b
 		if err != nil {
 			return domain.Instance{}, domain.Actor{}, err
 		}
-		if k.OwnerID != inst.OwnerID {
+		if k.OwnerID != inst.OwnerID || (k.InstanceID != "" && k.InstanceID != inst.ID) {
 			return domain.Instance{}, domain.Actor{}, domain.ErrInstanceNotFound
+		}
+		if addr, err := netip.ParseAddr(c.ClientIP()); err != nil || !k.AllowsIP(addr) {
+			return domain.Instance{}, domain.Actor{}, domain.Errorf(errIPNotAllowed, "this credential may not be used from %s", c.ClientIP())
 		}
 		if !k.HasScope(postgres.ScopeWrite) {
 			return domain.Instance{}, domain.Actor{}, domain.Errorf(errMissingScope, "the API key lacks %s", postgres.ScopeWrite)
