@@ -171,15 +171,7 @@ func (d Deps) updateConversation(c *gin.Context) {
 	}
 	res, err := d.Commands.UpdateThread(c.Request.Context(), commands.UpdateThread{InstanceID: d.Instance(c).ID, ThreadID: id,
 		Changes: ch, Context: d.Context(c)})
-	if err != nil {
-		d.WriteError(c, err)
-		return
-	}
-	d.Position(c, res.Position)
-	if !d.waitFor(c, res.Position) {
-		return
-	}
-	d.conversation(c, http.StatusOK, id)
+	d.answerAfter(c, id, res.Position, err)
 }
 
 // endConversation is DELETE /api/v1/conversations/{id}: the session closes
@@ -191,22 +183,22 @@ func (d Deps) endConversation(c *gin.Context) {
 		return
 	}
 	res, err := d.Commands.CloseSession(c.Request.Context(), commands.CloseSession{Instance: d.Instance(c), ThreadID: id, Context: d.Context(c)})
+	d.answerAfter(c, id, res.Position, err)
+}
+
+// answerAfter answers a command on a conversation: its error, or the
+// conversation as it is after the command (the read waits for its write).
+func (d Deps) answerAfter(c *gin.Context, id string, pos uint64, err error) {
 	if err != nil {
 		d.WriteError(c, err)
 		return
 	}
-	d.Position(c, res.Position)
-	if !d.waitFor(c, res.Position) {
-		return
+	d.Position(c, pos)
+	if pos > 0 {
+		c.Request.Header.Set("X-SocialOps-Position", strconv.FormatUint(pos, 10))
+		if !d.ReadYourWrites(c, conversationProjectors...) {
+			return
+		}
 	}
 	d.conversation(c, http.StatusOK, id)
-}
-
-// waitFor makes the answer that follows a command read its own write.
-func (d Deps) waitFor(c *gin.Context, pos uint64) bool {
-	if pos == 0 {
-		return true
-	}
-	c.Request.Header.Set("X-SocialOps-Position", strconv.FormatUint(pos, 10))
-	return d.ReadYourWrites(c, conversationProjectors...)
 }
