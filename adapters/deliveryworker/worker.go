@@ -70,29 +70,32 @@ func New(pool *pgxpool.Pool, store eventstore.Store, registry *domain.Registry, 
 func (w *Worker) Run(parent context.Context) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	jobs := make(chan projections.ActionRef)
+	// A thread's actions run one after another, in the order they were
+	// queued (its replies reach the chat in order); other threads' run in
+	// parallel on the remaining drivers (threadQueue).
+	queue := newThreadQueue(64 * w.opts.Concurrency)
+	stopWaiting := context.AfterFunc(ctx, queue.close)
+	defer stopWaiting()
 	var wg sync.WaitGroup
-	for i := 0; i < w.opts.Concurrency; i++ {
+	for range w.opts.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ref := range jobs {
+			for {
+				ref, ok := queue.pop()
+				if !ok {
+					return
+				}
 				w.drive(ctx, ref)
+				queue.done(ref.ThreadID)
 			}
 		}()
 	}
 	defer func() {
-		close(jobs)
+		queue.close()
 		wg.Wait()
 	}()
-	submit := func(ref projections.ActionRef) bool {
-		select {
-		case jobs <- ref:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
+	submit := func(ref projections.ActionRef) bool { return queue.push(ctx, ref) }
 
 	sweepDone := make(chan struct{})
 	go func() { w.sweep(ctx, submit); close(sweepDone) }()
