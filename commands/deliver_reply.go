@@ -51,6 +51,7 @@ type BalanceReader interface {
 }
 
 // ReplySender sends a text through a provider; failures are *domain.SendError.
+// A sender that is also an OptionSender sends bot messages' options.
 type ReplySender interface {
 	SendMessage(ctx context.Context, token, chatID, text, parseMode string) (providerMessageID string, err error)
 }
@@ -293,7 +294,7 @@ func (m *DeliveryManager) drive(ctx context.Context, actionID, threadID string) 
 		if tgt.via != nil {
 			providerID, sendErr = tgt.via.Send(sendCtx, d.Reply.InstanceID, tgt.chatID, d.Reply.Text)
 		} else {
-			providerID, sendErr = m.sender.SendMessage(sendCtx, tgt.token, tgt.chatID, d.Reply.Text, tgt.parseMode)
+			providerID, sendErr = m.sendTelegram(sendCtx, tgt, d.Reply)
 		}
 		cancel()
 		if ctx.Err() != nil && sendErr != nil {
@@ -393,7 +394,8 @@ func (m *DeliveryManager) claim(ctx context.Context, d domain.Delivery, threadID
 			return c, false, fmt.Errorf("action %s is not a reply of thread %s", d.ActionID, threadID)
 		}
 		c = domain.DeliveryClaimed{ActionID: d.ActionID, ThreadID: reply.ThreadID, MessageID: reply.MessageID,
-			InstanceID: reply.InstanceID, OwnerID: reply.OwnerID, Provider: reply.Provider, Text: reply.Text}
+			InstanceID: reply.InstanceID, OwnerID: reply.OwnerID, Provider: reply.Provider, Text: reply.Text,
+			Format: reply.Format, Silent: reply.Silent, ReplyToProviderID: reply.ReplyToProviderID}
 		retracted = reply.Retracted
 	}
 	c.Worker, c.Claim, c.LeaseUntil = m.opts.Worker, d.Claims+1, now.Add(m.opts.Lease).UTC()

@@ -43,6 +43,13 @@ type ReplyQueued struct {
 	InstanceID string `json:"instance_id"`
 	OwnerID    string `json:"owner_id"`
 	Provider   string `json:"provider"`
+	// Bot messages (seed 001 sendtext): Format "html" sends the text with
+	// Telegram's HTML parse mode whatever the channel's setting; Silent asks
+	// for no notification; ReplyToProviderID is the provider's id of the
+	// message this one answers.
+	Format            string `json:"format,omitempty"`
+	Silent            bool   `json:"silent,omitempty"`
+	ReplyToProviderID string `json:"reply_to_provider_id,omitempty"`
 	// Retracted is thread state, never part of the stored event: a
 	// MessageRetracted folded into the thread sets it (and MessageEdited
 	// changes Text), so a reply not yet sent is sent edited, or not at all.

@@ -25,16 +25,20 @@ const (
 // DeliveryClaimed starts (or, after a stuck timeout, takes over) a delivery.
 // The first claim copies what the delivery needs from ReplyQueued.
 type DeliveryClaimed struct {
-	ActionID   string    `json:"action_id"`
-	ThreadID   string    `json:"thread_id"`
-	MessageID  string    `json:"message_id"`
-	InstanceID string    `json:"instance_id"`
-	OwnerID    string    `json:"owner_id"`
-	Provider   string    `json:"provider"`
-	Text       string    `json:"text"`
-	Worker     string    `json:"worker"`
-	Claim      int       `json:"claim"`
-	LeaseUntil time.Time `json:"lease_until"`
+	ActionID   string `json:"action_id"`
+	ThreadID   string `json:"thread_id"`
+	MessageID  string `json:"message_id"`
+	InstanceID string `json:"instance_id"`
+	OwnerID    string `json:"owner_id"`
+	Provider   string `json:"provider"`
+	Text       string `json:"text"`
+	// Copied from a bot message's ReplyQueued (see there).
+	Format            string    `json:"format,omitempty"`
+	Silent            bool      `json:"silent,omitempty"`
+	ReplyToProviderID string    `json:"reply_to_provider_id,omitempty"`
+	Worker            string    `json:"worker"`
+	Claim             int       `json:"claim"`
+	LeaseUntil        time.Time `json:"lease_until"`
 }
 
 func (DeliveryClaimed) EventType() string { return "DeliveryClaimed" }

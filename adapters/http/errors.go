@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/socialops/socialops/adapters/bots"
 	"github.com/socialops/socialops/adapters/http/operatorapi"
 	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/adapters/webhooks"
@@ -95,6 +96,29 @@ var statusOf = map[string]int{
 	domain.ErrMessageNotFound.Code:        http.StatusNotFound,
 	domain.ErrMessageNotEditable.Code:     http.StatusConflict,
 	domain.ErrMessageInDelivery.Code:      http.StatusConflict,
+	// Bots (issue 13).
+	bots.ErrBotNotFound.Code:                http.StatusNotFound,
+	bots.ErrBotNameTaken.Code:               http.StatusConflict,
+	bots.ErrBadBotToken.Code:                http.StatusUnauthorized,
+	domain.ErrSessionHandledByOperator.Code: http.StatusConflict,
+}
+
+// statusOfError is err's status, code and message as writeError answers
+// them (for faces with an envelope of their own).
+func statusOfError(err error) (int, string, string) {
+	var de *domain.Error
+	switch {
+	case errors.As(err, &de):
+	case unavailable(err):
+		de = errUnavailable
+	default:
+		de = errInternal
+	}
+	status, ok := statusOf[de.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	return status, de.Code, de.Message
 }
 
 // errorCode is err's code, or "" for an error without one.

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/socialops/socialops/adapters/bots"
 	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
 	httpapi "github.com/socialops/socialops/adapters/http"
 	"github.com/socialops/socialops/adapters/postgres"
@@ -89,6 +90,7 @@ func newHarnessWith(t *testing.T, pool *pgxpool.Pool, tweak func(*httpapi.Deps))
 		Projections:        runner,
 		ReadYourWritesWait: 2 * time.Second,
 		Now:                func() time.Time { return h.now },
+		Bots:               bots.NewStore(pool, encKey, true),
 		Webhooks: webhooks.NewStore(pool, webhooks.StoreOptions{EncryptionKey: encKey, Head: store.HeadPosition,
 			AllowPrivate: true}),
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/socialops/socialops/adapters/bots"
 	"github.com/socialops/socialops/adapters/http/integration"
 	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/adapters/realtime"
@@ -74,6 +75,8 @@ type Deps struct {
 	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For names
 	// the client; empty: the client is the connection's address.
 	TrustedProxies []string
+	// Bots keeps the instances' bots (issue 13); nil turns the bot routes off.
+	Bots *bots.Store
 	// Messages edits and retracts outbound messages where they were
 	// delivered (the delivery process manager); nil answers those routes 503.
 	Messages integration.MessageChanger
@@ -195,6 +198,8 @@ func NewRouter(d Deps) *gin.Engine {
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	h.registerOperators(api, console, read, manage)
 	h.registerIntegration(api)
+	h.registerBots(api, console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
+		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	h.registerCredentials(api, console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	return r

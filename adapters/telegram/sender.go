@@ -37,9 +37,24 @@ func NewSender(baseURL string, timeout time.Duration) *Sender {
 }
 
 type sendMessageRequest struct {
-	ChatID    string `json:"chat_id"`
-	Text      string `json:"text"`
-	ParseMode string `json:"parse_mode,omitempty"`
+	ChatID              string           `json:"chat_id"`
+	Text                string           `json:"text"`
+	ParseMode           string           `json:"parse_mode,omitempty"`
+	DisableNotification bool             `json:"disable_notification,omitempty"`
+	ReplyParameters     *replyParameters `json:"reply_parameters,omitempty"`
+}
+
+// replyParameters makes a message an answer to another; the message is sent
+// even when the other one is gone.
+type replyParameters struct {
+	MessageID                int64 `json:"message_id"`
+	AllowSendingWithoutReply bool  `json:"allow_sending_without_reply"`
+}
+
+// SendOptions are sendMessage's options beyond the text.
+type SendOptions struct {
+	Silent    bool   // disable_notification
+	ReplyToID string // the Telegram message_id this one answers ("" for none)
 }
 
 type apiResponse struct {
@@ -68,7 +83,17 @@ type apiResponse struct {
 //     Telegram may have posted the message, and sendMessage has no
 //     idempotency key, so it must not be sent again.
 func (s *Sender) SendMessage(ctx context.Context, token, chatID, text, parseMode string) (string, error) {
-	body, err := json.Marshal(sendMessageRequest{ChatID: chatID, Text: text, ParseMode: parseMode})
+	return s.SendMessageWith(ctx, token, chatID, text, parseMode, SendOptions{})
+}
+
+// SendMessageWith is SendMessage with options (a silent message, an answer
+// to another message); failures are classified as SendMessage's.
+func (s *Sender) SendMessageWith(ctx context.Context, token, chatID, text, parseMode string, opts SendOptions) (string, error) {
+	payload := sendMessageRequest{ChatID: chatID, Text: text, ParseMode: parseMode, DisableNotification: opts.Silent}
+	if id, err := strconv.ParseInt(opts.ReplyToID, 10, 64); err == nil && id > 0 {
+		payload.ReplyParameters = &replyParameters{MessageID: id, AllowSendingWithoutReply: true}
+	}
+	body, err := json.Marshal(payload)
 	if err != nil {
 		return "", &domain.SendError{Code: "telegram_request", Message: "could not encode the sendMessage request"}
 	}

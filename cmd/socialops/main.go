@@ -81,6 +81,12 @@ commands:
                                           SOCIALOPS_ENCRYPTION_KEY; prints the account id
   account set-status --id conn_... --status active|inactive
                                           activate or deactivate a connected account
+  bot create --alias A --name N --webhook-url U [--events message,dialog_open,member_join,member_leave]
+             [--mode first|observer]
+                                          an instance's bot (seed 001); prints its id, its token
+                                          and its push signing secret (whsec_), one per line
+  bot list|rotate-token|delete --alias A [--id sobot_...]
+                                          list (no tokens), a new token, or retire a bot
   webhook create --alias A --url U [--events e1,e2] [--description D]
                                           subscribe an endpoint to public events; prints the
                                           id, then the signing secret (shown once)
@@ -138,6 +144,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		cmdErr = projectionsCmd(ctx, cfg, logger, args, stdout, stderr)
 	case "instance", "webhook-secret", "wallet", "operator", "wecom":
 		cmdErr = admin(ctx, cfg, logger, args, stdout)
+	case "bot":
+		cmdErr = botCmd(ctx, cfg, logger, args, stdout)
 	case "apikey", "oauth-client", "signing-key":
 		cmdErr = credentialCmd(ctx, cfg, logger, args, stdout)
 	case "token":

@@ -184,6 +184,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		TrustedProxies:        cfg.TrustedProxies,
 		AccessTokenTTL:        cfg.AccessTokenTTL,
 		Messages:              manager,
+		Bots:                  botStore(a, cfg),
 		WebhookTolerance:      cfg.WebhookTolerance,
 		WeComMaxAge:           cfg.WeComMaxAge,
 		JWTSecret:             cfg.JWTSecret,

@@ -1,0 +1,290 @@
+// Package bots keeps the bots of an instance (seed 001): a name, a token the
+// bot calls the send API with (only its hash stored; shown once, rotatable),
+// the URL its events are pushed to, the events it wants, its mode (first:
+// it answers new sessions before people; observer: it only listens) and the
+// secret its pushes are signed with (Standard Webhooks).
+package bots
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/socialops/socialops/adapters/postgres"
+	"github.com/socialops/socialops/adapters/webhooks"
+	"github.com/socialops/socialops/domain"
+)
+
+// Modes and events of a bot.
+const (
+	ModeFirst    = "first"
+	ModeObserver = "observer"
+
+	EventMessage     = "message"
+	EventDialogOpen  = "dialog_open"
+	EventMemberJoin  = "member_join"
+	EventMemberLeave = "member_leave"
+
+	// TokenPrefix starts every bot token.
+	TokenPrefix = "sbt_"
+	// IDPrefix starts every bot id.
+	IDPrefix = "sobot_"
+)
+
+// Events lists the events a bot may ask for.
+var Events = []string{EventMessage, EventDialogOpen, EventMemberJoin, EventMemberLeave}
+
+// Errors of bots.
+var (
+	ErrBotNotFound  = &domain.Error{Code: "bot_not_found", Message: "no such bot"}
+	ErrBotNameTaken = &domain.Error{Code: "bot_name_taken", Message: "a bot with this name exists in the instance"}
+	ErrBadBotToken  = &domain.Error{Code: "invalid_bot_token", Message: "the bot token is not valid"}
+)
+
+// Bot is a stored bot, without its token or secret.
+type Bot struct {
+	ID           string    `json:"id"`
+	InstanceID   string    `json:"-"`
+	Name         string    `json:"name"`
+	WebhookURL   string    `json:"webhook_url"`
+	Events       []string  `json:"events"`
+	Mode         string    `json:"mode"`
+	IncludeToken bool      `json:"include_token"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Settings are what a bot is created with, or changed to (nil: unchanged).
+type Settings struct {
+	Name         *string
+	WebhookURL   *string
+	Events       []string
+	Mode         *string
+	IncludeToken *bool
+}
+
+// Store keeps bots in Postgres.
+type Store struct {
+	pool         *pgxpool.Pool
+	sealer       postgres.Sealer
+	random       io.Reader
+	allowPrivate bool
+}
+
+// NewStore returns the store; encryptionKey is SOCIALOPS_ENCRYPTION_KEY,
+// allowPrivate admits loopback and private webhook URLs (as for webhooks).
+func NewStore(pool *pgxpool.Pool, encryptionKey []byte, allowPrivate bool) *Store {
+	return &Store{pool: pool, sealer: postgres.NewSealer(encryptionKey, domain.CryptoRandom), random: domain.CryptoRandom,
+		allowPrivate: allowPrivate}
+}
+
+func secretAD(botID string) []byte { return []byte("bot:" + botID) }
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+func (s *Store) newToken() string {
+	return TokenPrefix + domain.RandomID("", s.random) + domain.RandomID("", s.random)
+}
+
+// validate checks the settings of a new bot (full) or a change.
+func (s *Store) validate(st *Settings, full bool) error {
+	if st.Name != nil || full {
+		if st.Name == nil {
+			return domain.Errorf(domain.ErrMissingField, "name is required")
+		}
+		name, err := domain.CleanLine("name", *st.Name, 100)
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			return domain.Errorf(domain.ErrMissingField, "name is required")
+		}
+		st.Name = &name
+	}
+	if st.WebhookURL != nil || full {
+		if st.WebhookURL == nil {
+			return domain.Errorf(domain.ErrMissingField, "webhook_url is required")
+		}
+		if err := webhooks.ValidateURL(*st.WebhookURL, s.allowPrivate); err != nil {
+			return err
+		}
+	}
+	if st.Events != nil || full {
+		if len(st.Events) == 0 {
+			st.Events = []string{EventMessage, EventDialogOpen}
+		}
+		var clean []string
+		for _, e := range st.Events {
+			e = strings.TrimSpace(e)
+			if !slices.Contains(Events, e) {
+				return domain.Errorf(domain.ErrInvalidField, "unknown bot event %q (known: %s)", e, strings.Join(Events, ", "))
+			}
+			if !slices.Contains(clean, e) {
+				clean = append(clean, e)
+			}
+		}
+		st.Events = clean
+	}
+	if st.Mode != nil || full {
+		if st.Mode == nil {
+			m := ModeFirst
+			st.Mode = &m
+		}
+		if *st.Mode != ModeFirst && *st.Mode != ModeObserver {
+			return domain.Errorf(domain.ErrInvalidField, "mode is first or observer")
+		}
+	}
+	if full && st.IncludeToken == nil {
+		f := false
+		st.IncludeToken = &f
+	}
+	return nil
+}
+
+// Create makes a bot of an instance; it returns the bot, its token and its
+// signing secret, each shown this once.
+func (s *Store) Create(ctx context.Context, instanceID string, st Settings) (Bot, string, string, error) {
+	if err := s.validate(&st, true); err != nil {
+		return Bot{}, "", "", err
+	}
+	if err := s.sealer.Usable(); err != nil {
+		return Bot{}, "", "", err
+	}
+	id := domain.RandomID(IDPrefix, s.random)
+	token := s.newToken()
+	raw := make([]byte, 24)
+	if _, err := io.ReadFull(s.random, raw); err != nil {
+		return Bot{}, "", "", fmt.Errorf("bot secret: %w", err)
+	}
+	secret := webhooks.SecretPrefix + base64.StdEncoding.EncodeToString(raw)
+	sealed, nonce, err := s.sealer.Seal([]byte(secret), secretAD(id))
+	if err != nil {
+		return Bot{}, "", "", err
+	}
+	b, err := scanBot(s.pool.QueryRow(ctx, `INSERT INTO bots (bot_id, instance_id, name, token_hash, webhook_url, events, mode,
+		include_token, secret_sealed, secret_nonce) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING `+botColumns,
+		id, instanceID, *st.Name, hashToken(token), *st.WebhookURL, st.Events, *st.Mode, *st.IncludeToken, sealed, nonce))
+	if err != nil {
+		return Bot{}, "", "", nameTaken(err, *st.Name)
+	}
+	return b, token, secret, nil
+}
+
+const botColumns = `bot_id, instance_id, name, webhook_url, events, mode, include_token, created_at, updated_at`
+
+func scanBot(row pgx.Row) (Bot, error) {
+	var b Bot
+	err := row.Scan(&b.ID, &b.InstanceID, &b.Name, &b.WebhookURL, &b.Events, &b.Mode, &b.IncludeToken, &b.CreatedAt, &b.UpdatedAt)
+	b.CreatedAt, b.UpdatedAt = b.CreatedAt.UTC(), b.UpdatedAt.UTC()
+	return b, err
+}
+
+func nameTaken(err error, name string) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return domain.Errorf(ErrBotNameTaken, "a bot named %q exists in this instance", name)
+	}
+	return fmt.Errorf("store bot: %w", err)
+}
+
+// List returns the instance's live bots, oldest first.
+func (s *Store) List(ctx context.Context, instanceID string) ([]Bot, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+botColumns+` FROM bots WHERE instance_id = $1 AND deleted_at IS NULL
+		ORDER BY created_at, bot_id`, instanceID)
+	if err != nil {
+		return nil, fmt.Errorf("list bots: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Bot, error) { return scanBot(r) })
+	if out == nil {
+		out = []Bot{}
+	}
+	return out, err
+}
+
+// Get returns a live bot of the instance.
+func (s *Store) Get(ctx context.Context, instanceID, id string) (Bot, error) {
+	b, err := scanBot(s.pool.QueryRow(ctx, `SELECT `+botColumns+` FROM bots WHERE bot_id = $1 AND instance_id = $2 AND deleted_at IS NULL`, id, instanceID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Bot{}, domain.Errorf(ErrBotNotFound, "no bot %q", id)
+	}
+	return b, err
+}
+
+// ByToken finds the live bot a token belongs to (ErrBadBotToken otherwise).
+func (s *Store) ByToken(ctx context.Context, token string) (Bot, error) {
+	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 200 {
+		return Bot{}, ErrBadBotToken
+	}
+	b, err := scanBot(s.pool.QueryRow(ctx, `SELECT `+botColumns+` FROM bots WHERE token_hash = $1 AND deleted_at IS NULL`, hashToken(token)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Bot{}, ErrBadBotToken
+	}
+	return b, err
+}
+
+// Update changes the given settings of a live bot.
+func (s *Store) Update(ctx context.Context, instanceID, id string, st Settings) (Bot, error) {
+	if err := s.validate(&st, false); err != nil {
+		return Bot{}, err
+	}
+	b, err := scanBot(s.pool.QueryRow(ctx, `UPDATE bots SET name = coalesce($3, name), webhook_url = coalesce($4, webhook_url),
+		events = coalesce($5, events), mode = coalesce($6, mode), include_token = coalesce($7, include_token), updated_at = now()
+		WHERE bot_id = $1 AND instance_id = $2 AND deleted_at IS NULL RETURNING `+botColumns,
+		id, instanceID, st.Name, st.WebhookURL, st.Events, st.Mode, st.IncludeToken))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Bot{}, domain.Errorf(ErrBotNotFound, "no bot %q", id)
+	}
+	if err != nil && st.Name != nil {
+		return Bot{}, nameTaken(err, *st.Name)
+	}
+	return b, err
+}
+
+// Delete retires a bot: its token stops working at once.
+func (s *Store) Delete(ctx context.Context, instanceID, id string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE bots SET deleted_at = now(), updated_at = now() WHERE bot_id = $1 AND instance_id = $2 AND deleted_at IS NULL`, id, instanceID)
+	if err != nil {
+		return fmt.Errorf("delete bot: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return domain.Errorf(ErrBotNotFound, "no bot %q", id)
+	}
+	return nil
+}
+
+// RotateToken gives a bot a new token; the old one stops working at once.
+func (s *Store) RotateToken(ctx context.Context, instanceID, id string) (Bot, string, error) {
+	token := s.newToken()
+	b, err := scanBot(s.pool.QueryRow(ctx, `UPDATE bots SET token_hash = $3, updated_at = now()
+		WHERE bot_id = $1 AND instance_id = $2 AND deleted_at IS NULL RETURNING `+botColumns, id, instanceID, hashToken(token)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Bot{}, "", domain.Errorf(ErrBotNotFound, "no bot %q", id)
+	}
+	return b, token, err
+}
+
+// Secret is a bot's push signing secret (whsec_…).
+func (s *Store) Secret(ctx context.Context, id string) (string, error) {
+	var sealed, nonce []byte
+	if err := s.pool.QueryRow(ctx, `SELECT secret_sealed, secret_nonce FROM bots WHERE bot_id = $1`, id).Scan(&sealed, &nonce); err != nil {
+		return "", fmt.Errorf("read bot secret: %w", err)
+	}
+	plain, err := s.sealer.Open(sealed, nonce, secretAD(id))
+	if err != nil {
+		return "", fmt.Errorf("open bot secret %s: %w", id, err)
+	}
+	return string(plain), nil
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/socialops/socialops/adapters/bots"
+)
+
+func botStore(a *app, cfg Config) *bots.Store {
+	return bots.NewStore(a.pool, cfg.EncryptionKey, cfg.Webhooks.AllowPrivate)
+}
+
+// botCmd manages an instance's bots (issue 13):
+//
+//	socialops bot create --alias A --name N --webhook-url U [--events message,dialog_open,member_join,member_leave]
+//	                     [--mode first|observer]    (the bot id, the bot token, the signing secret, one per line)
+//	socialops bot list --alias A                    (id, mode, name, webhook URL; never tokens)
+//	socialops bot rotate-token --alias A --id ID    (the new token)
+//	socialops bot delete --alias A --id ID
+func botCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) < 2 {
+		return &usageError{"bot needs a sub-command: create, list, rotate-token, delete"}
+	}
+	name := "bot " + args[1]
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	alias := fs.String("alias", "", "instance alias")
+	botName := fs.String("name", "", "the bot's name")
+	url := fs.String("webhook-url", "", "where the bot's events are pushed")
+	events := fs.String("events", "", "comma-separated events (default message,dialog_open)")
+	mode := fs.String("mode", bots.ModeFirst, "first (answers new sessions before people) or observer")
+	id := fs.String("id", "", "bot id (sobot_…)")
+	if err := fs.Parse(args[2:]); err != nil {
+		return &usageError{fmt.Sprintf("%s: %v", name, err)}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0))}
+	}
+	if *alias == "" {
+		return &usageError{name + " needs --alias"}
+	}
+	switch args[1] {
+	case "create":
+		if *botName == "" || *url == "" {
+			return &usageError{"bot create needs --name and --webhook-url"}
+		}
+		if cfg.EncryptionKey == nil {
+			return errors.New("bot create: SOCIALOPS_ENCRYPTION_KEY is not set: bot push secrets are stored encrypted with it")
+		}
+	case "rotate-token", "delete":
+		if *id == "" {
+			return &usageError{name + " needs --id"}
+		}
+	case "list":
+	default:
+		return &usageError{fmt.Sprintf("unknown bot sub-command %q", args[1])}
+	}
+	a, err := openApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	inst, err := a.tenancy.InstanceByAlias(ctx, *alias)
+	if err != nil {
+		return err
+	}
+	store := botStore(a, cfg)
+	switch args[1] {
+	case "create":
+		b, token, secret, err := store.Create(ctx, inst.ID, bots.Settings{Name: botName, WebhookURL: url, Events: splitList(*events), Mode: mode})
+		if err != nil {
+			return err
+		}
+		logger.Info("bot created", "bot_id", b.ID, "instance", inst.Alias)
+		fmt.Fprintln(stdout, b.ID)
+		fmt.Fprintln(stdout, token)
+		fmt.Fprintln(stdout, secret)
+	case "list":
+		list, err := store.List(ctx, inst.ID)
+		if err != nil {
+			return err
+		}
+		for _, b := range list {
+			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", b.ID, b.Mode, b.Name, b.WebhookURL)
+		}
+	case "rotate-token":
+		_, token, err := store.RotateToken(ctx, inst.ID, *id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, token)
+	case "delete":
+		return store.Delete(ctx, inst.ID, *id)
+	}
+	return nil
+}
