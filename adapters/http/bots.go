@@ -29,13 +29,11 @@ func (h *handlers) registerBots(api, console *gin.RouterGroup, read, manage func
 	console.PATCH("/:alias/bots/:bot_id", manage(h.patchBot)...)
 	console.DELETE("/:alias/bots/:bot_id", manage(h.deleteBot)...)
 	console.POST("/:alias/bots/:bot_id/rotate-token", manage(h.rotateBotToken)...)
-	if h.Bots != nil {
-		botapi.Register(api, botapi.Deps{Commands: h.Commands, Bots: h.Bots,
-			Instance: h.Tenancy.InstanceByAlias, StatusOf: statusOfError,
-			Unexpected: func(c *gin.Context, err error) {
-				h.Logger.Error("request failed", "path", c.FullPath(), "request_id", requestID(c), "error", err)
-			}})
-	}
+	botapi.Register(api, botapi.Deps{Commands: h.Commands, Bots: h.Bots,
+		Instance: h.Tenancy.InstanceByAlias, StatusOf: statusOfError,
+		Unexpected: func(c *gin.Context, err error) {
+			h.Logger.Error("request failed", "path", c.FullPath(), "request_id", requestID(c), "error", err)
+		}})
 }
 
 // botView is a bot as the API shows it: its token and secret only in the

@@ -26,10 +26,15 @@ import (
 
 // botCall is one Bot API call the stand-in received.
 type botCall struct {
-	Method    string `json:"-"`
-	ChatID    string `json:"chat_id"`
-	MessageID int64  `json:"message_id"`
-	Text      string `json:"text"`
+	Method              string `json:"-"`
+	ChatID              string `json:"chat_id"`
+	MessageID           int64  `json:"message_id"`
+	Text                string `json:"text"`
+	ParseMode           string `json:"parse_mode"`
+	DisableNotification bool   `json:"disable_notification"`
+	ReplyParameters     *struct {
+		MessageID int64 `json:"message_id"`
+	} `json:"reply_parameters"`
 }
 
 // botStandIn speaks the Bot API's sendMessage, editMessageText and

@@ -110,3 +110,35 @@ func FuzzParseRate(f *testing.F) {
 		}
 	})
 }
+
+// The fixed interface of issue 13: bot create prints the id, the token and
+// the push signing secret, one per line.
+func TestBotCLI(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	envm := map[string]string{"SOCIALOPS_DATABASE_URL": db, "SOCIALOPS_ENCRYPTION_KEY": testEncryptionKey}
+	code, _, stderr := runCLI(envm, "instance", "create", "--owner", "user-1", "--alias", "botty")
+	require.Equal(t, 0, code, stderr)
+	code, stdout, stderr := runCLI(envm, "bot", "create", "--alias", "botty", "--name", "FAQ", "--webhook-url", "https://bot.example/hook",
+		"--events", "message,dialog_open,member_join,member_leave", "--mode", "observer")
+	require.Equal(t, 0, code, stderr)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.Len(t, lines, 3, stdout)
+	assert.True(t, strings.HasPrefix(lines[0], "sobot_"))
+	assert.True(t, strings.HasPrefix(lines[1], "sbt_"))
+	assert.True(t, strings.HasPrefix(lines[2], "whsec_"))
+	assert.NotContains(t, stderr, lines[1])
+	code, stdout, _ = runCLI(envm, "bot", "list", "--alias", "botty")
+	require.Equal(t, 0, code)
+	assert.Contains(t, stdout, lines[0])
+	assert.Contains(t, stdout, "observer")
+	assert.NotContains(t, stdout, lines[1])
+	for _, args := range [][]string{
+		{"bot", "create", "--alias", "botty", "--name", "X"},
+		{"bot", "create", "--alias", "botty", "--name", "X", "--webhook-url", "https://b.example", "--mode", "loud"},
+		{"bot", "create", "--alias", "nope", "--name", "X", "--webhook-url", "https://b.example"},
+		{"bot", "rotate-token", "--alias", "botty"},
+	} {
+		code, _, _ := runCLI(envm, args...)
+		assert.NotEqual(t, 0, code, args)
+	}
+}

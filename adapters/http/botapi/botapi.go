@@ -90,11 +90,16 @@ type params struct {
 
 var (
 	errVersion = &domain.Error{Code: "missing_field", Message: "the version header is required"}
+	errBotsOff = &domain.Error{Code: "service_unavailable", Message: "bots are not configured on this server"}
 	errToken   = &domain.Error{Code: "invalid_bot_token", Message: "send the bot's token in the token header"}
 )
 
 // sendText is POST …/api/dialog/msg/sendtext.
 func (d Deps) sendText(c *gin.Context) {
+	if d.Bots == nil {
+		d.fail(c, errBotsOff)
+		return
+	}
 	if strings.TrimSpace(c.GetHeader("version")) == "" {
 		d.fail(c, errVersion)
 		return
