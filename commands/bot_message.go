@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
 	"github.com/socialops/socialops/adapters/telegram"
@@ -112,4 +113,24 @@ func (m *DeliveryManager) sendTelegram(ctx context.Context, tgt *target, r domai
 		return os.SendMessageWith(ctx, tgt.token, tgt.chatID, r.Text, mode, telegram.SendOptions{Silent: r.Silent, ReplyToID: r.ReplyToProviderID})
 	}
 	return m.sender.SendMessage(ctx, tgt.token, tgt.chatID, r.Text, mode)
+}
+
+// Handoff sends a session the bot has to people (pending: routing assigns
+// it): the bot asked (with its reason), or it stayed silent too long.
+func (s *Service) Handoff(ctx context.Context, instanceID, threadID, reason, detail string, cc Context) (threadResult, error) {
+	return s.changeThread(ctx, threadID, cc, func(t domain.Thread) ([]domain.Event, error) {
+		return domain.DecideHandoff(t, instanceID, reason, detail, cc.Actor)
+	}, nil)
+}
+
+// HandoffOverdue hands a session to people because its bot did not answer in
+// time; a session no longer the bot's is left as it is.
+func (m *RoutingManager) HandoffOverdue(ctx context.Context, instanceID, threadID string) error {
+	_, err := m.s.Handoff(ctx, instanceID, threadID, domain.SessionReasonHandoffTimeout, "",
+		Context{Actor: domain.RoutingActor, CorrelationID: threadID})
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return nil // a person has it already, or it closed: nothing to do
+	}
+	return err
 }

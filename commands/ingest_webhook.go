@@ -64,8 +64,12 @@ func (s *Service) ingest(ctx context.Context, cmd IngestWebhook) (IngestResult, 
 	if err := s.checkInboundSize(cmd, threadID, cc); err != nil {
 		return IngestResult{}, err
 	}
+	bot, err := s.firstBot(ctx, cmd.Instance.ID)
+	if err != nil {
+		return IngestResult{}, err
+	}
 	if ma, ok := s.log.(MultiAppender); ok {
-		return s.ingestAtomic(ctx, ma, cmd, ref, threadID, cc)
+		return s.ingestAtomic(ctx, ma, cmd, ref, threadID, cc, bot)
 	}
 	if dup, isDup, err := s.claimInbound(ctx, ref, threadID, cc); err != nil || isDup {
 		return dup, err
@@ -79,7 +83,7 @@ func (s *Service) ingest(ctx context.Context, cmd IngestWebhook) (IngestResult, 
 		func(t domain.Thread) ([]domain.Event, error) {
 			var evs []domain.Event
 			evs, outcome = domain.DecideInbound(t, domain.ReceiveInbound{
-				Instance: cmd.Instance, Message: m, RawPayload: cmd.RawPayload, FeeMicroUSD: s.InboundFeeMicroUSD,
+				Instance: cmd.Instance, Message: m, RawPayload: cmd.RawPayload, FeeMicroUSD: s.InboundFeeMicroUSD, Bot: bot,
 			})
 			return evs, nil
 		},
@@ -94,6 +98,25 @@ func (s *Service) ingest(ctx context.Context, cmd IngestWebhook) (IngestResult, 
 		return IngestResult{ThreadID: outcome.ThreadID, MessageID: outcome.MessageID, Duplicate: true, Position: outcome.Position}, nil
 	}
 	return IngestResult{ThreadID: outcome.ThreadID, MessageID: outcome.MessageID, Position: pos}, nil
+}
+
+// BotDirectory tells which bot answers an instance's new sessions first.
+type BotDirectory interface {
+	FirstBot(ctx context.Context, instanceID string) (domain.BotFirst, error)
+}
+
+// WithBots sets where the commands learn of first-mode bots (none: no
+// session starts with a bot) and returns s.
+func (s *Service) WithBots(b BotDirectory) *Service {
+	s.bots = b
+	return s
+}
+
+func (s *Service) firstBot(ctx context.Context, instanceID string) (domain.BotFirst, error) {
+	if s.bots == nil {
+		return domain.BotFirst{}, nil
+	}
+	return s.bots.FirstBot(ctx, instanceID)
 }
 
 // checkInboundSize refuses with domain.ErrAppendTooLarge a delivery whose
@@ -172,7 +195,7 @@ func (s *Service) claimInbound(ctx context.Context, ref domain.InboundEvent, thr
 // without the other and each new message costs one commit. The thread state
 // comes from the thread cache when it holds the thread; the append expects
 // the state's version, so a stale state costs a retry from a fresh read.
-func (s *Service) ingestAtomic(ctx context.Context, log MultiAppender, cmd IngestWebhook, ref domain.InboundEvent, threadID string, cc Context) (IngestResult, error) {
+func (s *Service) ingestAtomic(ctx context.Context, log MultiAppender, cmd IngestWebhook, ref domain.InboundEvent, threadID string, cc Context, bot domain.BotFirst) (IngestResult, error) {
 	m := cmd.Message
 	stream := domain.ThreadStream(threadID)
 	claim := domain.ClaimInbound(ref, threadID)
@@ -188,7 +211,7 @@ func (s *Service) ingestAtomic(ctx context.Context, log MultiAppender, cmd Inges
 			}
 		}
 		events, outcome := domain.DecideInbound(t, domain.ReceiveInbound{
-			Instance: cmd.Instance, Message: m, RawPayload: cmd.RawPayload, FeeMicroUSD: s.InboundFeeMicroUSD,
+			Instance: cmd.Instance, Message: m, RawPayload: cmd.RawPayload, FeeMicroUSD: s.InboundFeeMicroUSD, Bot: bot,
 		})
 		if len(events) == 0 {
 			s.threads.put(t)

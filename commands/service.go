@@ -43,6 +43,7 @@ const snapshotEvery = 200
 
 // Service runs the commands.
 type Service struct {
+	bots      BotDirectory
 	log       EventLog
 	snapshots SnapshotStore
 	registry  *domain.Registry

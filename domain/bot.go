@@ -1,5 +1,7 @@
 package domain
 
+import "strings"
+
 // Bot messages (seed 001's sendtext): a bot's text, already converted to the
 // provider's format and split to its length limit, queued as replies whose
 // author is the bot, so delivery, billing, retries, refunds and audit are
@@ -61,4 +63,55 @@ func DecideBotMessage(t Thread, cmd BotMessageCommand) ([]Event, []ReplyQueued, 
 		out = append(out, r)
 	}
 	return evs, out, nil
+}
+
+// BotFirst is the bot that answers an instance's new sessions first (an
+// empty BotID: none) and the words with which a customer asks for a person.
+type BotFirst struct {
+	BotID    string
+	Keywords []string
+}
+
+// DefaultHandoffKeywords are what a customer writes to ask for a person.
+var DefaultHandoffKeywords = []string{"人工", "human", "agent"}
+
+// AsksForPerson tells whether a customer's text holds a hand-off keyword
+// (case-insensitive).
+func (b BotFirst) AsksForPerson(text string) bool {
+	t := strings.ToLower(text)
+	for _, k := range b.Keywords {
+		if k = strings.ToLower(strings.TrimSpace(k)); k != "" && strings.Contains(t, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// SessionBotHandling gives a session to the instance's bot (state ai): a new
+// or reopened conversation on an instance whose bot answers first.
+type SessionBotHandling struct {
+	ThreadID   string `json:"thread_id"`
+	InstanceID string `json:"instance_id"`
+	BotID      string `json:"bot_id"`
+	Reason     string `json:"reason"`
+}
+
+func (SessionBotHandling) EventType() string { return "SessionBotHandling" }
+
+// DecideHandoff sends a session the bot has to the queue (pending), for
+// routing to give to a person. A session already pending appends nothing; a
+// person's session refuses (ErrSessionHandledByOperator), a closed one too.
+func DecideHandoff(t Thread, instanceID, reason, detail string, actor Actor) ([]Event, error) {
+	if err := requireThreadOf(t, instanceID); err != nil {
+		return nil, err
+	}
+	switch t.SessionStatus() {
+	case StateAI:
+		return []Event{SessionQueued{ThreadID: t.ID, InstanceID: instanceID, Reason: reason, Detail: detail, Actor: actor}}, nil
+	case StatePending:
+		return nil, nil
+	case StateManual:
+		return nil, Errorf(ErrSessionHandledByOperator, "operator %d handles this session already", t.SessionOperator)
+	}
+	return nil, Errorf(ErrSessionWrongStatus, "the session is closed")
 }

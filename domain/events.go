@@ -41,5 +41,6 @@ func NewEventRegistry() *Registry {
 	r.Register(WebhookSubscriptionDisabled{}, 1)
 	r.Register(MessageEdited{}, 1)
 	r.Register(MessageRetracted{}, 1)
+	r.Register(SessionBotHandling{}, 1)
 	return r
 }

@@ -25,6 +25,11 @@ const (
 	SessionReasonOperatorDeleted  = "operator_deleted"
 	SessionReasonStatusChanged    = "thread_status_changed"
 	SessionReasonClosed           = "closed"
+	// Hand-offs from a bot to people: the bot asked, the customer asked, or
+	// the bot did not answer in time.
+	SessionReasonHandoff        = "handoff"
+	SessionReasonHandoffKeyword = "handoff_keyword"
+	SessionReasonHandoffTimeout = "handoff_timeout"
 )
 
 // Session errors.
@@ -38,6 +43,7 @@ type SessionQueued struct {
 	ThreadID     string `json:"thread_id"`
 	InstanceID   string `json:"instance_id"`
 	Reason       string `json:"reason"`
+	Detail       string `json:"detail,omitempty"` // a bot's words on a hand-off
 	FromOperator int64  `json:"from_operator,omitempty"`
 	Actor        Actor  `json:"actor"`
 }
@@ -117,6 +123,8 @@ func evolveSession(t Thread, env Envelope) Thread {
 		t.Session = StateClosed
 	case SessionReopened:
 		t.Session, t.SessionOperator = StatePending, 0
+	case SessionBotHandling:
+		t.Session, t.SessionOperator = StateAI, 0
 	default:
 		return t
 	}
@@ -211,18 +219,37 @@ func RequireManualSession(t Thread, instanceID string) error {
 }
 
 // sessionOnInbound is what a new inbound message does to the session: a new
-// thread is queued; a closed session reopens (pending, thread open).
-func sessionOnInbound(t Thread, instanceID string) []Event {
+// thread is queued; a closed session reopens (pending, thread open). With a
+// bot answering first the new or reopened session goes to the bot (ai)
+// instead, and a customer asking for a person (a hand-off keyword) in a
+// session the bot has sends it to the queue.
+func sessionOnInbound(t Thread, instanceID string, bot BotFirst, text string) []Event {
 	actor := Actor{Kind: ActorProvider}
+	toBot := func(reason string) Event {
+		return SessionBotHandling{ThreadID: t.ID, InstanceID: instanceID, BotID: bot.BotID, Reason: reason}
+	}
 	if !t.Exists() {
+		if bot.BotID != "" {
+			return []Event{toBot(SessionReasonOpened)}
+		}
 		return []Event{SessionQueued{ThreadID: t.ID, InstanceID: instanceID, Reason: SessionReasonOpened, Actor: actor}}
 	}
-	if t.SessionStatus() != StateClosed {
+	switch t.SessionStatus() {
+	case StateAI:
+		if bot.AsksForPerson(text) {
+			return []Event{SessionQueued{ThreadID: t.ID, InstanceID: instanceID, Reason: SessionReasonHandoffKeyword, Actor: actor}}
+		}
+		return nil
+	case StateClosed:
+	default:
 		return nil
 	}
 	evs := []Event{SessionReopened{ThreadID: t.ID, InstanceID: instanceID, Reason: SessionReasonInbound, Actor: actor}}
 	if t.Status != StatusOpen {
 		evs = append(evs, ThreadStatusChanged{ThreadID: t.ID, From: t.Status, To: StatusOpen})
+	}
+	if bot.BotID != "" {
+		evs = append(evs, toBot(SessionReasonInbound))
 	}
 	return evs
 }

@@ -215,6 +215,8 @@ type ReceiveInbound struct {
 	Message     InboundMessage
 	RawPayload  json.RawMessage
 	FeeMicroUSD int64
+	// Bot is the instance's bot that answers first, if it has one.
+	Bot BotFirst
 }
 
 // InboundOutcome says what became of a delivery.
@@ -256,7 +258,7 @@ func DecideInbound(t Thread, cmd ReceiveInbound) ([]Event, InboundOutcome) {
 	msgID := ref.MessageID()
 	contactID := ContactID(cmd.Instance.ID, m.Provider, m.Sender, m.ExternalThreadID)
 	var events []Event
-	session := sessionOnInbound(t, cmd.Instance.ID)
+	session := sessionOnInbound(t, cmd.Instance.ID, cmd.Bot, m.Text)
 	if !t.Exists() {
 		events = append(events, ThreadOpened{
 			ThreadID:         t.ID,

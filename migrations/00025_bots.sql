@@ -13,6 +13,10 @@ CREATE TABLE bots (
     events        text[]      NOT NULL,
     mode          text        NOT NULL CHECK (mode IN ('first', 'observer')),
     include_token boolean     NOT NULL DEFAULT false,
+    -- A customer writing one of these in a session the bot has asks for a
+    -- person; a bot silent this long after a customer's message hands off.
+    handoff_keywords       text[]  NOT NULL DEFAULT '{人工,human,agent}',
+    answer_timeout_seconds integer NOT NULL DEFAULT 60 CHECK (answer_timeout_seconds BETWEEN 1 AND 86400),
     secret_sealed bytea       NOT NULL,
     secret_nonce  bytea       NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
@@ -20,6 +24,9 @@ CREATE TABLE bots (
     deleted_at    timestamptz
 );
 CREATE UNIQUE INDEX bots_live_name ON bots (instance_id, lower(name)) WHERE deleted_at IS NULL;
+-- The sessions bots have, for the answer-timeout sweep.
+CREATE INDEX sessions_ai ON sessions (instance_id) WHERE status = 'ai';
 
 -- +goose Down
+DROP INDEX sessions_ai;
 DROP TABLE bots;

@@ -20,7 +20,8 @@ func (SessionsProjector) Name() string     { return "sessions" }
 func (SessionsProjector) Tables() []string { return []string{"sessions", "contacts"} }
 
 var sessionTypes = typesOf(domain.ThreadOpened{}, domain.InboundMessageReceived{}, domain.ThreadStatusChanged{},
-	domain.SessionQueued{}, domain.SessionAssigned{}, domain.SessionAccepted{}, domain.SessionClosed{}, domain.SessionReopened{})
+	domain.SessionQueued{}, domain.SessionAssigned{}, domain.SessionAccepted{}, domain.SessionClosed{}, domain.SessionReopened{},
+	domain.SessionBotHandling{})
 
 func (SessionsProjector) Handles(t string) bool { return sessionTypes[t] }
 
@@ -63,6 +64,8 @@ func (SessionsProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 		queue(b, `UPDATE sessions SET status = 'manual', operator_id = $2, updated_at = $3 WHERE thread_id = $1`, e.ThreadID, e.OperatorID, at)
 	case domain.SessionClosed:
 		queue(b, `UPDATE sessions SET status = 'closed', updated_at = $2 WHERE thread_id = $1`, e.ThreadID, at)
+	case domain.SessionBotHandling:
+		queue(b, `UPDATE sessions SET status = 'ai', operator_id = NULL, updated_at = $2 WHERE thread_id = $1`, e.ThreadID, at)
 	}
 	return nil
 }

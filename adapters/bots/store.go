@@ -14,6 +14,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,28 +54,37 @@ var (
 
 // Bot is a stored bot, without its token or secret.
 type Bot struct {
-	ID           string    `json:"id"`
-	InstanceID   string    `json:"-"`
-	Name         string    `json:"name"`
-	WebhookURL   string    `json:"webhook_url"`
-	Events       []string  `json:"events"`
-	Mode         string    `json:"mode"`
-	IncludeToken bool      `json:"include_token"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           string   `json:"id"`
+	InstanceID   string   `json:"-"`
+	Name         string   `json:"name"`
+	WebhookURL   string   `json:"webhook_url"`
+	Events       []string `json:"events"`
+	Mode         string   `json:"mode"`
+	IncludeToken bool     `json:"include_token"`
+	// HandoffKeywords are what a customer writes to ask for a person;
+	// AnswerTimeout how long the bot may stay silent after a customer's
+	// message before the session goes to people (first mode).
+	HandoffKeywords []string  `json:"handoff_keywords"`
+	AnswerTimeout   int       `json:"answer_timeout_seconds"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 // Settings are what a bot is created with, or changed to (nil: unchanged).
 type Settings struct {
-	Name         *string
-	WebhookURL   *string
-	Events       []string
-	Mode         *string
-	IncludeToken *bool
+	Name            *string
+	WebhookURL      *string
+	Events          []string
+	Mode            *string
+	IncludeToken    *bool
+	HandoffKeywords []string
+	AnswerTimeout   *int
 }
 
 // Store keeps bots in Postgres.
 type Store struct {
+	mu           sync.Mutex
+	first        map[string]firstEntry // instance → its first-mode bot, for a while
 	pool         *pgxpool.Pool
 	sealer       postgres.Sealer
 	random       io.Reader
@@ -84,7 +94,7 @@ type Store struct {
 // NewStore returns the store; encryptionKey is SOCIALOPS_ENCRYPTION_KEY,
 // allowPrivate admits loopback and private webhook URLs (as for webhooks).
 func NewStore(pool *pgxpool.Pool, encryptionKey []byte, allowPrivate bool) *Store {
-	return &Store{pool: pool, sealer: postgres.NewSealer(encryptionKey, domain.CryptoRandom), random: domain.CryptoRandom,
+	return &Store{first: map[string]firstEntry{}, pool: pool, sealer: postgres.NewSealer(encryptionKey, domain.CryptoRandom), random: domain.CryptoRandom,
 		allowPrivate: allowPrivate}
 }
 
@@ -147,6 +157,30 @@ func (s *Store) validate(st *Settings, full bool) error {
 			return domain.Errorf(domain.ErrInvalidField, "mode is first or observer")
 		}
 	}
+	if st.HandoffKeywords != nil {
+		if len(st.HandoffKeywords) > 20 {
+			return domain.Errorf(domain.ErrInvalidField, "at most 20 hand-off keywords")
+		}
+		for i, k := range st.HandoffKeywords {
+			k, err := domain.CleanLine("handoff_keywords", k, 50)
+			if err != nil {
+				return err
+			}
+			if k == "" {
+				return domain.Errorf(domain.ErrInvalidField, "a hand-off keyword is not empty")
+			}
+			st.HandoffKeywords[i] = k
+		}
+	} else if full {
+		st.HandoffKeywords = append([]string(nil), domain.DefaultHandoffKeywords...)
+	}
+	if st.AnswerTimeout != nil && (*st.AnswerTimeout < 5 || *st.AnswerTimeout > 86400) {
+		return domain.Errorf(domain.ErrInvalidField, "answer_timeout_seconds is from 5 to 86400")
+	}
+	if full && st.AnswerTimeout == nil {
+		d := 60
+		st.AnswerTimeout = &d
+	}
 	if full && st.IncludeToken == nil {
 		f := false
 		st.IncludeToken = &f
@@ -175,19 +209,24 @@ func (s *Store) Create(ctx context.Context, instanceID string, st Settings) (Bot
 		return Bot{}, "", "", err
 	}
 	b, err := scanBot(s.pool.QueryRow(ctx, `INSERT INTO bots (bot_id, instance_id, name, token_hash, webhook_url, events, mode,
-		include_token, secret_sealed, secret_nonce) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING `+botColumns,
-		id, instanceID, *st.Name, hashToken(token), *st.WebhookURL, st.Events, *st.Mode, *st.IncludeToken, sealed, nonce))
+		include_token, secret_sealed, secret_nonce, handoff_keywords, answer_timeout_seconds)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING `+botColumns,
+		id, instanceID, *st.Name, hashToken(token), *st.WebhookURL, st.Events, *st.Mode, *st.IncludeToken, sealed, nonce,
+		st.HandoffKeywords, *st.AnswerTimeout))
 	if err != nil {
 		return Bot{}, "", "", nameTaken(err, *st.Name)
 	}
+	s.forget(instanceID)
 	return b, token, secret, nil
 }
 
-const botColumns = `bot_id, instance_id, name, webhook_url, events, mode, include_token, created_at, updated_at`
+const botColumns = `bot_id, instance_id, name, webhook_url, events, mode, include_token, handoff_keywords,
+	answer_timeout_seconds, created_at, updated_at`
 
 func scanBot(row pgx.Row) (Bot, error) {
 	var b Bot
-	err := row.Scan(&b.ID, &b.InstanceID, &b.Name, &b.WebhookURL, &b.Events, &b.Mode, &b.IncludeToken, &b.CreatedAt, &b.UpdatedAt)
+	err := row.Scan(&b.ID, &b.InstanceID, &b.Name, &b.WebhookURL, &b.Events, &b.Mode, &b.IncludeToken, &b.HandoffKeywords,
+		&b.AnswerTimeout, &b.CreatedAt, &b.UpdatedAt)
 	b.CreatedAt, b.UpdatedAt = b.CreatedAt.UTC(), b.UpdatedAt.UTC()
 	return b, err
 }
@@ -241,9 +280,11 @@ func (s *Store) Update(ctx context.Context, instanceID, id string, st Settings) 
 		return Bot{}, err
 	}
 	b, err := scanBot(s.pool.QueryRow(ctx, `UPDATE bots SET name = coalesce($3, name), webhook_url = coalesce($4, webhook_url),
-		events = coalesce($5, events), mode = coalesce($6, mode), include_token = coalesce($7, include_token), updated_at = now()
+		events = coalesce($5, events), mode = coalesce($6, mode), include_token = coalesce($7, include_token),
+		handoff_keywords = coalesce($8, handoff_keywords), answer_timeout_seconds = coalesce($9, answer_timeout_seconds), updated_at = now()
 		WHERE bot_id = $1 AND instance_id = $2 AND deleted_at IS NULL RETURNING `+botColumns,
-		id, instanceID, st.Name, st.WebhookURL, st.Events, st.Mode, st.IncludeToken))
+		id, instanceID, st.Name, st.WebhookURL, st.Events, st.Mode, st.IncludeToken, st.HandoffKeywords, st.AnswerTimeout))
+	s.forget(instanceID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Bot{}, domain.Errorf(ErrBotNotFound, "no bot %q", id)
 	}
@@ -262,6 +303,7 @@ func (s *Store) Delete(ctx context.Context, instanceID, id string) error {
 	if tag.RowsAffected() == 0 {
 		return domain.Errorf(ErrBotNotFound, "no bot %q", id)
 	}
+	s.forget(instanceID)
 	return nil
 }
 
@@ -287,4 +329,43 @@ func (s *Store) Secret(ctx context.Context, id string) (string, error) {
 		return "", fmt.Errorf("open bot secret %s: %w", id, err)
 	}
 	return string(plain), nil
+}
+
+// firstTTL bounds how long another process may still use an instance's
+// first-mode bot after it changed (this process forgets at once).
+const firstTTL = 2 * time.Second
+
+type firstEntry struct {
+	bot     domain.BotFirst
+	expires time.Time
+}
+
+func (s *Store) forget(instanceID string) {
+	s.mu.Lock()
+	delete(s.first, instanceID)
+	s.mu.Unlock()
+}
+
+// FirstBot is the instance's bot in first mode (the oldest, if several),
+// or none: every webhook asks, so answers are reused for firstTTL.
+func (s *Store) FirstBot(ctx context.Context, instanceID string) (domain.BotFirst, error) {
+	s.mu.Lock()
+	e, ok := s.first[instanceID]
+	s.mu.Unlock()
+	if ok && time.Now().Before(e.expires) {
+		return e.bot, nil
+	}
+	var b domain.BotFirst
+	err := s.pool.QueryRow(ctx, `SELECT bot_id, handoff_keywords FROM bots WHERE instance_id = $1 AND mode = 'first'
+		AND deleted_at IS NULL ORDER BY created_at, bot_id LIMIT 1`, instanceID).Scan(&b.BotID, &b.Keywords)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return domain.BotFirst{}, fmt.Errorf("find the first bot: %w", err)
+	}
+	s.mu.Lock()
+	if len(s.first) > 10000 {
+		clear(s.first)
+	}
+	s.first[instanceID] = firstEntry{bot: b, expires: time.Now().Add(firstTTL)}
+	s.mu.Unlock()
+	return b, nil
 }

@@ -48,12 +48,15 @@ type botBody struct {
 	Name         *string  `json:"name"`
 	WebhookURL   *string  `json:"webhook_url"`
 	Events       []string `json:"events"`
-	Mode         *string  `json:"mode"`
-	IncludeToken *bool    `json:"include_token"`
+	Mode            *string  `json:"mode"`
+	IncludeToken    *bool    `json:"include_token"`
+	HandoffKeywords []string `json:"handoff_keywords"`
+	AnswerTimeout   *int     `json:"answer_timeout_seconds"`
 }
 
 func (b botBody) settings() bots.Settings {
-	return bots.Settings{Name: b.Name, WebhookURL: b.WebhookURL, Events: b.Events, Mode: b.Mode, IncludeToken: b.IncludeToken}
+	return bots.Settings{Name: b.Name, WebhookURL: b.WebhookURL, Events: b.Events, Mode: b.Mode, IncludeToken: b.IncludeToken,
+		HandoffKeywords: b.HandoffKeywords, AnswerTimeout: b.AnswerTimeout}
 }
 
 func (h *handlers) botsOn(c *gin.Context) bool {

@@ -189,7 +189,7 @@ func TestBotSendTextLongTextSplitInOrder(t *testing.T) {
 // precise status, and store nothing; a session a person holds refuses the bot.
 func TestBotSendTextRefusals(t *testing.T) {
 	e := newIntegrationEnv(t)
-	_, token := e.createBot("integration", e.key, `{"name":"FAQ","webhook_url":"https://bot.example/hook"}`)
+	_, token := e.createBot("integration", e.key, `{"name":"FAQ","webhook_url":"https://bot.example/hook","mode":"observer"}`)
 	thread, _ := e.telegramThread("hi")
 	e.instance("owner-other", "elsewhere")
 	head := e.head()
@@ -231,4 +231,29 @@ func TestBotSendTextRefusals(t *testing.T) {
 	r = sendText(e, token, ok)
 	assert.Equal(t, 409, r.status)
 	assert.Contains(t, r.json["msg"], "bot no longer answers")
+}
+
+// A first-mode bot has new conversations (ai) and hands them off by call.
+func TestBotHandoffEndpoint(t *testing.T) {
+	e := newIntegrationEnv(t)
+	_, token := e.createBot("integration", e.key, `{"name":"FAQ","webhook_url":"https://bot.example/hook","mode":"first"}`)
+	thread, _ := e.telegramThread("hello bot")
+	e.settle()
+	r := e.call("GET", "/conversations/"+thread, "")
+	require.Equal(t, 200, r.status)
+	assert.Equal(t, "ai", data(r)["status"])
+	path := "/v1/apps/socialops/integration/api/dialog/handoff"
+	hd := map[string]string{"version": "1", "token": token, "Content-Type": "application/json"}
+	r = e.do("POST", path, []byte(`{"dialog_id":"`+thread+`","reason":"asks about a refund"}`), hd)
+	require.Equal(t, 200, r.status, string(r.body))
+	assert.Equal(t, "pending", r.json["data"].(map[string]any)["status"])
+	r = e.do("POST", path, []byte(`{"dialog_id":"`+thread+`"}`), hd)
+	assert.Equal(t, 200, r.status, "again while it waits: the same")
+	r = e.do("POST", path, []byte(`{"dialog_id":"soth_nope"}`), hd)
+	assert.Equal(t, 404, r.status)
+	r = e.do("POST", path, []byte(`{"dialog_id":"`+thread+`"}`), map[string]string{"version": "1", "token": "sbt_x", "Content-Type": "application/json"})
+	assert.Equal(t, 401, r.status)
+	e.settle()
+	r = e.call("GET", "/conversations/"+thread, "")
+	assert.Equal(t, "pending", data(r)["status"])
 }

@@ -66,7 +66,8 @@ func newHarnessWith(t *testing.T, pool *pgxpool.Pool, tweak func(*httpapi.Deps))
 	encKey := testEncryptionKey
 	h := &harness{t: t, store: store, tenancy: postgres.NewTenancy(pool, nil).WithEncryptionKey(encKey), registry: reg, now: time.Now()}
 	h.accounts = postgres.NewAccounts(pool, encKey, nil)
-	svc := commands.NewService(store, reg, commands.Options{Logger: logger})
+	botStore := bots.NewStore(pool, encKey, true)
+	svc := commands.NewService(store, reg, commands.Options{Logger: logger}).WithBots(botStore)
 	h.pool = pool
 	h.commands = svc
 	runner := projectionrunner.New(pool, store, reg, projectionrunner.Options{Logger: logger})

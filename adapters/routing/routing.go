@@ -38,6 +38,9 @@ type Options struct {
 	SweepEvery time.Duration
 	// OnAssigned, when set, is told each assignment (benchmarks, metrics).
 	OnAssigned func(commands.Assignment)
+	// BotTimeoutEvery is how often sessions a bot left unanswered past its
+	// answer timeout are handed to people (default 5 s).
+	BotTimeoutEvery time.Duration
 }
 
 // Router follows the log and routes sessions.
@@ -65,6 +68,9 @@ func New(pool *pgxpool.Pool, store eventstore.Store, registry *domain.Registry, 
 	if opts.SweepEvery <= 0 {
 		opts.SweepEvery = 30 * time.Second
 	}
+	if opts.BotTimeoutEvery <= 0 {
+		opts.BotTimeoutEvery = 5 * time.Second
+	}
 	return &Router{pool: pool, store: store, registry: registry, manager: manager, tenancy: tenancy, opts: opts,
 		logger: opts.Logger.With("component", "routing")}
 }
@@ -75,6 +81,8 @@ func (r *Router) Run(parent context.Context) error {
 	defer cancel()
 	sweepDone := make(chan struct{})
 	go func() { r.sweep(ctx); close(sweepDone) }()
+	botsDone := make(chan struct{})
+	go func() { r.botTimeouts(ctx); close(botsDone) }()
 	err := eventstore.Follow(ctx, r.store, r.logger, CheckpointName,
 		func(ctx context.Context) (uint64, error) { return projections.Checkpoint(ctx, r.pool, CheckpointName) },
 		func(ctx context.Context, batch []domain.RecordedEvent) error {
@@ -86,6 +94,7 @@ func (r *Router) Run(parent context.Context) error {
 		})
 	cancel()
 	<-sweepDone
+	<-botsDone
 	if parent.Err() != nil {
 		return nil
 	}
@@ -288,4 +297,52 @@ func collectStrings(rows interface {
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// overdueSessions are sessions a first-mode bot has (ai) whose customer's
+// last message went unanswered (no outbound message since) for longer than
+// the bot's answer timeout.
+const overdueSessions = `SELECT DISTINCT s.instance_id, s.thread_id FROM sessions s
+	JOIN bots b ON b.instance_id = s.instance_id AND b.mode = 'first' AND b.deleted_at IS NULL
+	CROSS JOIN LATERAL (SELECT max(m.created_at) AS at FROM thread_messages m
+		WHERE m.thread_id = s.thread_id AND m.direction = 'inbound') last_in
+	WHERE s.status = 'ai' AND last_in.at < now() - make_interval(secs => b.answer_timeout_seconds)
+	AND NOT EXISTS (SELECT 1 FROM thread_messages o WHERE o.thread_id = s.thread_id AND o.direction = 'outbound'
+		AND o.created_at >= last_in.at)
+	LIMIT 200`
+
+// botTimeouts hands overdue bot sessions to people now and then; the
+// SessionQueued it appends brings them to the queue like any hand-off.
+func (r *Router) botTimeouts(ctx context.Context) {
+	t := time.NewTicker(r.opts.BotTimeoutEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rows, err := r.pool.Query(ctx, overdueSessions)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.logger.Warn("bot answer-timeout sweep failed", "error", err)
+			}
+			continue
+		}
+		var pairs [][2]string
+		for rows.Next() {
+			var inst, thread string
+			if err := rows.Scan(&inst, &thread); err == nil {
+				pairs = append(pairs, [2]string{inst, thread})
+			}
+		}
+		rows.Close()
+		for _, p := range pairs {
+			if err := r.manager.HandoffOverdue(ctx, p[0], p[1]); err != nil && ctx.Err() == nil {
+				r.logger.Warn("bot answer timeout: hand-off failed", "thread_id", p[1], "error", err)
+				continue
+			}
+			r.logger.Info("bot did not answer in time: session handed to people", "thread_id", p[1])
+		}
+	}
 }

@@ -107,6 +107,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 
 	registry := domain.NewEventRegistry()
+	bots := botStore(a, cfg)
+	a.commands.WithBots(bots)
 	readModels := deliveryworker.ReadModels{Q: a.pool, Head: a.store.HeadPosition}
 	manager := commands.NewDeliveryManager(a.commands, readModels, a.accounts, readModels,
 		telegram.NewSender(cfg.TelegramAPIURL, cfg.DeliveryTimeout), commands.DeliveryOptions{
@@ -184,7 +186,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		TrustedProxies:        cfg.TrustedProxies,
 		AccessTokenTTL:        cfg.AccessTokenTTL,
 		Messages:              manager,
-		Bots:                  botStore(a, cfg),
+		Bots:                  bots,
 		WebhookTolerance:      cfg.WebhookTolerance,
 		WeComMaxAge:           cfg.WeComMaxAge,
 		JWTSecret:             cfg.JWTSecret,

@@ -47,6 +47,7 @@ type Deps struct {
 // Register mounts the routes on the instance group.
 func Register(g *gin.RouterGroup, d Deps) {
 	g.POST("/api/dialog/msg/sendtext", d.sendText)
+	g.POST("/api/dialog/handoff", d.handoff)
 }
 
 type answer struct {
@@ -86,6 +87,7 @@ type params struct {
 	Key      string `json:"key"`
 	Silence  string `json:"silence"`
 	ReplyID  string `json:"reply_id"`
+	Reason   string `json:"reason"` // handoff only
 }
 
 var (
@@ -96,33 +98,11 @@ var (
 
 // sendText is POST …/api/dialog/msg/sendtext.
 func (d Deps) sendText(c *gin.Context) {
-	if d.Bots == nil {
-		d.fail(c, errBotsOff)
-		return
-	}
-	if strings.TrimSpace(c.GetHeader("version")) == "" {
-		d.fail(c, errVersion)
-		return
-	}
-	token := c.GetHeader("token")
-	if token == "" {
-		d.fail(c, errToken)
+	bot, inst, ok := d.authenticate(c)
+	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
-	bot, err := d.Bots.ByToken(ctx, token)
-	if err != nil {
-		d.fail(c, err)
-		return
-	}
-	inst, err := d.Instance(ctx, c.Param("alias"))
-	if err == nil && inst.ID != bot.InstanceID {
-		err = bots.ErrBadBotToken // a token of another instance's bot
-	}
-	if err != nil {
-		d.fail(c, err)
-		return
-	}
 	p, err := readParams(c)
 	if err != nil {
 		d.fail(c, err)
@@ -157,6 +137,73 @@ func (d Deps) sendText(c *gin.Context) {
 	c.JSON(http.StatusOK, answer{Ret: 1, Msg: "success", Data: m})
 }
 
+// authenticate checks the headers version and token: the bot of the URL's
+// instance (a token of another instance's bot is refused like a wrong one).
+func (d Deps) authenticate(c *gin.Context) (bots.Bot, domain.Instance, bool) {
+	if d.Bots == nil {
+		d.fail(c, errBotsOff)
+		return bots.Bot{}, domain.Instance{}, false
+	}
+	if strings.TrimSpace(c.GetHeader("version")) == "" {
+		d.fail(c, errVersion)
+		return bots.Bot{}, domain.Instance{}, false
+	}
+	token := c.GetHeader("token")
+	if token == "" {
+		d.fail(c, errToken)
+		return bots.Bot{}, domain.Instance{}, false
+	}
+	ctx := c.Request.Context()
+	bot, err := d.Bots.ByToken(ctx, token)
+	if err != nil {
+		d.fail(c, err)
+		return bots.Bot{}, domain.Instance{}, false
+	}
+	inst, err := d.Instance(ctx, c.Param("alias"))
+	if err == nil && inst.ID != bot.InstanceID {
+		err = bots.ErrBadBotToken
+	}
+	if err != nil {
+		d.fail(c, err)
+		return bots.Bot{}, domain.Instance{}, false
+	}
+	return bot, inst, true
+}
+
+// handoff is POST …/api/dialog/handoff {"dialog_id","reason"} (not in seed
+// 001): the bot gives the session to people; routing assigns it. Asking
+// again while it waits answers the same; a person's session is 409.
+func (d Deps) handoff(c *gin.Context) {
+	bot, inst, ok := d.authenticate(c)
+	if !ok {
+		return
+	}
+	p, err := readParams(c)
+	if err == nil && !strings.HasPrefix(p.DialogID, domain.PrefixThread) {
+		err = domain.Errorf(domain.ErrMissingField, "dialog_id is required")
+		if p.DialogID != "" {
+			err = domain.Errorf(domain.ErrThreadNotFound, "no dialog %q", p.DialogID)
+		}
+	}
+	if err == nil && utf8.RuneCountInString(p.Reason) > 500 {
+		err = domain.Errorf(domain.ErrInvalidField, "reason is at most 500 characters")
+	}
+	if err != nil {
+		d.fail(c, err)
+		return
+	}
+	res, err := d.Commands.Handoff(c.Request.Context(), inst.ID, p.DialogID, domain.SessionReasonHandoff, p.Reason,
+		commands.Context{Actor: domain.Actor{Kind: domain.ActorAPIKey, ID: domain.BotAuthor(bot.ID)}})
+	if err != nil {
+		d.fail(c, err)
+		return
+	}
+	if res.Position > 0 {
+		c.Header("X-SocialOps-Position", itoa(res.Position))
+	}
+	c.JSON(http.StatusOK, answer{Ret: 1, Msg: "success", Data: gin.H{"dialog_id": p.DialogID, "status": domain.StatePending}})
+}
+
 // readParams reads the seed's parameters from a form or a JSON body.
 func readParams(c *gin.Context) (params, error) {
 	var p params
@@ -182,7 +229,7 @@ func readParams(c *gin.Context) (params, error) {
 			return p, domain.Errorf(domain.ErrInvalidPayload, "the form could not be read")
 		}
 		p = params{DialogID: v.Get("dialog_id"), Text: v.Get("text"), TextType: v.Get("text_type"), Key: v.Get("key"),
-			Silence: v.Get("silence"), ReplyID: v.Get("reply_id")}
+			Silence: v.Get("silence"), ReplyID: v.Get("reply_id"), Reason: v.Get("reason")}
 	default:
 		return p, domain.Errorf(domain.ErrInvalidPayload, "send application/x-www-form-urlencoded or application/json")
 	}
