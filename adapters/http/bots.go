@@ -45,9 +45,9 @@ type botView struct {
 }
 
 type botBody struct {
-	Name         *string  `json:"name"`
-	WebhookURL   *string  `json:"webhook_url"`
-	Events       []string `json:"events"`
+	Name            *string  `json:"name"`
+	WebhookURL      *string  `json:"webhook_url"`
+	Events          []string `json:"events"`
 	Mode            *string  `json:"mode"`
 	IncludeToken    *bool    `json:"include_token"`
 	HandoffKeywords []string `json:"handoff_keywords"`
