@@ -115,3 +115,21 @@ func DecideHandoff(t Thread, instanceID, reason, detail string, actor Actor) ([]
 	}
 	return nil, Errorf(ErrSessionWrongStatus, "the session is closed")
 }
+
+// MemberChanged is a member joining or leaving a group conversation
+// (Telegram's chat_member, my_chat_member, new_chat_members and
+// left_chat_member): an event of the thread, not a billed message.
+type MemberChanged struct {
+	ThreadID        string `json:"thread_id"`
+	InstanceID      string `json:"instance_id"`
+	Joined          bool   `json:"joined"`
+	MemberID        string `json:"member_id"`
+	MemberName      string `json:"member_name"`
+	OperatorID      string `json:"operator_id"`
+	OperatorName    string `json:"operator_name"`
+	GroupType       string `json:"group_type"`
+	DialogName      string `json:"dialog_name"`
+	ProviderEventID string `json:"provider_event_id"`
+}
+
+func (MemberChanged) EventType() string { return "MemberChanged" }

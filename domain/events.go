@@ -42,5 +42,6 @@ func NewEventRegistry() *Registry {
 	r.Register(MessageEdited{}, 1)
 	r.Register(MessageRetracted{}, 1)
 	r.Register(SessionBotHandling{}, 1)
+	r.Register(MemberChanged{}, 1)
 	return r
 }

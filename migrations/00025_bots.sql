@@ -1,9 +1,8 @@
 -- +goose Up
 -- Bots of an instance (seed 001): configuration rows, like webhook
--- subscriptions. Only a SHA-256 of the bot token is stored; the secret its
--- pushes are signed with (Standard Webhooks, whsec_…) is AES-256-GCM
--- ciphertext under SOCIALOPS_ENCRYPTION_KEY. A deleted bot keeps its row
--- (its messages name it) with deleted_at set.
+-- subscriptions. The token is found by its SHA-256 (and kept AES-256-GCM
+-- encrypted only to put it in pushes when include_token is on). A deleted
+-- bot keeps its row (its messages name it) with deleted_at set.
 CREATE TABLE bots (
     bot_id        text        PRIMARY KEY,
     instance_id   text        NOT NULL REFERENCES instances (instance_id),
@@ -17,8 +16,14 @@ CREATE TABLE bots (
     -- person; a bot silent this long after a customer's message hands off.
     handoff_keywords       text[]  NOT NULL DEFAULT '{人工,human,agent}',
     answer_timeout_seconds integer NOT NULL DEFAULT 60 CHECK (answer_timeout_seconds BETWEEN 1 AND 86400),
-    secret_sealed bytea       NOT NULL,
-    secret_nonce  bytea       NOT NULL,
+    -- The bot's pushes go through its own (hidden) webhook subscription:
+    -- the same signing, retries and delivery log as outbound webhooks.
+    subscription_id text      NOT NULL UNIQUE,
+    -- The token, encrypted, for bots whose pushes carry it (include_token).
+    token_sealed  bytea       NOT NULL,
+    token_nonce   bytea       NOT NULL,
+    -- The version header of the bot's last call, echoed in its pushes.
+    api_version   text        NOT NULL DEFAULT '1',
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
     deleted_at    timestamptz
@@ -27,6 +32,9 @@ CREATE UNIQUE INDEX bots_live_name ON bots (instance_id, lower(name)) WHERE dele
 -- The sessions bots have, for the answer-timeout sweep.
 CREATE INDEX sessions_ai ON sessions (instance_id) WHERE status = 'ai';
 
+ALTER TABLE webhook_subscriptions ADD COLUMN bot_id text;
+
 -- +goose Down
+ALTER TABLE webhook_subscriptions DROP COLUMN bot_id;
 DROP INDEX sessions_ai;
 DROP TABLE bots;

@@ -8,7 +8,6 @@ package bots
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +20,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/socialops/socialops/adapters/postgres"
 	"github.com/socialops/socialops/adapters/webhooks"
 	"github.com/socialops/socialops/domain"
 )
@@ -86,19 +84,17 @@ type Store struct {
 	mu           sync.Mutex
 	first        map[string]firstEntry // instance → its first-mode bot, for a while
 	pool         *pgxpool.Pool
-	sealer       postgres.Sealer
+	hooks        *webhooks.Store // each bot's pushes go through a subscription of its own
 	random       io.Reader
 	allowPrivate bool
 }
 
-// NewStore returns the store; encryptionKey is SOCIALOPS_ENCRYPTION_KEY,
-// allowPrivate admits loopback and private webhook URLs (as for webhooks).
-func NewStore(pool *pgxpool.Pool, encryptionKey []byte, allowPrivate bool) *Store {
-	return &Store{first: map[string]firstEntry{}, pool: pool, sealer: postgres.NewSealer(encryptionKey, domain.CryptoRandom), random: domain.CryptoRandom,
-		allowPrivate: allowPrivate}
+// NewStore returns the store; hooks keeps the bots' push subscriptions (and
+// encrypts their tokens with SOCIALOPS_ENCRYPTION_KEY), allowPrivate admits
+// loopback and private webhook URLs (as for webhooks).
+func NewStore(pool *pgxpool.Pool, hooks *webhooks.Store, allowPrivate bool) *Store {
+	return &Store{first: map[string]firstEntry{}, pool: pool, hooks: hooks, random: domain.CryptoRandom, allowPrivate: allowPrivate}
 }
-
-func secretAD(botID string) []byte { return []byte("bot:" + botID) }
 
 func hashToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))
@@ -194,26 +190,23 @@ func (s *Store) Create(ctx context.Context, instanceID string, st Settings) (Bot
 	if err := s.validate(&st, true); err != nil {
 		return Bot{}, "", "", err
 	}
-	if err := s.sealer.Usable(); err != nil {
-		return Bot{}, "", "", err
-	}
 	id := domain.RandomID(IDPrefix, s.random)
 	token := s.newToken()
-	raw := make([]byte, 24)
-	if _, err := io.ReadFull(s.random, raw); err != nil {
-		return Bot{}, "", "", fmt.Errorf("bot secret: %w", err)
+	sealed, nonce, err := s.hooks.SealBotToken(id, token)
+	if err != nil {
+		return Bot{}, "", "", err
 	}
-	secret := webhooks.SecretPrefix + base64.StdEncoding.EncodeToString(raw)
-	sealed, nonce, err := s.sealer.Seal([]byte(secret), secretAD(id))
+	sub, secret, err := s.hooks.CreateBotSubscription(ctx, instanceID, id, *st.WebhookURL, st.Events)
 	if err != nil {
 		return Bot{}, "", "", err
 	}
 	b, err := scanBot(s.pool.QueryRow(ctx, `INSERT INTO bots (bot_id, instance_id, name, token_hash, webhook_url, events, mode,
-		include_token, secret_sealed, secret_nonce, handoff_keywords, answer_timeout_seconds)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING `+botColumns,
-		id, instanceID, *st.Name, hashToken(token), *st.WebhookURL, st.Events, *st.Mode, *st.IncludeToken, sealed, nonce,
+		include_token, subscription_id, token_sealed, token_nonce, handoff_keywords, answer_timeout_seconds)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING `+botColumns,
+		id, instanceID, *st.Name, hashToken(token), *st.WebhookURL, st.Events, *st.Mode, *st.IncludeToken, sub, sealed, nonce,
 		st.HandoffKeywords, *st.AnswerTimeout))
 	if err != nil {
+		_ = s.hooks.DeleteBotSubscription(context.WithoutCancel(ctx), sub)
 		return Bot{}, "", "", nameTaken(err, *st.Name)
 	}
 	s.forget(instanceID)
@@ -291,7 +284,30 @@ func (s *Store) Update(ctx context.Context, instanceID, id string, st Settings) 
 	if err != nil && st.Name != nil {
 		return Bot{}, nameTaken(err, *st.Name)
 	}
-	return b, err
+	if err != nil {
+		return Bot{}, err
+	}
+	if st.WebhookURL != nil || st.Events != nil {
+		if err := s.hooks.UpdateBotSubscription(ctx, s.subscriptionOf(ctx, id), st.WebhookURL, st.Events); err != nil {
+			return Bot{}, err
+		}
+	}
+	return b, nil
+}
+
+func (s *Store) subscriptionOf(ctx context.Context, botID string) string {
+	var sub string
+	_ = s.pool.QueryRow(ctx, `SELECT subscription_id FROM bots WHERE bot_id = $1`, botID).Scan(&sub)
+	return sub
+}
+
+// SetVersion records the version header of a bot's call, which its pushes echo.
+func (s *Store) SetVersion(ctx context.Context, botID, version string) error {
+	if len(version) > 32 {
+		version = version[:32]
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE bots SET api_version = $2 WHERE bot_id = $1 AND api_version <> $2`, botID, version)
+	return err
 }
 
 // Delete retires a bot: its token stops working at once.
@@ -304,31 +320,22 @@ func (s *Store) Delete(ctx context.Context, instanceID, id string) error {
 		return domain.Errorf(ErrBotNotFound, "no bot %q", id)
 	}
 	s.forget(instanceID)
-	return nil
+	return s.hooks.DeleteBotSubscription(ctx, s.subscriptionOf(ctx, id))
 }
 
 // RotateToken gives a bot a new token; the old one stops working at once.
 func (s *Store) RotateToken(ctx context.Context, instanceID, id string) (Bot, string, error) {
 	token := s.newToken()
-	b, err := scanBot(s.pool.QueryRow(ctx, `UPDATE bots SET token_hash = $3, updated_at = now()
-		WHERE bot_id = $1 AND instance_id = $2 AND deleted_at IS NULL RETURNING `+botColumns, id, instanceID, hashToken(token)))
+	sealed, nonce, err := s.hooks.SealBotToken(id, token)
+	if err != nil {
+		return Bot{}, "", err
+	}
+	b, err := scanBot(s.pool.QueryRow(ctx, `UPDATE bots SET token_hash = $3, token_sealed = $4, token_nonce = $5, updated_at = now()
+		WHERE bot_id = $1 AND instance_id = $2 AND deleted_at IS NULL RETURNING `+botColumns, id, instanceID, hashToken(token), sealed, nonce))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Bot{}, "", domain.Errorf(ErrBotNotFound, "no bot %q", id)
 	}
 	return b, token, err
-}
-
-// Secret is a bot's push signing secret (whsec_…).
-func (s *Store) Secret(ctx context.Context, id string) (string, error) {
-	var sealed, nonce []byte
-	if err := s.pool.QueryRow(ctx, `SELECT secret_sealed, secret_nonce FROM bots WHERE bot_id = $1`, id).Scan(&sealed, &nonce); err != nil {
-		return "", fmt.Errorf("read bot secret: %w", err)
-	}
-	plain, err := s.sealer.Open(sealed, nonce, secretAD(id))
-	if err != nil {
-		return "", fmt.Errorf("open bot secret %s: %w", id, err)
-	}
-	return string(plain), nil
 }
 
 // firstTTL bounds how long another process may still use an instance's

@@ -66,7 +66,8 @@ func newHarnessWith(t *testing.T, pool *pgxpool.Pool, tweak func(*httpapi.Deps))
 	encKey := testEncryptionKey
 	h := &harness{t: t, store: store, tenancy: postgres.NewTenancy(pool, nil).WithEncryptionKey(encKey), registry: reg, now: time.Now()}
 	h.accounts = postgres.NewAccounts(pool, encKey, nil)
-	botStore := bots.NewStore(pool, encKey, true)
+	hooks := webhooks.NewStore(pool, webhooks.StoreOptions{EncryptionKey: encKey, AllowPrivate: true})
+	botStore := bots.NewStore(pool, hooks, true)
 	svc := commands.NewService(store, reg, commands.Options{Logger: logger}).WithBots(botStore)
 	h.pool = pool
 	h.commands = svc
@@ -91,7 +92,7 @@ func newHarnessWith(t *testing.T, pool *pgxpool.Pool, tweak func(*httpapi.Deps))
 		Projections:        runner,
 		ReadYourWritesWait: 2 * time.Second,
 		Now:                func() time.Time { return h.now },
-		Bots:               bots.NewStore(pool, encKey, true),
+		Bots:               botStore,
 		Webhooks: webhooks.NewStore(pool, webhooks.StoreOptions{EncryptionKey: encKey, Head: store.HeadPosition,
 			AllowPrivate: true}),
 	}

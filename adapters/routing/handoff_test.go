@@ -12,6 +12,7 @@ import (
 	"github.com/socialops/socialops/adapters/bots"
 	"github.com/socialops/socialops/adapters/projectionrunner"
 	"github.com/socialops/socialops/adapters/routing"
+	"github.com/socialops/socialops/adapters/webhooks"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
 	"github.com/socialops/socialops/projections"
@@ -21,7 +22,7 @@ import (
 // projector running (the answer-timeout sweep reads messages).
 func botEnv(t *testing.T) (*env, bots.Bot) {
 	e := newEnv(t)
-	store := bots.NewStore(e.pool, make([]byte, 32), true)
+	store := bots.NewStore(e.pool, webhooks.NewStore(e.pool, webhooks.StoreOptions{EncryptionKey: make([]byte, 32), AllowPrivate: true}), true)
 	e.svc.WithBots(store)
 	first := bots.ModeFirst
 	name, url := "FAQ", "https://bot.example/hook"

@@ -188,10 +188,18 @@ type route struct {
 	pos    uint64
 }
 
+// botRoute is a push to the bots of the event's instance.
+type botRoute struct {
+	push    botPush
+	eventID string
+	pos     uint64
+}
+
 type subRow struct {
 	id     string
 	events []string
 	start  uint64
+	botID  string // a bot's push subscription: bot events only
 }
 
 func (s subRow) wants(event string, pos uint64) bool {
@@ -206,6 +214,7 @@ func (s subRow) wants(event string, pos uint64) bool {
 func (d *Dispatcher) fanOut(ctx context.Context, batch []domain.RecordedEvent) error {
 	threads := map[string]string{} // thread id → instance id
 	var routes []route
+	var botRoutes []botRoute
 	var needThreads, needAliases []string
 	for _, raw := range batch {
 		env, err := d.registry.Decode(raw)
@@ -216,6 +225,16 @@ func (d *Dispatcher) fanOut(ctx context.Context, batch []domain.RecordedEvent) e
 		}
 		if t, ok := env.Payload.(domain.ThreadOpened); ok {
 			threads[t.ThreadID] = t.InstanceID
+		}
+		if bp, ok := mapBotPush(env); ok {
+			evID := env.Metadata.EventID
+			if evID == "" {
+				evID = raw.ID
+			}
+			botRoutes = append(botRoutes, botRoute{push: bp, eventID: evID, pos: raw.Position})
+			if _, ok := threads[bp.threadID]; !ok {
+				needThreads = append(needThreads, bp.threadID)
+			}
 		}
 		m, ok := catalogue.Map(env)
 		if !ok {
@@ -271,30 +290,48 @@ func (d *Dispatcher) fanOut(ctx context.Context, batch []domain.RecordedEvent) e
 			instSet[inst] = true
 		}
 	}
+	for _, r := range botRoutes {
+		if inst := threads[r.push.threadID]; inst != "" {
+			instSet[inst] = true
+		}
+	}
 	subsOf := map[string][]subRow{}
 	if len(instSet) > 0 {
 		ids := make([]string, 0, len(instSet))
 		for i := range instSet {
 			ids = append(ids, i)
 		}
-		rows, _ := tx.Query(ctx, `SELECT subscription_id, instance_id, events, start_position FROM webhook_subscriptions WHERE instance_id = ANY($1)`, ids)
+		rows, _ := tx.Query(ctx, `SELECT subscription_id, instance_id, events, start_position, coalesce(bot_id, '')
+			FROM webhook_subscriptions WHERE instance_id = ANY($1)`, ids)
 		var s subRow
 		var inst string
 		var start int64
-		if _, err := pgx.ForEachRow(rows, []any{&s.id, &inst, &s.events, &start}, func() error {
+		if _, err := pgx.ForEachRow(rows, []any{&s.id, &inst, &s.events, &start, &s.botID}, func() error {
 			s.start = uint64(start)
-			subsOf[inst] = append(subsOf[inst], subRow{id: s.id, events: append([]string(nil), s.events...), start: s.start})
+			subsOf[inst] = append(subsOf[inst], subRow{id: s.id, events: append([]string(nil), s.events...), start: s.start, botID: s.botID})
 			return nil
 		}); err != nil {
 			return err
 		}
+	}
+	var botSubs []string
+	for _, subs := range subsOf {
+		for _, s := range subs {
+			if s.botID != "" {
+				botSubs = append(botSubs, s.id)
+			}
+		}
+	}
+	botInfos, err := d.botsOf(ctx, tx, botSubs)
+	if err != nil {
+		return err
 	}
 	queued := 0
 	for _, r := range routes {
 		inst := instanceOf(r.mapped)
 		var targets []subRow
 		for _, s := range subsOf[inst] {
-			if s.wants(r.mapped.Event.Event, r.pos) {
+			if s.botID == "" && s.wants(r.mapped.Event.Event, r.pos) {
 				targets = append(targets, s)
 			}
 		}
@@ -311,6 +348,26 @@ func (d *Dispatcher) fanOut(ctx context.Context, batch []domain.RecordedEvent) e
 		for _, s := range targets {
 			b.Queue(`INSERT INTO webhook_deliveries (delivery_id, subscription_id, event_id, event_type) VALUES ($1, $2, $3, $4)
 				ON CONFLICT (delivery_id) DO NOTHING`, DeliveryID(s.id, ev.ID), s.id, ev.ID, ev.Event)
+			queued++
+		}
+	}
+	for _, r := range botRoutes {
+		inst := threads[r.push.threadID]
+		for _, s := range subsOf[inst] {
+			bot, ok := botInfos[s.id]
+			if s.botID == "" || !ok || r.pos <= s.start || !contains(s.events, r.push.event) {
+				continue
+			}
+			body, err := botBody(r.push, bot)
+			if err != nil {
+				return err
+			}
+			// One body per bot (its id, version and maybe token are in it).
+			msgID := catalogue.EventID(r.eventID) + "." + s.id
+			b.Queue(`INSERT INTO webhook_messages (event_id, instance_id, event_type, position, payload) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (event_id) DO NOTHING`, msgID, inst, BotEventPrefix+r.push.event, int64(r.pos), body)
+			b.Queue(`INSERT INTO webhook_deliveries (delivery_id, subscription_id, event_id, event_type) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (delivery_id) DO NOTHING`, DeliveryID(s.id, msgID), s.id, msgID, BotEventPrefix+r.push.event)
 			queued++
 		}
 	}

@@ -87,8 +87,8 @@ func (d *Dispatcher) round(ctx context.Context, sub string) (int, error) {
 // attempt makes one signed POST.
 func (d *Dispatcher) attempt(ctx context.Context, ep endpoint, c claimed) result {
 	timeout := d.opts.Timeout
-	if catalogue.IsMessage(c.eventType) {
-		timeout = d.opts.MessageTimeout
+	if catalogue.IsMessage(c.eventType) || c.eventType == BotEventPrefix+"message" {
+		timeout = d.opts.MessageTimeout // seed 001: 30 s for a bot's message push, 10 s for the others
 	}
 	r := result{claimed: c, at: time.Now()}
 	sig, err := Sign(ep.Secrets, c.id, r.at, c.payload)

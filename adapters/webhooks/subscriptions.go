@@ -293,7 +293,7 @@ func scanSubscription(row pgx.Row) (Subscription, error) {
 // List returns an instance's subscriptions, oldest first.
 func (s *Store) List(ctx context.Context, instanceID string) ([]Subscription, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+subscriptionColumns+` FROM webhook_subscriptions
-		WHERE instance_id = $1 ORDER BY created_at, subscription_id`, instanceID)
+		WHERE instance_id = $1 AND bot_id IS NULL ORDER BY created_at, subscription_id`, instanceID)
 	if err != nil {
 		return nil, fmt.Errorf("list webhook subscriptions: %w", err)
 	}
@@ -307,7 +307,7 @@ func (s *Store) List(ctx context.Context, instanceID string) ([]Subscription, er
 // Get returns one subscription of an instance.
 func (s *Store) Get(ctx context.Context, instanceID, id string) (Subscription, error) {
 	sub, err := scanSubscription(s.pool.QueryRow(ctx, `SELECT `+subscriptionColumns+` FROM webhook_subscriptions
-		WHERE subscription_id = $1 AND instance_id = $2`, id, instanceID))
+		WHERE subscription_id = $1 AND instance_id = $2 AND bot_id IS NULL`, id, instanceID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Subscription{}, domain.Errorf(ErrSubscriptionNotFound, "no webhook subscription %q", id)
 	}
@@ -347,7 +347,7 @@ func (s *Store) Update(ctx context.Context, instanceID, id string, in Input) (Su
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 	var wasEnabled bool
-	err = tx.QueryRow(ctx, `SELECT enabled FROM webhook_subscriptions WHERE subscription_id = $1 AND instance_id = $2 FOR UPDATE`,
+	err = tx.QueryRow(ctx, `SELECT enabled FROM webhook_subscriptions WHERE subscription_id = $1 AND instance_id = $2 AND bot_id IS NULL FOR UPDATE`,
 		id, instanceID).Scan(&wasEnabled)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Subscription{}, domain.Errorf(ErrSubscriptionNotFound, "no webhook subscription %q", id)
@@ -386,7 +386,7 @@ func (s *Store) Update(ctx context.Context, instanceID, id string, in Input) (Su
 
 // Delete removes a subscription with its deliveries and attempts.
 func (s *Store) Delete(ctx context.Context, instanceID, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM webhook_subscriptions WHERE subscription_id = $1 AND instance_id = $2`, id, instanceID)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM webhook_subscriptions WHERE subscription_id = $1 AND instance_id = $2 AND bot_id IS NULL`, id, instanceID)
 	if err != nil {
 		return fmt.Errorf("delete webhook subscription: %w", err)
 	}
@@ -414,7 +414,7 @@ func (s *Store) Rotate(ctx context.Context, instanceID, id string) (Subscription
 			previous_ciphertext = secret_ciphertext, previous_nonce = secret_nonce,
 			previous_expires_at = now() + $5::bigint * interval '1 millisecond',
 			secret_ciphertext = $3, secret_nonce = $4, updated_at = now()
-		WHERE subscription_id = $1 AND instance_id = $2 RETURNING `+subscriptionColumns,
+		WHERE subscription_id = $1 AND instance_id = $2 AND bot_id IS NULL RETURNING `+subscriptionColumns,
 		id, instanceID, ct, nonce, s.overlap.Milliseconds()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Subscription{}, "", domain.Errorf(ErrSubscriptionNotFound, "no webhook subscription %q", id)

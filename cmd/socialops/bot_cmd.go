@@ -9,10 +9,11 @@ import (
 	"log/slog"
 
 	"github.com/socialops/socialops/adapters/bots"
+	"github.com/socialops/socialops/adapters/webhooks"
 )
 
-func botStore(a *app, cfg Config) *bots.Store {
-	return bots.NewStore(a.pool, cfg.EncryptionKey, cfg.Webhooks.AllowPrivate)
+func botStore(a *app, cfg Config, hooks *webhooks.Store) *bots.Store {
+	return bots.NewStore(a.pool, hooks, cfg.Webhooks.AllowPrivate)
 }
 
 // botCmd manages an instance's bots (issue 13):
@@ -69,7 +70,7 @@ func botCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string,
 	if err != nil {
 		return err
 	}
-	store := botStore(a, cfg)
+	store := botStore(a, cfg, webhookStore(a, cfg))
 	switch args[1] {
 	case "create":
 		b, token, secret, err := store.Create(ctx, inst.ID, bots.Settings{Name: botName, WebhookURL: url, Events: splitList(*events), Mode: mode})

@@ -107,7 +107,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 
 	registry := domain.NewEventRegistry()
-	bots := botStore(a, cfg)
+	hooks := webhookStore(a, cfg)
+	bots := botStore(a, cfg, hooks)
 	a.commands.WithBots(bots)
 	readModels := deliveryworker.ReadModels{Q: a.pool, Head: a.store.HeadPosition}
 	manager := commands.NewDeliveryManager(a.commands, readModels, a.accounts, readModels,
@@ -121,8 +122,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		OnOutcome: sm.deliveryOutcomes(),
 	})
 
-	// Outbound webhooks: the "webhooks" follower (issue 11).
-	hooks := webhookStore(a, cfg)
+	// Outbound webhooks: the "webhooks" follower (issue 11); bots' pushes go
+	// through it too.
 	dispatcher := newWebhookDispatcher(a, cfg, registry, hooks, sm)
 
 	// Each projector and process manager runs in one process at a time: the

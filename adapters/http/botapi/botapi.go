@@ -144,7 +144,8 @@ func (d Deps) authenticate(c *gin.Context) (bots.Bot, domain.Instance, bool) {
 		d.fail(c, errBotsOff)
 		return bots.Bot{}, domain.Instance{}, false
 	}
-	if strings.TrimSpace(c.GetHeader("version")) == "" {
+	version := strings.TrimSpace(c.GetHeader("version"))
+	if version == "" {
 		d.fail(c, errVersion)
 		return bots.Bot{}, domain.Instance{}, false
 	}
@@ -166,6 +167,10 @@ func (d Deps) authenticate(c *gin.Context) (bots.Bot, domain.Instance, bool) {
 	if err != nil {
 		d.fail(c, err)
 		return bots.Bot{}, domain.Instance{}, false
+	}
+	// Pushes echo the version the bot speaks.
+	if err := d.Bots.SetVersion(ctx, bot.ID, version); err != nil {
+		d.Unexpected(c, err)
 	}
 	return bot, inst, true
 }
