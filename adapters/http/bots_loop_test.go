@@ -18,6 +18,7 @@ import (
 
 	"github.com/socialops/socialops/adapters/deliveryworker"
 	"github.com/socialops/socialops/adapters/webhooks"
+	"github.com/socialops/socialops/domain"
 )
 
 // localBot is a bot as a team would write it: a real HTTP server on
@@ -162,4 +163,36 @@ func TestBotWholeLoopFromTelegramUpdateToReply(t *testing.T) {
 	e.settle()
 	r = e.call("GET", "/conversations/"+thread, "")
 	assert.Equal(t, "ai", data(r)["status"], "the bot has the session")
+
+	// Membership updates become events of the conversation, pushed to bots
+	// that want them, never billed.
+	r = e.do("PATCH", "/v1/apps/socialops/integration/bots/"+created["id"].(string), []byte(`{"events":["message","member_join","member_leave"]}`), jsonHeaders(e.key))
+	require.Equal(t, 200, r.status, string(r.body))
+	var before int64
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT count(*) FROM wallet_ledger`).Scan(&before))
+	join := `{"update_id":900003,"message":{"message_id":57,"date":1763726500,"chat":{"id":777000111,"type":"group","title":"Ann's group"},
+		"from":{"id":777000111,"first_name":"Ann"},"new_chat_members":[{"id":424242,"first_name":"Carl"}]}}`
+	for range 2 { // a repeated delivery records nothing twice
+		r = e.do("POST", "/v1/apps/socialops/integration/webhook/telegram", []byte(join), map[string]string{
+			"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "tg-secret-0123456789"})
+		require.Equal(t, 200, r.status, string(r.body))
+	}
+	require.Eventually(t, func() bool {
+		for _, p := range bot.got() {
+			if p["event"] == "member_join" {
+				return p["dialog_id"] == thread && p["member"].(map[string]any)["nickname"] == "Carl"
+			}
+		}
+		return false
+	}, 10*time.Second, 50*time.Millisecond, "the member_join push")
+	e.settle()
+	var after, members int64
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT count(*) FROM wallet_ledger`).Scan(&after))
+	assert.Equal(t, before, after, "membership is not billed")
+	for _, ev := range e.events() {
+		if _, ok := ev.Payload.(domain.MemberChanged); ok {
+			members++
+		}
+	}
+	assert.Equal(t, int64(1), members)
 }

@@ -91,6 +91,11 @@ func (h *handlers) webhook(c *gin.Context) {
 		return
 	}
 	msg, err := normalize(provider, c.Request.Header, body)
+	if errors.Is(err, domain.ErrEventIgnored) && provider == domain.ProviderTelegram {
+		if h.recordMembership(c, inst, actor, body) {
+			return
+		}
+	}
 	if errors.Is(err, domain.ErrEventIgnored) {
 		// Acknowledged so the provider does not retry; nothing is stored.
 		c.JSON(http.StatusOK, gin.H{"status": "ignored", "provider": provider, "reason": err.Error()})
@@ -249,4 +254,35 @@ func (h *handlers) authenticateWebhook(c *gin.Context, alias, provider string, b
 		return domain.Instance{}, domain.Actor{}, errInvalidSignature
 	}
 	return inst, domain.Actor{Kind: domain.ActorProvider, ID: provider}, nil
+}
+
+// recordMembership records the members a Telegram update says joined or
+// left a conversation (issue 13); false when the update names none.
+func (h *handlers) recordMembership(c *gin.Context, inst domain.Instance, actor domain.Actor, body []byte) bool {
+	ms, err := telegram.NormalizeMembership(body)
+	if err != nil || len(ms) == 0 {
+		return false
+	}
+	changes := make([]domain.MemberChanged, 0, len(ms))
+	for _, m := range ms {
+		changes = append(changes, domain.MemberChanged{
+			ThreadID: domain.InboundThreadID(inst.ID, domain.ProviderTelegram, m.ExternalThreadID), InstanceID: inst.ID,
+			Joined: m.Joined, MemberID: m.Member.ExternalID, MemberName: m.Member.DisplayName,
+			OperatorID: m.Operator.ExternalID, OperatorName: m.Operator.DisplayName, GroupType: m.ChatType,
+			DialogName: m.ChatName, ProviderEventID: m.EventID})
+	}
+	n, pos, err := h.Commands.RecordMembership(c.Request.Context(), changes, commands.Context{Actor: actor, CorrelationID: requestID(c)})
+	if err != nil {
+		writeError(c, h.Logger, err)
+		return true
+	}
+	if pos > 0 {
+		c.Header(PositionHeader, strconv.FormatUint(pos, 10))
+	}
+	reason := "membership change of a chat with no conversation yet"
+	if n > 0 {
+		reason = "membership change recorded (not a message)"
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ignored", "provider": domain.ProviderTelegram, "reason": reason, "members": n})
+	return true
 }
