@@ -287,10 +287,10 @@ func (s *Store) Update(ctx context.Context, instanceID, id string, st Settings) 
 	if err != nil {
 		return Bot{}, err
 	}
-	if st.WebhookURL != nil || st.Events != nil {
-		if err := s.hooks.UpdateBotSubscription(ctx, s.subscriptionOf(ctx, id), st.WebhookURL, st.Events); err != nil {
-			return Bot{}, err
-		}
+	// Any change also turns the bot's pushes on again if the failure window
+	// turned them off.
+	if err := s.hooks.UpdateBotSubscription(ctx, s.subscriptionOf(ctx, id), st.WebhookURL, st.Events); err != nil {
+		return Bot{}, err
 	}
 	return b, nil
 }

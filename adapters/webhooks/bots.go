@@ -64,9 +64,19 @@ func (s *Store) UpdateBotSubscription(ctx context.Context, id string, url *strin
 			return err
 		}
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE webhook_subscriptions SET url = coalesce($2, url), events = coalesce($3, events),
-		updated_at = now() WHERE subscription_id = $1 AND bot_id IS NOT NULL`, id, url, events)
-	return err
+	// A change also re-enables pushes the failure window turned off, and
+	// makes what they held due now: the bot resumes where it stopped.
+	tag, err := s.pool.Exec(ctx, `UPDATE webhook_subscriptions SET url = coalesce($2, url), events = coalesce($3, events),
+		enabled = true, disabled_reason = '', failing_since = NULL, updated_at = now()
+		WHERE subscription_id = $1 AND bot_id IS NOT NULL`, id, url, events)
+	if err != nil || tag.RowsAffected() == 0 {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE webhook_deliveries SET next_attempt_at = now() WHERE subscription_id = $1 AND status = 'pending'`, id); err != nil {
+		return err
+	}
+	s.notify()
+	return nil
 }
 
 // DeleteBotSubscription ends a retired bot's pushes (its delivery log goes with it).
