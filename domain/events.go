@@ -43,5 +43,6 @@ func NewEventRegistry() *Registry {
 	r.Register(MessageRetracted{}, 1)
 	r.Register(SessionBotHandling{}, 1)
 	r.Register(MemberChanged{}, 1)
+	r.Register(ThreadSummarized{}, 1)
 	return r
 }

@@ -21,7 +21,7 @@ func (InboxProjector) Tables() []string { return []string{"inbox_threads"} }
 const PreviewRunes = 200
 
 var inboxTypes = typesOf(domain.ThreadOpened{}, domain.InboundMessageReceived{}, domain.ReplyQueued{}, domain.NoteAdded{},
-	domain.ThreadStatusChanged{}, domain.ThreadPriorityChanged{}, domain.ThreadAssigned{})
+	domain.ThreadStatusChanged{}, domain.ThreadPriorityChanged{}, domain.ThreadAssigned{}, domain.ThreadSummarized{})
 
 func (InboxProjector) Handles(t string) bool { return inboxTypes[t] }
 
@@ -49,6 +49,9 @@ func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 		queue(b, `UPDATE inbox_threads SET last_message_preview = $2, last_message_at = $3, updated_at = $3,
 				message_count = message_count + 1, last_position = $4 WHERE thread_id = $1`,
 			e.ThreadID, Preview(e.Text), at, pos)
+	case domain.ThreadSummarized:
+		// The summary is searched with the subject (search_text).
+		queue(b, `UPDATE inbox_threads SET ai_summary = $2 WHERE thread_id = $1`, e.ThreadID, e.Summary)
 	case domain.NoteAdded:
 		// Internal notes count as messages but do not become the visible last message.
 		queue(b, `UPDATE inbox_threads SET updated_at = $2, message_count = message_count + 1, last_position = $3 WHERE thread_id = $1`,

@@ -61,6 +61,7 @@ type Config struct {
 	WSOrigins []string
 	// Outbound webhooks (config_webhooks.go).
 	Webhooks WebhookConfig
+	AI       AIConfig
 }
 
 // ConfigError names the variable that is wrong.
@@ -167,6 +168,9 @@ func loadConfig(lookupEnv func(string) (string, bool)) (Config, error) {
 		return cfg, err
 	}
 	if err := webhookVars(getenv, &cfg); err != nil {
+		return cfg, err
+	}
+	if err := aiVars(getenv, &cfg); err != nil {
 		return cfg, err
 	}
 	if cfg.EncryptionKey, err = encryptionKeyVar(getenv); err != nil {

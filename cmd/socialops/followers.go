@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/socialops/socialops/adapters/assistant"
+
 	"github.com/socialops/socialops/adapters/deliveryworker"
 	"github.com/socialops/socialops/adapters/election"
 	"github.com/socialops/socialops/adapters/projectionrunner"
@@ -29,6 +31,7 @@ type followers struct {
 	delivery *deliveryworker.Worker
 	webhooks *webhooks.Dispatcher
 	routing  *routing.Router
+	assist   *assistant.Follower
 
 	mu      sync.Mutex
 	runners map[string]*projectionrunner.Runner // projector roles running here now
@@ -44,6 +47,7 @@ var processManagers = []struct {
 	{"delivery", deliveryworker.CheckpointName, func(f *followers) election.StartFunc { return f.delivery.Run }},
 	{"webhooks", webhooks.CheckpointName, func(f *followers) election.StartFunc { return f.webhooks.Run }},
 	{"routing", routing.CheckpointName, func(f *followers) election.StartFunc { return f.routing.Run }},
+	{"assistant", assistant.CheckpointName, func(f *followers) election.StartFunc { return f.assist.Run }},
 }
 
 // followerRoles names every role, projectors first.

@@ -130,7 +130,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// one holding its advisory lock (adapters/election).
 	// The routing process manager: the "routing" follower (issue 10).
 	sessionRouter := routing.New(a.pool, a.store, registry, a.commands.NewRoutingManager(), a.tenancy, routing.Options{Logger: logger})
-	follow := &followers{app: a, registry: registry, logger: logger, delivery: worker, webhooks: dispatcher, routing: sessionRouter}
+	follow := &followers{app: a, registry: registry, logger: logger, delivery: worker, webhooks: dispatcher, routing: sessionRouter,
+		assist: newAssistant(a, cfg, registry)}
 	elector, err := election.New(cfg.DatabaseURL, election.Options{Interval: cfg.ElectionInterval, Logger: logger, OnChange: sm.roleChanges()})
 	if err != nil {
 		return err
