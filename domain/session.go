@@ -30,6 +30,7 @@ const (
 	SessionReasonHandoff        = "handoff"
 	SessionReasonHandoffKeyword = "handoff_keyword"
 	SessionReasonHandoffTimeout = "handoff_timeout"
+	SessionReasonHandoffTurns   = "handoff_max_turns" // the built-in bot answered as often as it may
 )
 
 // Session errors.

@@ -10,5 +10,10 @@ CREATE TABLE thread_summaries (
     updated_at    timestamptz NOT NULL DEFAULT now()
 );
 
+-- When the bot got the session's current cycle (state ai), to count the
+-- built-in bot's turns in it.
+ALTER TABLE sessions ADD COLUMN ai_since timestamptz;
+
 -- +goose Down
+ALTER TABLE sessions DROP COLUMN ai_since;
 DROP TABLE thread_summaries;

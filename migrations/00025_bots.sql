@@ -18,7 +18,14 @@ CREATE TABLE bots (
     answer_timeout_seconds integer NOT NULL DEFAULT 60 CHECK (answer_timeout_seconds BETWEEN 1 AND 86400),
     -- The bot's pushes go through its own (hidden) webhook subscription:
     -- the same signing, retries and delivery log as outbound webhooks.
-    subscription_id text      NOT NULL UNIQUE,
+    subscription_id text      UNIQUE, -- NULL for a model bot (it gets no pushes)
+    -- kind webhook: an external bot behind webhook_url; kind model: the
+    -- built-in bot answering with the configured model (issue 19).
+    kind          text        NOT NULL DEFAULT 'webhook' CHECK (kind IN ('webhook', 'model')),
+    system_prompt text        NOT NULL DEFAULT '',
+    faq           text        NOT NULL DEFAULT '',
+    model         text        NOT NULL DEFAULT '', -- '' for SOCIALOPS_AI_MODEL
+    max_turns     integer     NOT NULL DEFAULT 5 CHECK (max_turns BETWEEN 1 AND 100),
     -- The token, encrypted, for bots whose pushes carry it (include_token).
     token_sealed  bytea       NOT NULL,
     token_nonce   bytea       NOT NULL,

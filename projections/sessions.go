@@ -65,7 +65,7 @@ func (SessionsProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	case domain.SessionClosed:
 		queue(b, `UPDATE sessions SET status = 'closed', updated_at = $2 WHERE thread_id = $1`, e.ThreadID, at)
 	case domain.SessionBotHandling:
-		queue(b, `UPDATE sessions SET status = 'ai', operator_id = NULL, updated_at = $2 WHERE thread_id = $1`, e.ThreadID, at)
+		queue(b, `UPDATE sessions SET status = 'ai', operator_id = NULL, ai_since = $2, updated_at = $2 WHERE thread_id = $1`, e.ThreadID, at)
 	}
 	return nil
 }

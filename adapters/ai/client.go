@@ -145,6 +145,12 @@ type completionResponse struct {
 // budget. It retries a 429 (after Retry-After, bounded) and a 5xx (with
 // backoff); other failures return at once.
 func (c *Client) Complete(ctx context.Context, instanceID string, msgs []Message) (string, error) {
+	return c.CompleteWith(ctx, instanceID, "", msgs)
+}
+
+// CompleteWith is Complete with another model than the configured one ("":
+// the configured one).
+func (c *Client) CompleteWith(ctx context.Context, instanceID, model string, msgs []Message) (string, error) {
 	if !c.Enabled() {
 		return "", ErrOff
 	}
@@ -157,7 +163,10 @@ func (c *Client) Complete(ctx context.Context, instanceID string, msgs []Message
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
-	body, err := json.Marshal(completionRequest{Model: c.cfg.Model, Messages: msgs, Temperature: 0.2})
+	if model == "" {
+		model = c.cfg.Model
+	}
+	body, err := json.Marshal(completionRequest{Model: model, Messages: msgs, Temperature: 0.2})
 	if err != nil {
 		return "", err
 	}

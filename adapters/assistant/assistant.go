@@ -91,7 +91,15 @@ func (f *Follower) Run(ctx context.Context) error {
 func (f *Follower) handle(ctx context.Context, batch []domain.RecordedEvent) error {
 	var threads []string
 	seen := map[string]bool{}
+	type inbound struct{ thread, message string }
+	var questions []inbound
 	for _, raw := range batch {
+		if raw.Type == (domain.InboundMessageReceived{}).EventType() {
+			if env, err := f.registry.Decode(raw); err == nil {
+				m := env.Payload.(domain.InboundMessageReceived)
+				questions = append(questions, inbound{m.ThreadID, m.MessageID})
+			}
+		}
 		if !watched[raw.Type] || !strings.HasPrefix(raw.StreamID, domain.ThreadStream("")) {
 			continue
 		}
@@ -106,9 +114,15 @@ func (f *Follower) handle(ctx context.Context, batch []domain.RecordedEvent) err
 	}
 	// The inbox and messages read models must hold this batch.
 	last := batch[len(batch)-1].Position
-	if _, err := projections.WaitForPosition(ctx, f.pool, []string{projections.InboxProjector{}.Name(), projections.MessagesProjector{}.Name()},
-		last, 10*time.Second); err != nil {
+	if _, err := projections.WaitForPosition(ctx, f.pool, []string{projections.InboxProjector{}.Name(), projections.MessagesProjector{}.Name(),
+		projections.SessionsProjector{}.Name()}, last, 10*time.Second); err != nil {
 		return err
+	}
+	// The built-in bot answers first, then the summaries follow.
+	for _, q := range questions {
+		if err := f.answer(ctx, q.thread, q.message); err != nil {
+			return err
+		}
 	}
 	for _, id := range threads {
 		if err := f.consider(ctx, id); err != nil {

@@ -34,6 +34,13 @@ const (
 	EventMemberJoin  = "member_join"
 	EventMemberLeave = "member_leave"
 
+	KindWebhook = "webhook"
+	KindModel   = "model"
+
+	// Limits of a model bot's instructions.
+	MaxPromptRunes = 8_000
+	MaxFAQRunes    = 32_000
+
 	// TokenPrefix starts every bot token.
 	TokenPrefix = "sbt_"
 	// IDPrefix starts every bot id.
@@ -64,6 +71,14 @@ type Bot struct {
 	// message before the session goes to people (first mode).
 	HandoffKeywords []string  `json:"handoff_keywords"`
 	AnswerTimeout   int       `json:"answer_timeout_seconds"`
+	// Kind webhook is a bot behind WebhookURL; kind model the built-in bot
+	// answering with the configured model, its SystemPrompt and FAQ, handing
+	// off after MaxTurns answers.
+	Kind         string `json:"kind"`
+	SystemPrompt string `json:"system_prompt"`
+	FAQ          string `json:"faq"`
+	Model        string `json:"model"`
+	MaxTurns     int    `json:"max_turns"`
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
 }
@@ -77,6 +92,11 @@ type Settings struct {
 	IncludeToken    *bool
 	HandoffKeywords []string
 	AnswerTimeout   *int
+	Kind            *string
+	SystemPrompt    *string
+	FAQ             *string
+	Model           *string
+	MaxTurns        *int
 }
 
 // Store keeps bots in Postgres.
@@ -120,13 +140,44 @@ func (s *Store) validate(st *Settings, full bool) error {
 		}
 		st.Name = &name
 	}
+	if full && st.Kind == nil {
+		k := KindWebhook
+		st.Kind = &k
+	}
+	if st.Kind != nil && *st.Kind != KindWebhook && *st.Kind != KindModel {
+		return domain.Errorf(domain.ErrInvalidField, "kind is webhook or model")
+	}
+	if full && *st.Kind == KindModel && st.WebhookURL == nil {
+		empty := ""
+		st.WebhookURL = &empty
+	}
 	if st.WebhookURL != nil || full {
 		if st.WebhookURL == nil {
 			return domain.Errorf(domain.ErrMissingField, "webhook_url is required")
 		}
-		if err := webhooks.ValidateURL(*st.WebhookURL, s.allowPrivate); err != nil {
-			return err
+		if *st.WebhookURL != "" || st.Kind == nil || *st.Kind != KindModel {
+			if err := webhooks.ValidateURL(*st.WebhookURL, s.allowPrivate); err != nil {
+				return err
+			}
 		}
+	}
+	for _, f := range []struct {
+		name  string
+		value *string
+		max   int
+	}{{"system_prompt", st.SystemPrompt, MaxPromptRunes}, {"faq", st.FAQ, MaxFAQRunes}, {"model", st.Model, 200}} {
+		if f.value != nil {
+			v, err := domain.CleanText(f.name, *f.value, f.max)
+			if err != nil && *f.value != "" {
+				return err
+			}
+			if err == nil {
+				*f.value = v
+			}
+		}
+	}
+	if st.MaxTurns != nil && (*st.MaxTurns < 1 || *st.MaxTurns > 100) {
+		return domain.Errorf(domain.ErrInvalidField, "max_turns is from 1 to 100")
 	}
 	if st.Events != nil || full {
 		if len(st.Events) == 0 {
@@ -196,17 +247,32 @@ func (s *Store) Create(ctx context.Context, instanceID string, st Settings) (Bot
 	if err != nil {
 		return Bot{}, "", "", err
 	}
-	sub, secret, err := s.hooks.CreateBotSubscription(ctx, instanceID, id, *st.WebhookURL, st.Events)
-	if err != nil {
-		return Bot{}, "", "", err
+	var sub, secret string
+	if *st.WebhookURL != "" {
+		if sub, secret, err = s.hooks.CreateBotSubscription(ctx, instanceID, id, *st.WebhookURL, st.Events); err != nil {
+			return Bot{}, "", "", err
+		}
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	turns := 5
+	if st.MaxTurns != nil {
+		turns = *st.MaxTurns
 	}
 	b, err := scanBot(s.pool.QueryRow(ctx, `INSERT INTO bots (bot_id, instance_id, name, token_hash, webhook_url, events, mode,
-		include_token, subscription_id, token_sealed, token_nonce, handoff_keywords, answer_timeout_seconds)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING `+botColumns,
+		include_token, subscription_id, token_sealed, token_nonce, handoff_keywords, answer_timeout_seconds,
+		kind, system_prompt, faq, model, max_turns)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9, ''), $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING `+botColumns,
 		id, instanceID, *st.Name, hashToken(token), *st.WebhookURL, st.Events, *st.Mode, *st.IncludeToken, sub, sealed, nonce,
-		st.HandoffKeywords, *st.AnswerTimeout))
+		st.HandoffKeywords, *st.AnswerTimeout, *st.Kind, str(st.SystemPrompt), str(st.FAQ), str(st.Model), turns))
 	if err != nil {
-		_ = s.hooks.DeleteBotSubscription(context.WithoutCancel(ctx), sub)
+		if sub != "" {
+			_ = s.hooks.DeleteBotSubscription(context.WithoutCancel(ctx), sub)
+		}
 		return Bot{}, "", "", nameTaken(err, *st.Name)
 	}
 	s.forget(instanceID)
@@ -214,12 +280,12 @@ func (s *Store) Create(ctx context.Context, instanceID string, st Settings) (Bot
 }
 
 const botColumns = `bot_id, instance_id, name, webhook_url, events, mode, include_token, handoff_keywords,
-	answer_timeout_seconds, created_at, updated_at`
+	answer_timeout_seconds, kind, system_prompt, faq, model, max_turns, created_at, updated_at`
 
 func scanBot(row pgx.Row) (Bot, error) {
 	var b Bot
 	err := row.Scan(&b.ID, &b.InstanceID, &b.Name, &b.WebhookURL, &b.Events, &b.Mode, &b.IncludeToken, &b.HandoffKeywords,
-		&b.AnswerTimeout, &b.CreatedAt, &b.UpdatedAt)
+		&b.AnswerTimeout, &b.Kind, &b.SystemPrompt, &b.FAQ, &b.Model, &b.MaxTurns, &b.CreatedAt, &b.UpdatedAt)
 	b.CreatedAt, b.UpdatedAt = b.CreatedAt.UTC(), b.UpdatedAt.UTC()
 	return b, err
 }
@@ -269,14 +335,20 @@ func (s *Store) ByToken(ctx context.Context, token string) (Bot, error) {
 
 // Update changes the given settings of a live bot.
 func (s *Store) Update(ctx context.Context, instanceID, id string, st Settings) (Bot, error) {
+	if st.Kind != nil {
+		return Bot{}, domain.Errorf(domain.ErrInvalidField, "a bot's kind does not change: create another bot")
+	}
 	if err := s.validate(&st, false); err != nil {
 		return Bot{}, err
 	}
 	b, err := scanBot(s.pool.QueryRow(ctx, `UPDATE bots SET name = coalesce($3, name), webhook_url = coalesce($4, webhook_url),
 		events = coalesce($5, events), mode = coalesce($6, mode), include_token = coalesce($7, include_token),
-		handoff_keywords = coalesce($8, handoff_keywords), answer_timeout_seconds = coalesce($9, answer_timeout_seconds), updated_at = now()
+		handoff_keywords = coalesce($8, handoff_keywords), answer_timeout_seconds = coalesce($9, answer_timeout_seconds),
+		system_prompt = coalesce($10, system_prompt), faq = coalesce($11, faq), model = coalesce($12, model),
+		max_turns = coalesce($13, max_turns), updated_at = now()
 		WHERE bot_id = $1 AND instance_id = $2 AND deleted_at IS NULL RETURNING `+botColumns,
-		id, instanceID, st.Name, st.WebhookURL, st.Events, st.Mode, st.IncludeToken, st.HandoffKeywords, st.AnswerTimeout))
+		id, instanceID, st.Name, st.WebhookURL, st.Events, st.Mode, st.IncludeToken, st.HandoffKeywords, st.AnswerTimeout,
+		st.SystemPrompt, st.FAQ, st.Model, st.MaxTurns))
 	s.forget(instanceID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Bot{}, domain.Errorf(ErrBotNotFound, "no bot %q", id)

@@ -52,11 +52,17 @@ type botBody struct {
 	IncludeToken    *bool    `json:"include_token"`
 	HandoffKeywords []string `json:"handoff_keywords"`
 	AnswerTimeout   *int     `json:"answer_timeout_seconds"`
+	Kind            *string  `json:"kind"`
+	SystemPrompt    *string  `json:"system_prompt"`
+	FAQ             *string  `json:"faq"`
+	Model           *string  `json:"model"`
+	MaxTurns        *int     `json:"max_turns"`
 }
 
 func (b botBody) settings() bots.Settings {
 	return bots.Settings{Name: b.Name, WebhookURL: b.WebhookURL, Events: b.Events, Mode: b.Mode, IncludeToken: b.IncludeToken,
-		HandoffKeywords: b.HandoffKeywords, AnswerTimeout: b.AnswerTimeout}
+		HandoffKeywords: b.HandoffKeywords, AnswerTimeout: b.AnswerTimeout, Kind: b.Kind, SystemPrompt: b.SystemPrompt,
+		FAQ: b.FAQ, Model: b.Model, MaxTurns: b.MaxTurns}
 }
 
 func (h *handlers) botsOn(c *gin.Context) bool {

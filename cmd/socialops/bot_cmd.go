@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/socialops/socialops/adapters/bots"
 	"github.com/socialops/socialops/adapters/webhooks"
@@ -36,6 +37,11 @@ func botCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string,
 	events := fs.String("events", "", "comma-separated events (default message,dialog_open)")
 	mode := fs.String("mode", bots.ModeFirst, "first (answers new sessions before people) or observer")
 	id := fs.String("id", "", "bot id (sobot_…)")
+	kind := fs.String("kind", bots.KindWebhook, "webhook (a bot behind --webhook-url) or model (the built-in bot)")
+	model := fs.String("model", "", "model bot: the model (default SOCIALOPS_AI_MODEL)")
+	maxTurns := fs.Int("max-turns", 5, "model bot: answers before it hands off")
+	promptFile := fs.String("prompt-file", "", "model bot: a file holding its system prompt")
+	faqFile := fs.String("faq-file", "", "model bot: a file holding its FAQ")
 	if err := fs.Parse(args[2:]); err != nil {
 		return &usageError{fmt.Sprintf("%s: %v", name, err)}
 	}
@@ -47,8 +53,8 @@ func botCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string,
 	}
 	switch args[1] {
 	case "create":
-		if *botName == "" || *url == "" {
-			return &usageError{"bot create needs --name and --webhook-url"}
+		if *botName == "" || (*url == "" && *kind != bots.KindModel) {
+			return &usageError{"bot create needs --name and --webhook-url (or --kind model)"}
 		}
 		if cfg.EncryptionKey == nil {
 			return errors.New("bot create: SOCIALOPS_ENCRYPTION_KEY is not set: bot push secrets are stored encrypted with it")
@@ -73,14 +79,30 @@ func botCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string,
 	store := botStore(a, cfg, webhookStore(a, cfg))
 	switch args[1] {
 	case "create":
-		b, token, secret, err := store.Create(ctx, inst.ID, bots.Settings{Name: botName, WebhookURL: url, Events: splitList(*events), Mode: mode})
+		st := bots.Settings{Name: botName, WebhookURL: url, Events: splitList(*events), Mode: mode, Kind: kind, Model: model, MaxTurns: maxTurns}
+		for _, f := range []struct {
+			path string
+			to   **string
+		}{{*promptFile, &st.SystemPrompt}, {*faqFile, &st.FAQ}} {
+			if f.path != "" {
+				b, err := os.ReadFile(f.path)
+				if err != nil {
+					return fmt.Errorf("bot create: %w", err)
+				}
+				text := string(b)
+				*f.to = &text
+			}
+		}
+		b, token, secret, err := store.Create(ctx, inst.ID, st)
 		if err != nil {
 			return err
 		}
-		logger.Info("bot created", "bot_id", b.ID, "instance", inst.Alias)
+		logger.Info("bot created", "bot_id", b.ID, "instance", inst.Alias, "kind", b.Kind)
 		fmt.Fprintln(stdout, b.ID)
 		fmt.Fprintln(stdout, token)
-		fmt.Fprintln(stdout, secret)
+		if secret != "" { // a model bot gets no pushes, so no secret
+			fmt.Fprintln(stdout, secret)
+		}
 	case "list":
 		list, err := store.List(ctx, inst.ID)
 		if err != nil {
