@@ -69,18 +69,18 @@ type Bot struct {
 	// HandoffKeywords are what a customer writes to ask for a person;
 	// AnswerTimeout how long the bot may stay silent after a customer's
 	// message before the session goes to people (first mode).
-	HandoffKeywords []string  `json:"handoff_keywords"`
-	AnswerTimeout   int       `json:"answer_timeout_seconds"`
+	HandoffKeywords []string `json:"handoff_keywords"`
+	AnswerTimeout   int      `json:"answer_timeout_seconds"`
 	// Kind webhook is a bot behind WebhookURL; kind model the built-in bot
 	// answering with the configured model, its SystemPrompt and FAQ, handing
 	// off after MaxTurns answers.
-	Kind         string `json:"kind"`
-	SystemPrompt string `json:"system_prompt"`
-	FAQ          string `json:"faq"`
-	Model        string `json:"model"`
-	MaxTurns     int    `json:"max_turns"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	Kind         string    `json:"kind"`
+	SystemPrompt string    `json:"system_prompt"`
+	FAQ          string    `json:"faq"`
+	Model        string    `json:"model"`
+	MaxTurns     int       `json:"max_turns"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // Settings are what a bot is created with, or changed to (nil: unchanged).
