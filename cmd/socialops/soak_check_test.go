@@ -250,6 +250,10 @@ func (e *soakEnv) check(stats *soakStats, console *soakConsole) *soakResult {
 	// queued, and the assignments are spread fairly.
 	e.checkRouting(ctx, res)
 
+	// Summaries (the assistant follower): every thread with a customer's
+	// text has one, and no thread state was summarized twice.
+	e.checkSummaries(ctx, res)
+
 	// Replies.
 	e.checkReplies(ctx, res, console)
 
@@ -556,5 +560,47 @@ func (e *soakEnv) checkRouting(ctx context.Context, res *soakResult) {
 		// Round robin over equal operators: at most one apart. (Closed or
 		// reassigned sessions would blur this; the soak closes none.)
 		res.fail("routing spread %s is uneven (max − min = %d)", strings.Join(spread, " "), hi-lo)
+	}
+}
+
+// checkSummaries waits (bounded) for the assistant follower to reach the
+// head, then checks that every thread with a customer's text has an
+// ai_summary and that no summary was appended twice for one thread state.
+func (e *soakEnv) checkSummaries(ctx context.Context, res *soakResult) {
+	deadline := time.Now().Add(60 * time.Second)
+	var missing int
+	for {
+		err := e.pool.QueryRow(ctx, `SELECT count(*) FROM inbox_threads t WHERE t.ai_summary = ''
+			AND EXISTS (SELECT 1 FROM thread_messages m WHERE m.thread_id = t.thread_id AND m.direction = 'inbound' AND btrim(m.text) <> '')`).Scan(&missing)
+		if err != nil {
+			res.fail("read summaries: %v", err)
+			return
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	sums, err := e.soakEvents(ctx, "ThreadSummarized", "thread_id", "message_count")
+	if err != nil {
+		res.fail("read ThreadSummarized: %v", err)
+		return
+	}
+	perThread := map[string]int{}
+	for _, s := range sums {
+		perThread[s[0]+"/"+s[1]]++
+	}
+	doubled := 0
+	for k, n := range perThread {
+		if n > 1 {
+			doubled++
+			if doubled <= 3 {
+				res.note("summary appended %d times for thread/message count %s", n, k)
+			}
+		}
+	}
+	res.note("summaries: %d appended, %d threads with text still without one, %d thread states summarized twice", len(sums), missing, doubled)
+	if missing > 0 {
+		res.lose("%d threads with a customer's text have no ai_summary a minute after the load", missing)
 	}
 }
