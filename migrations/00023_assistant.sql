@@ -14,6 +14,12 @@ CREATE TABLE thread_summaries (
 -- built-in bot's turns in it.
 ALTER TABLE sessions ADD COLUMN ai_since timestamptz;
 
+-- Per-instance AI settings: another model than SOCIALOPS_AI_MODEL, or no
+-- model calls at all for the instance (summaries extractive).
+ALTER TABLE instances ADD COLUMN ai_model text NOT NULL DEFAULT '',
+    ADD COLUMN ai_disabled boolean NOT NULL DEFAULT false;
+
 -- +goose Down
+ALTER TABLE instances DROP COLUMN ai_model, DROP COLUMN ai_disabled;
 ALTER TABLE sessions DROP COLUMN ai_since;
 DROP TABLE thread_summaries;

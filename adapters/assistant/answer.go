@@ -63,6 +63,13 @@ func (f *Follower) answer(ctx context.Context, threadID, messageID string) error
 	if turns >= b.maxTurns {
 		return f.handoff(ctx, instanceID, threadID, domain.SessionReasonHandoffTurns, "", cc)
 	}
+	instModel, off := f.instanceAI(ctx, instanceID)
+	if off {
+		return nil // no model calls for this instance: the answer timeout hands off
+	}
+	if b.model == "" {
+		b.model = instModel
+	}
 	msgs, err := f.conversation(ctx, threadID, b)
 	if err != nil {
 		return err

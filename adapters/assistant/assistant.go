@@ -220,15 +220,19 @@ func (f *Follower) messages(ctx context.Context, threadID string) ([]string, str
 // summarize asks the model, or summarizes extractively; a failed call keeps
 // the previous summary ("" to append nothing) or, without one, falls back.
 func (f *Follower) summarize(ctx context.Context, instanceID, threadID string, texts []string, lang, prev string) (string, string) {
-	if f.model.Enabled() {
+	model, off := f.instanceAI(ctx, instanceID)
+	if f.model.Enabled() && !off {
 		prompt := []ai.Message{
 			{Role: "system", Content: "You summarize customer-service conversations for an inbox. Answer with one or two sentences, " +
 				"at most 200 characters, in " + lang + ": what the customer wants and where it stands. No preamble."},
 			{Role: "user", Content: strings.Join(texts, "\n")},
 		}
-		out, err := f.model.Complete(ctx, instanceID, prompt)
+		out, err := f.model.CompleteWith(ctx, instanceID, model, prompt)
 		if err == nil && strings.TrimSpace(out) != "" {
-			return clip(out), f.model.Model()
+			if model == "" {
+				model = f.model.Model()
+			}
+			return clip(out), model
 		}
 		f.logger.Warn("summary not made by the model; the previous one stays", "thread_id", threadID, "error", err)
 		if prev != "" {
@@ -253,4 +257,15 @@ func clip(s string) string {
 		return string(r[:domain.MaxSummaryRunes-1]) + "…"
 	}
 	return s
+}
+
+// instanceAI is an instance's AI settings: its model ("" for the
+// configured one) and whether its model calls are off.
+func (f *Follower) instanceAI(ctx context.Context, instanceID string) (string, bool) {
+	var model string
+	var off bool
+	if err := f.pool.QueryRow(ctx, `SELECT ai_model, ai_disabled FROM instances WHERE instance_id = $1`, instanceID).Scan(&model, &off); err != nil {
+		f.logger.Warn("could not read the instance's AI settings; using the defaults", "instance_id", instanceID, "error", err)
+	}
+	return model, off
 }

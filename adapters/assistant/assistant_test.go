@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -77,6 +78,7 @@ func newModel(t *testing.T, answer func(n int64, prompt string) (int, map[string
 
 type env struct {
 	t    *testing.T
+	pool *pgxpool.Pool
 	svc  *commands.Service
 	inst domain.Instance
 	seq  atomic.Int64
@@ -107,7 +109,7 @@ func start(t *testing.T, model *ai.Client, every int) *env {
 		go func() { _ = run(ctx); close(done) }()
 		t.Cleanup(func() { cancel(); <-done })
 	}
-	e := &env{t: t, svc: svc, inst: inst, logs: logs}
+	e := &env{t: t, pool: pool, svc: svc, inst: inst, logs: logs}
 	e.q = func(threadID string) string {
 		var s string
 		_ = pool.QueryRow(context.Background(), `SELECT ai_summary FROM inbox_threads WHERE thread_id = $1`, threadID).Scan(&s)
@@ -219,4 +221,27 @@ func TestModelFailuresAndBudget(t *testing.T) {
 	assert.Contains(t, e.summary(other), "budget is spent")
 	assert.LessOrEqual(t, m.calls.Load()-before, int64(0))
 	assert.NotContains(t, e.logs.String(), apiKey)
+}
+
+// Per instance: another model than the configured one, or no model calls.
+func TestInstanceAISettings(t *testing.T) {
+	m := newModel(t, func(int64, string) (int, map[string]string, string) { return 200, nil, "Summary by the model." })
+	e := start(t, client(m, 0, 5*time.Second), 1)
+	tenancy := postgres.NewTenancy(e.pool, nil)
+	other := "other-model"
+	_, err := tenancy.SetAISettings(context.Background(), "support", &other, nil)
+	require.NoError(t, err)
+	first := e.say("c7", "where is my parcel?")
+	assert.Equal(t, "Summary by the model.", e.summary(first))
+	m.mu.Lock()
+	assert.Contains(t, m.bodies[len(m.bodies)-1], `"model":"other-model"`)
+	m.mu.Unlock()
+
+	off := true
+	_, err = tenancy.SetAISettings(context.Background(), "support", nil, &off)
+	require.NoError(t, err)
+	before := m.calls.Load()
+	second := e.say("c8", "A question with AI turned off for the instance.")
+	assert.Contains(t, e.summary(second), "AI turned off", "extractive")
+	assert.Equal(t, before, m.calls.Load(), "no model call")
 }

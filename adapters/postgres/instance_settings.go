@@ -21,16 +21,20 @@ type InstanceSettings struct {
 	OwnerID        string `json:"owner_id"`
 	OrganizationID int64  `json:"organization_id"`
 	Routing        string `json:"routing"`
+	// AIModel overrides SOCIALOPS_AI_MODEL for the instance; AIDisabled
+	// stops its model calls (summaries extractive, the built-in bot silent).
+	AIModel    string `json:"ai_model"`
+	AIDisabled bool   `json:"ai_disabled"`
 }
 
 // MaxInstanceNameRunes bounds an instance's display name.
 const MaxInstanceNameRunes = 100
 
-const settingsColumns = `instance_id, alias, name, owner_id, organization_id, routing`
+const settingsColumns = `instance_id, alias, name, owner_id, organization_id, routing, ai_model, ai_disabled`
 
 func scanSettings(row pgx.Row) (InstanceSettings, error) {
 	var s InstanceSettings
-	err := row.Scan(&s.InstanceID, &s.Alias, &s.Name, &s.OwnerID, &s.OrganizationID, &s.Routing)
+	err := row.Scan(&s.InstanceID, &s.Alias, &s.Name, &s.OwnerID, &s.OrganizationID, &s.Routing, &s.AIModel, &s.AIDisabled)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, domain.ErrInstanceNotFound
 	}
@@ -73,4 +77,19 @@ func (t *Tenancy) SetSettings(ctx context.Context, alias string, name, routing *
 	}
 	return scanSettings(t.pool.QueryRow(ctx, `UPDATE instances SET name = coalesce($2, name), routing = coalesce($3, routing)
 		WHERE alias = $1 RETURNING `+settingsColumns, alias, name, routing))
+}
+
+// SetAISettings changes an instance's AI settings (nil: unchanged): its
+// model (overriding SOCIALOPS_AI_MODEL; "" for that one) and whether model
+// calls are off for it.
+func (t *Tenancy) SetAISettings(ctx context.Context, alias string, model *string, disabled *bool) (InstanceSettings, error) {
+	if model != nil {
+		m := strings.TrimSpace(*model)
+		if len(m) > 200 || domain.HasControl(m) {
+			return InstanceSettings{}, domain.Errorf(domain.ErrInvalidField, "ai model is one line of at most 200 characters")
+		}
+		model = &m
+	}
+	return scanSettings(t.pool.QueryRow(ctx, `UPDATE instances SET ai_model = coalesce($2, ai_model), ai_disabled = coalesce($3, ai_disabled)
+		WHERE alias = $1 RETURNING `+settingsColumns, alias, model, disabled))
 }

@@ -32,6 +32,8 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 	note := fs.String("note", "", "note recorded with a credit")
 	displayName := fs.String("name", "", "display name (instance, operator)")
 	routingMode := fs.String("routing", "", "instance routing: auto or manual")
+	aiModel := fs.String("ai-model", "", "instance: the model to use instead of SOCIALOPS_AI_MODEL (\"\": that one)")
+	aiMode := fs.String("ai", "", "instance: on (model calls allowed) or off (extractive summaries, no model calls)")
 	corpID := fs.String("corp-id", "", "WeCom corp id")
 	agentID := fs.Int64("agent-id", 0, "WeCom agent (application) id")
 	wecomToken := fs.String("token", "", "WeCom callback token")
@@ -47,6 +49,9 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	if name == "instance set" && given["routing"] && *routingMode != domain.RoutingAuto && *routingMode != domain.RoutingManual {
 		return &usageError{"instance set: --routing is auto or manual"}
+	}
+	if name == "instance set" && given["ai"] && *aiMode != "on" && *aiMode != "off" {
+		return &usageError{"instance set: --ai is on or off"}
 	}
 	if name == "webhook-secret set" {
 		// Checked before opening the database: the secret is read once, here.
@@ -122,6 +127,20 @@ func admin(ctx context.Context, cfg Config, logger *slog.Logger, args []string, 
 			st, err := a.tenancy.SetSettings(ctx, *alias, n, r)
 			if err != nil {
 				return err
+			}
+			if given["ai-model"] || given["ai"] {
+				var m *string
+				var off *bool
+				if given["ai-model"] {
+					m = aiModel
+				}
+				if given["ai"] {
+					o := *aiMode == "off"
+					off = &o
+				}
+				if st, err = a.tenancy.SetAISettings(ctx, *alias, m, off); err != nil {
+					return err
+				}
 			}
 			set = &st
 		}

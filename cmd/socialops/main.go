@@ -27,8 +27,9 @@ commands:
                                           create an instance; prints its alias
   instance get --alias A                  the instance's settings as JSON (alias, name,
                                           owner_id, organization_id, routing)
-  instance set --alias A [--name N] [--routing auto|manual]
-                                          change the display name or routing; prints the JSON
+  instance set --alias A [--name N] [--routing auto|manual] [--ai-model M] [--ai on|off]
+                                          change the display name, routing, or the instance's
+                                          AI model and whether it calls a model; prints the JSON
   operator create --alias A --name N [--capacity C]
                                           create an operator (capacity 0: no limit, default 5);
                                           prints its id
