@@ -252,31 +252,38 @@ func (r *Router) Drain(ctx context.Context, instanceID string) error {
 	}
 }
 
-// sweep drains every auto instance's queue now and then.
-func (r *Router) sweep(ctx context.Context) {
-	t := time.NewTicker(r.opts.SweepEvery)
+// every runs f every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func(context.Context)) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			f(ctx)
 		}
-		rows, err := r.pool.Query(ctx, `SELECT DISTINCT instance_id FROM sessions WHERE status = 'pending'`)
-		if err != nil {
-			continue
-		}
-		insts, err := collectStrings(rows)
-		if err != nil {
-			continue
-		}
-		for _, inst := range insts {
-			r.mu.Lock()
-			err := r.Drain(ctx, inst)
-			r.mu.Unlock()
-			if err != nil && ctx.Err() == nil {
-				r.logger.Warn("routing sweep failed", "instance_id", inst, "error", err)
-			}
+	}
+}
+
+// sweep drains every auto instance's queue now and then.
+func (r *Router) sweep(ctx context.Context) { every(ctx, r.opts.SweepEvery, r.drainPending) }
+
+func (r *Router) drainPending(ctx context.Context) {
+	rows, err := r.pool.Query(ctx, `SELECT DISTINCT instance_id FROM sessions WHERE status = 'pending'`)
+	if err != nil {
+		return
+	}
+	insts, err := collectStrings(rows)
+	if err != nil {
+		return
+	}
+	for _, inst := range insts {
+		r.mu.Lock()
+		err := r.Drain(ctx, inst)
+		r.mu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			r.logger.Warn("routing sweep failed", "instance_id", inst, "error", err)
 		}
 	}
 }
@@ -314,35 +321,30 @@ const overdueSessions = `SELECT DISTINCT s.instance_id, s.thread_id FROM session
 // botTimeouts hands overdue bot sessions to people now and then; the
 // SessionQueued it appends brings them to the queue like any hand-off.
 func (r *Router) botTimeouts(ctx context.Context) {
-	t := time.NewTicker(r.opts.BotTimeoutEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	every(ctx, r.opts.BotTimeoutEvery, r.handOffOverdue)
+}
+
+func (r *Router) handOffOverdue(ctx context.Context) {
+	rows, err := r.pool.Query(ctx, overdueSessions)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.logger.Warn("bot answer-timeout sweep failed", "error", err)
 		}
-		rows, err := r.pool.Query(ctx, overdueSessions)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.logger.Warn("bot answer-timeout sweep failed", "error", err)
-			}
+		return
+	}
+	var pairs [][2]string
+	for rows.Next() {
+		var inst, thread string
+		if err := rows.Scan(&inst, &thread); err == nil {
+			pairs = append(pairs, [2]string{inst, thread})
+		}
+	}
+	rows.Close()
+	for _, p := range pairs {
+		if err := r.manager.HandoffOverdue(ctx, p[0], p[1]); err != nil && ctx.Err() == nil {
+			r.logger.Warn("bot answer timeout: hand-off failed", "thread_id", p[1], "error", err)
 			continue
 		}
-		var pairs [][2]string
-		for rows.Next() {
-			var inst, thread string
-			if err := rows.Scan(&inst, &thread); err == nil {
-				pairs = append(pairs, [2]string{inst, thread})
-			}
-		}
-		rows.Close()
-		for _, p := range pairs {
-			if err := r.manager.HandoffOverdue(ctx, p[0], p[1]); err != nil && ctx.Err() == nil {
-				r.logger.Warn("bot answer timeout: hand-off failed", "thread_id", p[1], "error", err)
-				continue
-			}
-			r.logger.Info("bot did not answer in time: session handed to people", "thread_id", p[1])
-		}
+		r.logger.Info("bot did not answer in time: session handed to people", "thread_id", p[1])
 	}
 }
