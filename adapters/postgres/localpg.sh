@@ -147,9 +147,24 @@ up() {
 			log "port $port is taken by another server; using $p"
 			port=$p
 		fi
-		log "starting PostgreSQL on 127.0.0.1:$port"
-		as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -o "-p $port" -w -t 60 start >/dev/null ||
-			{ tail -n 20 "$dir/server.log" >&2 || true; die "PostgreSQL did not start"; }
+		# A port found free can be taken before the server binds it (another
+		# program's ephemeral port): then try the next free ones, unless the
+		# port was asked for.
+		local tries=0
+		while :; do
+			log "starting PostgreSQL on 127.0.0.1:$port"
+			if as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -o "-p $port" -w -t 60 start >/dev/null; then
+				break
+			fi
+			tries=$((tries + 1))
+			if [ -n "${SOCIALOPS_LOCAL_PG_PORT:-}" ] || [ "$tries" -ge 5 ] || ! tail -n 5 "$dir/server.log" 2>/dev/null | grep -q "Address already in use"; then
+				tail -n 20 "$dir/server.log" >&2 || true
+				die "PostgreSQL did not start"
+			fi
+			port=$((port + 1))
+			while port_busy "$port"; do port=$((port + 1)); done
+			log "the port was taken meanwhile; trying $port"
+		done
 		echo "$port" >"$(port_file)"
 	fi
 	if [ "$(psql_cmd -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$database'")" != "1" ]; then
