@@ -305,3 +305,18 @@ func TestWebhookKeyPolicy(t *testing.T) {
 	r = h.do("POST", "/v1/apps/socialops/hook-one/webhook/generic-webhook", body, jsonHeaders(scoped))
 	assert.Equal(t, 202, r.status, string(r.body))
 }
+
+// The webhook's API-key path spends the key's own rate and says so.
+func TestWebhookKeyRateHeaders(t *testing.T) {
+	h := newHarnessWith(t, pgtest.NewPool(t), func(d *httpapi.Deps) { d.RateLimitRPS, d.RateLimitBurst = 1000, 1000 })
+	h.instance("owner-wr", "hook-rate")
+	key, _ := h.credential(postgres.CredentialSpec{OwnerID: "owner-wr", Scopes: []string{postgres.ScopeWrite}, RatePerSecond: 1})
+	body := func(id string) []byte { return []byte(`{"event_id":"` + id + `","thread_id":"chat-r","text":"hello"}`) }
+	r := h.do("POST", "/v1/apps/socialops/hook-rate/webhook/generic-webhook", body("r1"), jsonHeaders(key))
+	require.Equal(t, 202, r.status, string(r.body))
+	assert.Equal(t, "2", r.header.Get("X-RateLimit-Limit"))
+	h.do("POST", "/v1/apps/socialops/hook-rate/webhook/generic-webhook", body("r2"), jsonHeaders(key))
+	r = h.do("POST", "/v1/apps/socialops/hook-rate/webhook/generic-webhook", body("r3"), jsonHeaders(key))
+	assert.Equal(t, 429, r.status)
+	assert.NotEmpty(t, r.header.Get("Retry-After"))
+}

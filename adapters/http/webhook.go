@@ -70,11 +70,12 @@ func (h *handlers) webhook(c *gin.Context) {
 		writeError(c, h.Logger, err)
 		return
 	}
-	limitKey := "key:" + actor.ID
 	if actor.Kind == domain.ActorProvider {
-		limitKey = "webhook:" + inst.ID + ":" + provider
-	}
-	if !h.limit(c, limitKey) {
+		if !h.limit(c, "webhook:"+inst.ID+":"+provider) {
+			return
+		}
+	} else if key, ok := callerCredential(c); ok && !h.limitCredential(c, key) {
+		// An API key: its own rate, with the X-RateLimit-* headers.
 		return
 	}
 	if !utf8.Valid(body) {
@@ -204,6 +205,7 @@ func (h *handlers) authenticateWebhook(c *gin.Context, alias, provider string, b
 		if !k.HasScope(postgres.ScopeWrite) {
 			return domain.Instance{}, domain.Actor{}, domain.Errorf(errMissingScope, "the API key lacks %s", postgres.ScopeWrite)
 		}
+		c.Set(ctxCredential, k)
 		return inst, domain.Actor{Kind: domain.ActorAPIKey, ID: k.ID}, nil
 	}
 
