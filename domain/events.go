@@ -44,5 +44,14 @@ func NewEventRegistry() *Registry {
 	r.Register(SessionBotHandling{}, 1)
 	r.Register(MemberChanged{}, 1)
 	r.Register(ThreadSummarized{}, 1)
+	r.Register(ContactProfileChanged{}, 1)
+	r.Register(ContactsMerged{}, 1)
+	r.Register(ContactsUnmerged{}, 1)
+	r.Register(CustomerUpserted{}, 1)
+	r.Register(CustomerLinked{}, 1)
+	r.Register(CustomerMatchAmbiguous{}, 1)
+	r.Register(OrderUpserted{}, 1)
+	r.Register(TicketCreated{}, 1)
+	r.Register(TicketStatusChanged{}, 1)
 	return r
 }

@@ -152,13 +152,7 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 	if err != nil {
 		return ThreadPage{}, fmt.Errorf("list threads: %w", err)
 	}
-	threads, err := collect(rows, func(r pgx.CollectableRow) (ThreadView, error) {
-		var t ThreadView
-		err := r.Scan(&t.ThreadID, &t.Subject, &t.Provider, &t.Status, &t.Priority, &t.Assignee, &t.Labels, &t.LastMessagePreview,
-			&t.LastMessageAt, &t.MessageCount, &t.AISummary, &t.CreatedAt, &t.UpdatedAt)
-		t.LastMessageAt, t.CreatedAt, t.UpdatedAt = t.LastMessageAt.UTC(), t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-		return t, err
-	})
+	threads, err := collect(rows, scanThreadView)
 	if err != nil {
 		return ThreadPage{}, fmt.Errorf("list threads: %w", err)
 	}
@@ -172,6 +166,14 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 		page.NextCursor = Cursor{LastMessageAt: last.LastMessageAt, ThreadID: last.ThreadID}.Encode()
 	}
 	return page, nil
+}
+
+func scanThreadView(r pgx.CollectableRow) (ThreadView, error) {
+	var t ThreadView
+	err := r.Scan(&t.ThreadID, &t.Subject, &t.Provider, &t.Status, &t.Priority, &t.Assignee, &t.Labels, &t.LastMessagePreview,
+		&t.LastMessageAt, &t.MessageCount, &t.AISummary, &t.CreatedAt, &t.UpdatedAt)
+	t.LastMessageAt, t.CreatedAt, t.UpdatedAt = t.LastMessageAt.UTC(), t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	return t, err
 }
 
 // ThreadInstance returns the instance a thread belongs to; ok is false when

@@ -1,0 +1,106 @@
+package projections
+
+import (
+	"encoding/json"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/socialops/socialops/domain"
+)
+
+// CRMProjector keeps one customer across channels (issue 16): contacts'
+// profiles and identities (with merges), CRM customers and their links,
+// orders and tickets.
+type CRMProjector struct{}
+
+func (CRMProjector) Name() string { return "crm" }
+func (CRMProjector) Tables() []string {
+	return []string{"crm_threads", "contact_profiles", "contact_identities", "crm_customers", "orders", "tickets"}
+}
+
+var crmTypes = typesOf(domain.ThreadOpened{}, domain.InboundMessageReceived{}, domain.ContactProfileChanged{},
+	domain.ContactsMerged{}, domain.ContactsUnmerged{}, domain.CustomerUpserted{}, domain.CustomerLinked{},
+	domain.CustomerMatchAmbiguous{}, domain.OrderUpserted{}, domain.TicketCreated{}, domain.TicketStatusChanged{})
+
+func (CRMProjector) Handles(t string) bool { return crmTypes[t] }
+
+func (CRMProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
+	at := occurredAt(env)
+	switch e := env.Payload.(type) {
+	case domain.ThreadOpened:
+		contact := e.ContactID
+		if contact == "" {
+			contact = domain.ContactID(e.InstanceID, e.Provider, domain.Sender{}, e.ExternalThreadID)
+		}
+		queue(b, `INSERT INTO crm_threads (thread_id, instance_id, contact_id, original_contact_id)
+			VALUES ($1, $2, coalesce((SELECT merged_into FROM contact_profiles WHERE contact_id = $3), $3), $3) ON CONFLICT DO NOTHING`,
+			e.ThreadID, e.InstanceID, contact)
+		queue(b, `INSERT INTO contact_profiles (contact_id, instance_id, updated_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+			contact, e.InstanceID, at)
+	case domain.InboundMessageReceived:
+		queue(b, `UPDATE contact_profiles SET updated_at = greatest(updated_at, $2) WHERE contact_id = $1`, e.ContactID, at)
+		if e.ContactID == "" {
+			return nil // messages from before contacts existed name none
+		}
+		queue(b, `INSERT INTO contact_profiles (contact_id, instance_id, display_name, updated_at)
+			SELECT $1, instance_id, $2, $3 FROM crm_threads WHERE thread_id = $4
+			ON CONFLICT (contact_id) DO UPDATE SET display_name = CASE WHEN EXCLUDED.display_name = '' THEN contact_profiles.display_name
+				ELSE EXCLUDED.display_name END`, e.ContactID, e.Sender.DisplayName, at, e.ThreadID)
+		if e.Sender.ExternalID != "" {
+			queue(b, `INSERT INTO contact_identities (instance_id, provider, external_id, contact_id, original_contact_id)
+				SELECT instance_id, $2, $3, coalesce((SELECT merged_into FROM contact_profiles WHERE contact_id = $1), $1), $1
+				FROM crm_threads WHERE thread_id = $4 ON CONFLICT DO NOTHING`, e.ContactID, e.Provider, e.Sender.ExternalID, e.ThreadID)
+		}
+	case domain.ContactProfileChanged:
+		ch := e.Changes
+		var tags []string
+		if ch.Tags != nil {
+			tags = ch.Tags
+		}
+		var attrs []byte
+		if ch.Attributes != nil {
+			attrs, _ = json.Marshal(ch.Attributes)
+		}
+		queue(b, `INSERT INTO contact_profiles (contact_id, instance_id, updated_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+			e.ContactID, e.InstanceID, at)
+		queue(b, `UPDATE contact_profiles SET name = coalesce($2, name), phone = coalesce($3, phone), email = coalesce($4, email),
+			level = coalesce($5, level), tags = coalesce($6, tags), attributes = coalesce($7::jsonb, attributes),
+			customer_id = coalesce(nullif($8, ''), customer_id), updated_at = $9 WHERE contact_id = $1`,
+			e.ContactID, ch.Name, ch.Phone, ch.Email, ch.Level, tags, attrs, e.CustomerID, at)
+	case domain.ContactsMerged:
+		// Recorded on both contacts' streams: applying it twice is harmless.
+		queue(b, `UPDATE contact_profiles SET merged_into = $2, unmerge_until = $3, updated_at = $4 WHERE contact_id = $1`,
+			e.From, e.Into, e.UnmergeUntil, at)
+		queue(b, `UPDATE contact_identities SET contact_id = $2 WHERE original_contact_id = $1`, e.From, e.Into)
+		queue(b, `UPDATE crm_threads SET contact_id = $2 WHERE original_contact_id = $1`, e.From, e.Into)
+	case domain.ContactsUnmerged:
+		queue(b, `UPDATE contact_profiles SET merged_into = NULL, unmerge_until = NULL, updated_at = $2 WHERE contact_id = $1`, e.From, at)
+		queue(b, `UPDATE contact_identities SET contact_id = original_contact_id WHERE original_contact_id = $1`, e.From)
+		queue(b, `UPDATE crm_threads SET contact_id = original_contact_id WHERE original_contact_id = $1`, e.From)
+	case domain.CustomerUpserted:
+		queue(b, `INSERT INTO crm_customers (instance_id, customer_id, name, phone, email, level, tags, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (instance_id, customer_id) DO UPDATE SET name = $3, phone = $4,
+			email = $5, level = $6, tags = $7, updated_at = $8`, e.InstanceID, e.CustomerID, e.Name, e.Phone, e.Email, e.Level, e.Tags, at)
+	case domain.CustomerLinked:
+		queue(b, `UPDATE crm_customers SET contact_id = $3, candidates = '{}', updated_at = $4 WHERE instance_id = $1 AND customer_id = $2`,
+			e.InstanceID, e.CustomerID, e.ContactID, at)
+		queue(b, `UPDATE contact_profiles SET customer_id = $2, updated_at = $3 WHERE contact_id = $1`, e.ContactID, e.CustomerID, at)
+	case domain.CustomerMatchAmbiguous:
+		queue(b, `UPDATE crm_customers SET candidates = $3, updated_at = $4 WHERE instance_id = $1 AND customer_id = $2`,
+			e.InstanceID, e.CustomerID, e.Candidates, at)
+	case domain.OrderUpserted:
+		queue(b, `INSERT INTO orders (instance_id, order_id, customer_id, amount, currency, status, create_time, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (instance_id, order_id) DO UPDATE SET customer_id = $3, amount = $4,
+			currency = $5, status = $6, create_time = $7, updated_at = $8`,
+			e.InstanceID, e.OrderID, e.CustomerID, e.Amount, e.Currency, e.Status, e.CreateTime, at)
+	case domain.TicketCreated:
+		queue(b, `INSERT INTO tickets (instance_id, ticket_id, thread_id, contact_id, customer_id, title, content, priority, category,
+			status, created_at, updated_at) VALUES ($1, $2, nullif($3, ''), nullif($4, ''), nullif($5, ''), $6, $7, $8, $9, $10, $11, $11)
+			ON CONFLICT DO NOTHING`, e.InstanceID, e.TicketID, e.ThreadID, e.ContactID, e.CustomerID, e.Title, e.Content, e.Priority,
+			e.Category, e.Status, at)
+	case domain.TicketStatusChanged:
+		queue(b, `UPDATE tickets SET status = $3, handler = $4, updated_at = $5 WHERE instance_id = $1 AND ticket_id = $2`,
+			e.InstanceID, e.TicketID, e.To, e.Handler, at)
+	}
+	return nil
+}
