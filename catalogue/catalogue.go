@@ -28,6 +28,9 @@ const (
 	MessageEdited             = "message.edited"
 	MessageRetracted          = "message.retracted"
 	NoteCreated               = "note.created"
+	OrderUpdated              = "order.updated"
+	TicketCreated             = "ticket.created"
+	TicketStatusChanged       = "ticket.status_changed"
 	// AgentStatusChanged is an operator's presence (online, away, offline)
 	// or status (active, inactive, deleted) changing.
 	AgentStatusChanged = "agent.status_changed"
@@ -50,6 +53,9 @@ var descriptions = map[string]string{
 	MessageEdited:             "an outbound message was edited (through the integration API)",
 	MessageRetracted:          "an outbound message was retracted (through the integration API)",
 	NoteCreated:               "an internal note was added to a conversation",
+	OrderUpdated:              "an order from the order system was stored or changed",
+	TicketCreated:             "a ticket was opened for a conversation or a customer",
+	TicketStatusChanged:       "a ticket's status (or handler) changed, as the ticket system reported it",
 	AgentStatusChanged:        "an operator's presence (online, away, offline) or status (active, inactive, deleted) changed",
 	SubscriptionDisabled:      "a webhook subscription of the instance was disabled after failing continuously",
 }
@@ -146,6 +152,33 @@ type (
 		ConversationID string `json:"conversation_id"`
 		Propagation    string `json:"propagation"`
 	}
+	OrderData struct {
+		OrderID    string `json:"order_id"`
+		CustomerID string `json:"customer_id"`
+		Amount     int64  `json:"amount"`
+		Currency   string `json:"currency"`
+		Status     string `json:"status"`
+		CreateTime int64  `json:"create_time"`
+	}
+	TicketData struct {
+		TicketID       string `json:"ticket_id"`
+		ConversationID string `json:"conversation_id,omitempty"`
+		ContactID      string `json:"contact_id,omitempty"`
+		CustomerID     string `json:"customer_id,omitempty"`
+		Title          string `json:"title"`
+		Content        string `json:"content"`
+		Priority       string `json:"priority"`
+		Category       string `json:"category"`
+		Status         string `json:"status"`
+	}
+	TicketStatusData struct {
+		TicketID       string `json:"ticket_id"`
+		ConversationID string `json:"conversation_id,omitempty"`
+		From           string `json:"from"`
+		Status         string `json:"status"`
+		Handler        string `json:"handler"`
+		UpdateTime     int64  `json:"update_time"`
+	}
 	NoteCreatedData struct {
 		NoteID         string `json:"note_id"`
 		ConversationID string `json:"conversation_id"`
@@ -224,6 +257,21 @@ func Map(env domain.Envelope) (m Mapped, ok bool) {
 		ev.Event = MessageRetracted
 		ev.Data = MessageRetractedData{MessageID: p.MessageID, ConversationID: p.ThreadID, Propagation: p.Propagation}
 		m.ThreadID = p.ThreadID
+	case domain.OrderUpserted:
+		ev.Event = OrderUpdated
+		ev.Data = OrderData{OrderID: p.OrderID, CustomerID: p.CustomerID, Amount: p.Amount, Currency: p.Currency, Status: p.Status,
+			CreateTime: p.CreateTime.Unix()}
+		m.InstanceID = p.InstanceID
+	case domain.TicketCreated:
+		ev.Event = TicketCreated
+		ev.Data = TicketData{TicketID: p.TicketID, ConversationID: p.ThreadID, ContactID: p.ContactID, CustomerID: p.CustomerID,
+			Title: p.Title, Content: p.Content, Priority: p.Priority, Category: p.Category, Status: p.Status}
+		m.InstanceID = p.InstanceID
+	case domain.TicketStatusChanged:
+		ev.Event = TicketStatusChanged
+		ev.Data = TicketStatusData{TicketID: p.TicketID, ConversationID: p.ThreadID, From: p.From, Status: p.To, Handler: p.Handler,
+			UpdateTime: p.UpdateTime.Unix()}
+		m.InstanceID = p.InstanceID
 	case domain.NoteAdded:
 		ev.Event = NoteCreated
 		ev.Data = NoteCreatedData{NoteID: p.MessageID, ConversationID: p.ThreadID, Content: p.Text, AuthorID: p.AuthorID}

@@ -193,7 +193,9 @@ func (s *Service) UpsertOrder(ctx context.Context, o domain.OrderUpserted, cc Co
 				return st
 			})
 			return last, v, err
-		}, func(prev *domain.OrderUpserted) ([]domain.Event, error) { return domain.DecideOrderUpsert(prev, o), nil }, nil, nil)
+		}, func(prev *domain.OrderUpserted) ([]domain.Event, error) {
+			return domain.DecideOrderUpsert(prev, o), nil
+		}, nil, nil)
 	return len(events) > 0, pos, err
 }
 
@@ -224,7 +226,9 @@ func (s *Service) SyncTicket(ctx context.Context, instanceID, ticketID, status, 
 		func() (domain.Ticket, int64, error) {
 			tk, err := load(ctx, s, stream, domain.Ticket{Version: -1}, domain.EvolveTicket)
 			return tk, tk.Version, err
-		}, func(tk domain.Ticket) ([]domain.Event, error) { return domain.DecideTicketSync(tk, status, handler, at, cc.Actor) }, nil, nil)
+		}, func(tk domain.Ticket) ([]domain.Event, error) {
+			return domain.DecideTicketSync(tk, status, handler, at, cc.Actor)
+		}, nil, nil)
 	if len(events) > 0 {
 		e := events[0].(domain.TicketStatusChanged)
 		st.Status, st.Handler, st.UpdateTime = e.To, e.Handler, e.UpdateTime

@@ -96,6 +96,11 @@ var statusOf = map[string]int{
 	domain.ErrMessageNotFound.Code:        http.StatusNotFound,
 	domain.ErrMessageNotEditable.Code:     http.StatusConflict,
 	domain.ErrMessageInDelivery.Code:      http.StatusConflict,
+	// Contacts, customers, orders and tickets (issue 16).
+	domain.ErrContactMerged.Code:    http.StatusConflict,
+	domain.ErrMergeNotAllowed.Code:  http.StatusConflict,
+	domain.ErrCustomerNotFound.Code: http.StatusNotFound,
+	domain.ErrTicketNotFound.Code:   http.StatusNotFound,
 	// Bots (issue 13).
 	bots.ErrBotNotFound.Code:                http.StatusNotFound,
 	bots.ErrBotNameTaken.Code:               http.StatusConflict,

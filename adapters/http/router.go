@@ -80,6 +80,8 @@ type Deps struct {
 	// Messages edits and retracts outbound messages where they were
 	// delivered (the delivery process manager); nil answers those routes 503.
 	Messages integration.MessageChanger
+	// UnmergeWindow is how long a merge of contacts can be undone (default 72 h).
+	UnmergeWindow time.Duration
 	// AccessTokenTTL is how long an OAuth2 access token lives (default 1h).
 	AccessTokenTTL time.Duration
 	// JWTSecret verifies console user tokens (HS256); empty disables the console.
@@ -198,6 +200,7 @@ func NewRouter(d Deps) *gin.Engine {
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	h.registerOperators(api, console, read, manage)
 	h.registerIntegration(api)
+	h.registerContacts(api)
 	h.registerBots(api, console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	h.registerCredentials(api, console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },

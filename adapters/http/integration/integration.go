@@ -66,6 +66,7 @@ func Register(g *gin.RouterGroup, d Deps) {
 	g.GET("/api/v1/messages/:id", read, d.getMessage)
 	g.PUT("/api/v1/messages/:id", write, d.editMessage)
 	g.DELETE("/api/v1/messages/:id", write, d.retractMessage)
+	d.registerCRM(g)
 }
 
 func ok(c *gin.Context, status int, data any) {
