@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ func (h *handlers) registerContacts(api *gin.RouterGroup) {
 	api.GET("/contacts/:contact_id", read, h.getContact)
 	api.PATCH("/contacts/:contact_id", write, h.patchContact)
 	api.GET("/contacts/:contact_id/threads", read, h.contactThreads)
+	api.GET("/contacts/:contact_id/history", read, h.contactHistory)
 	api.POST("/contacts/:contact_id/merge", write, h.mergeContacts)
 	api.POST("/contacts/:contact_id/unmerge", write, h.unmergeContacts)
 	api.POST("/contacts/:contact_id/link", write, h.linkCustomer)
@@ -270,4 +272,35 @@ func (h *handlers) ambiguousCustomers(c *gin.Context) {
 		return
 	}
 	ok(c, http.StatusOK, gin.H{"customers": list})
+}
+
+// historyEntry is one change of a contact, as its stream records it.
+type historyEntry struct {
+	Type       string       `json:"type"`
+	OccurredAt time.Time    `json:"occurred_at"`
+	Actor      domain.Actor `json:"actor"`
+	Data       any          `json:"data"`
+}
+
+// contactHistory is GET …/contacts/:contact_id/history: every profile
+// change, merge and unmerge of the contact, oldest first, with its actor.
+func (h *handlers) contactHistory(c *gin.Context) {
+	if !h.contactExists(c, c.Param("contact_id")) {
+		return
+	}
+	raw, err := h.Events.ReadStream(c.Request.Context(), domain.ContactStream(c.Param("contact_id")), domain.Forwards, domain.StreamStart, 1000)
+	if err != nil && !errors.Is(err, domain.ErrStreamNotFound) {
+		writeError(c, h.Logger, err)
+		return
+	}
+	out := make([]historyEntry, 0, len(raw))
+	for _, r := range raw {
+		env, err := h.Registry.Decode(r)
+		if err != nil {
+			writeError(c, h.Logger, err)
+			return
+		}
+		out = append(out, historyEntry{Type: env.Type, OccurredAt: env.Metadata.OccurredAt.UTC(), Actor: env.Metadata.Actor, Data: env.Payload})
+	}
+	ok(c, http.StatusOK, gin.H{"history": out})
 }

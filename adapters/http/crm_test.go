@@ -92,6 +92,15 @@ func TestContactsAcrossChannelsAndCRMLinking(t *testing.T) {
 	assert.Equal(t, "C-1", data(r)["customer_id"])
 	assert.Equal(t, []any{map[string]any{"provider": "wecom", "external_id": "wei-li"}}, data(r)["identities"])
 
+	// The profile's history, with its actors.
+	r = e.api("GET", "/contacts/"+wei+"/history", "")
+	require.Equal(t, 200, r.status, string(r.body))
+	hist := data(r)["history"].([]any)
+	require.Len(t, hist, 2, "the agent's change, then the CRM's")
+	assert.Equal(t, "ContactProfileChanged", hist[0].(map[string]any)["type"])
+	assert.Equal(t, "api_key", hist[0].(map[string]any)["actor"].(map[string]any)["kind"])
+	assert.Equal(t, "crm", hist[1].(map[string]any)["data"].(map[string]any)["source"])
+
 	// The thread view shows the contact panel.
 	r = e.api("GET", "/threads/"+wecomThread+"/contact", "")
 	require.Equal(t, 200, r.status, string(r.body))

@@ -56,6 +56,7 @@ type Config struct {
 	AuthFailureBurst     int64
 	TrustedProxies       []string
 	AccessTokenTTL       time.Duration
+	UnmergeWindow        time.Duration
 	// WSOrigins are the browser origins (host patterns) allowed to open
 	// WebSockets besides the server's own host (SOCIALOPS_WS_ORIGINS).
 	WSOrigins []string
@@ -156,6 +157,9 @@ func loadConfig(lookupEnv func(string) (string, bool)) (Config, error) {
 		}
 	}
 	if cfg.TrustedProxies, err = trustedProxiesVar(getenv); err != nil {
+		return cfg, err
+	}
+	if cfg.UnmergeWindow, err = durationVar(getenv, "SOCIALOPS_CONTACT_UNMERGE_WINDOW", 72*time.Hour); err != nil {
 		return cfg, err
 	}
 	if cfg.AccessTokenTTL, err = durationVar(getenv, "SOCIALOPS_OAUTH_TOKEN_TTL", time.Hour); err != nil {

@@ -187,6 +187,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		AuthFailureBurst:      int(cfg.AuthFailureBurst),
 		TrustedProxies:        cfg.TrustedProxies,
 		AccessTokenTTL:        cfg.AccessTokenTTL,
+		UnmergeWindow:         cfg.UnmergeWindow,
 		Messages:              manager,
 		Bots:                  bots,
 		WebhookTolerance:      cfg.WebhookTolerance,
