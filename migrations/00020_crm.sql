@@ -25,8 +25,11 @@ CREATE TABLE contact_profiles (
     updated_at    timestamptz NOT NULL,
     search        text GENERATED ALWAYS AS (lower(name || ' ' || display_name || ' ' || phone || ' ' || email)) STORED
 );
-CREATE INDEX contact_profiles_search ON contact_profiles USING gin (search gin_trgm_ops);
-CREATE INDEX contact_profiles_tags ON contact_profiles USING gin (tags);
+-- One index answers "this instance's contacts whose text contains q" (btree_gin
+-- lets the instance share the trigram index); tags likewise.
+CREATE EXTENSION IF NOT EXISTS btree_gin;
+CREATE INDEX contact_profiles_search ON contact_profiles USING gin (instance_id, search gin_trgm_ops);
+CREATE INDEX contact_profiles_tags ON contact_profiles USING gin (instance_id, tags);
 CREATE INDEX contact_profiles_phone ON contact_profiles (instance_id, phone) WHERE phone <> '';
 CREATE INDEX contact_profiles_email ON contact_profiles (instance_id, email) WHERE email <> '';
 CREATE INDEX contact_profiles_recent ON contact_profiles (instance_id, updated_at DESC, contact_id);

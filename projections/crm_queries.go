@@ -90,22 +90,48 @@ func scanContact(r pgx.Row) (ContactView, error) {
 	return c, nil
 }
 
-// SearchContacts finds an instance's contacts (not merged ones) by name,
-// phone, email (substrings, case-insensitive) or tag, newest first.
+// SearchContacts finds an instance's contacts (not merged ones), newest
+// first: a query with an @ by its email (exact), a phone number by its
+// digits (with or without the country code), any other by a substring of
+// the name, display name, phone or email (case-insensitive) or a tag.
 func SearchContacts(ctx context.Context, q Querier, instanceID, query string, limit int) ([]ContactView, error) {
 	if limit <= 0 || limit > MaxLimit {
 		limit = DefaultLimit
 	}
 	query = strings.TrimSpace(query)
 	where, args := `instance_id = $1 AND merged_into IS NULL`, []any{instanceID}
-	if query != "" {
-		args = append(args, likePattern(query), query)
-		where += ` AND (search LIKE $2 OR $3 = ANY(tags))`
-		if phone := domain.NormalizePhone(query); len(phone) >= 5 {
-			args = append(args, phone)
-			where = `instance_id = $1 AND merged_into IS NULL AND (search LIKE $2 OR $3 = ANY(tags) OR phone = $4)`
+	switch phone := domain.NormalizePhone(query); {
+	case query == "":
+	case strings.Contains(query, "@"):
+		args = append(args, strings.ToLower(query))
+		where += ` AND email = $2`
+	case len(phone) >= 5 && len(phone) >= len(strings.Join(strings.Fields(query), ""))-3:
+		// A phone number, however written: the number itself (an index
+		// lookup), else its digits anywhere in a stored number (written
+		// with a country code, or without).
+		exact, err := searchContacts(ctx, q, where+` AND phone = $2`, append(args, phone), limit)
+		if err != nil || len(exact) > 0 {
+			return exact, err
 		}
+		args = append(args, likePattern(strings.TrimPrefix(phone, "+")))
+		where += ` AND search LIKE $2`
+	default:
+		// Text and tag matches are two index scans, merged here: one OR
+		// would make the database gather every match before sorting.
+		byText, err := searchContacts(ctx, q, where+` AND search LIKE $2`, append(args, likePattern(query)), limit)
+		if err != nil {
+			return nil, err
+		}
+		byTag, err := searchContacts(ctx, q, where+` AND tags @> $2`, append(args, []string{query}), limit)
+		if err != nil {
+			return nil, err
+		}
+		return mergeRecent(byText, byTag, limit), nil
 	}
+	return searchContacts(ctx, q, where, args, limit)
+}
+
+func searchContacts(ctx context.Context, q Querier, where string, args []any, limit int) ([]ContactView, error) {
 	args = append(args, limit)
 	rows, err := q.Query(ctx, `SELECT `+contactColumns+` FROM contact_profiles WHERE `+where+
 		fmt.Sprintf(` ORDER BY updated_at DESC, contact_id LIMIT $%d`, len(args)), args...)
@@ -113,6 +139,25 @@ func SearchContacts(ctx context.Context, q Querier, instanceID, query string, li
 		return nil, fmt.Errorf("search contacts: %w", err)
 	}
 	return collect(rows, func(r pgx.CollectableRow) (ContactView, error) { return scanContact(r) })
+}
+
+// mergeRecent merges two newest-first lists without repeats.
+func mergeRecent(a, b []ContactView, limit int) []ContactView {
+	out := make([]ContactView, 0, limit)
+	seen := map[string]bool{}
+	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
+		var next ContactView
+		if len(b) == 0 || (len(a) > 0 && !a[0].UpdatedAt.Before(b[0].UpdatedAt)) {
+			next, a = a[0], a[1:]
+		} else {
+			next, b = b[0], b[1:]
+		}
+		if !seen[next.ContactID] {
+			seen[next.ContactID] = true
+			out = append(out, next)
+		}
+	}
+	return out
 }
 
 // GetContact reads one contact of an instance.
