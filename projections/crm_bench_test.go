@@ -59,7 +59,9 @@ func BenchmarkContactSearch(b *testing.B) {
 		query func(rnd *rand.Rand, inst int) string
 	}{
 		{"none", func(*rand.Rand, int) string { return "" }},
-		{"name", func(rnd *rand.Rand, _ int) string { return []string{"ann lee 12", "李伟 33", "martin 7"}[rnd.IntN(3)] }},
+		{"name", func(rnd *rand.Rand, _ int) string {
+			return []string{"ann lee 12", "李伟 33", "martin 7"}[rnd.IntN(3)]
+		}},
 		{"phone", func(rnd *rand.Rand, inst int) string {
 			return fmt.Sprintf("+86138%08d", rnd.IntN(benchContacts/100)*100+inst)
 		}},
