@@ -28,10 +28,16 @@ BENCHTIME ?= 3s
 use_db = if [ -z "$${SOCIALOPS_DATABASE_URL:-}" ]; then $(LOCALPG) up; SOCIALOPS_DATABASE_URL=$$($(LOCALPG) url); export SOCIALOPS_DATABASE_URL; fi
 use_test_db = if [ -z "$${SOCIALOPS_TEST_DATABASE_URL:-}" ]; then $(LOCALPG) up; SOCIALOPS_TEST_DATABASE_URL=$$($(LOCALPG) url postgres); export SOCIALOPS_TEST_DATABASE_URL; fi
 
+# The console's secret for run and console-link when none is set: made once
+# under .data/ (git-ignored), so a link printed by one works with the other.
+use_console_secret = if [ -z "$${SOCIALOPS_JWT_SECRET:-}" ]; then mkdir -p .data; [ -s .data/console-secret ] || head -c 36 /dev/urandom | base64 > .data/console-secret; SOCIALOPS_JWT_SECRET=$$(cat .data/console-secret); export SOCIALOPS_JWT_SECRET; fi
+CONSOLE_USER ?= demo
+CONSOLE_PERMISSIONS ?= service:manage
+
 # Go sources as the go tool sees them: no hidden, _-prefixed, testdata or vendor folders.
 go_files = find . \( -name '.?*' -o -name '_*' -o -name testdata -o -name vendor -o -path ./bin \) -prune -o -type f -name '*.go' -print
 
-.PHONY: help run build test vet fmt fmt-check bench soak soak-ha stop-db clean-db
+.PHONY: help run console-link build test vet fmt fmt-check bench soak soak-ha stop-db clean-db
 
 help: ## list the targets
 	@echo "usage: make <target>"
@@ -42,10 +48,18 @@ help: ## list the targets
 	echo "  SOCIALOPS_LOCAL_PG_PORT (local cluster, default 54329), RACE=auto|1|0,"
 	echo "  PKG=$(PKG) (test, bench), BENCH=regexp, BENCHTIME=$(BENCHTIME)"
 
-run: build ## serve on SOCIALOPS_HTTP_ADDR (default 127.0.0.1:8080), with the local Postgres unless SOCIALOPS_DATABASE_URL is set
+run: build ## serve on SOCIALOPS_HTTP_ADDR (default 127.0.0.1:8080), with the local Postgres unless SOCIALOPS_DATABASE_URL is set; the console at /console/
 	@$(use_db)
+	$(use_console_secret)
 	# exec: the server gets Ctrl-C itself and shuts down gracefully.
 	exec $(abspath $(BIN)) serve
+
+console-link: build ## print a one-time sign-in link to the console of `make run` (CONSOLE_USER, default demo, gets an instance `demo` when it has none)
+	@$(use_db)
+	$(use_console_secret)
+	$(BIN) migrate >/dev/null 2>&1 || true
+	if [ "$(CONSOLE_USER)" = demo ]; then $(BIN) instance create --owner demo --alias demo >/dev/null 2>&1 || true; fi
+	$(BIN) console link --user "$(CONSOLE_USER)" --permissions "$(CONSOLE_PERMISSIONS)"
 
 build: ## build ./bin/socialops
 	@$(GO) build -o $(BIN) ./cmd/socialops

@@ -16,6 +16,16 @@ const (
 // SessionStates lists the states in display order.
 var SessionStates = []string{StateAI, StatePending, StateManual, StateClosed}
 
+// ValidSessionState tells whether s is a session state.
+func ValidSessionState(s string) bool {
+	for _, v := range SessionStates {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
 // Reasons a session is queued, reopened, released or closed.
 const (
 	SessionReasonOpened           = "thread_opened"

@@ -30,7 +30,11 @@ type ThreadFilter struct {
 	// OperatorID, when set, keeps the threads whose session that operator
 	// holds (a credential bound to an operator sees only those).
 	OperatorID int64
-	Page       int
+	// SessionState keeps threads whose session is in that state (pending,
+	// manual, ai, closed); Assignee those assigned to that name.
+	SessionState string
+	Assignee     string
+	Page         int
 	Limit      int
 	Cursor     *Cursor
 }
@@ -79,6 +83,10 @@ type ThreadView struct {
 	AISummary          string    `json:"ai_summary"`
 	CreatedAt          time.Time `json:"created_at"`
 	UpdatedAt          time.Time `json:"updated_at"`
+	// The thread's session: its state and the operator holding it (none
+	// for a thread without a session).
+	SessionState      *string `json:"session_state"`
+	SessionOperatorID *int64  `json:"session_operator_id"`
 }
 
 // ThreadPage is one page of the inbox.
@@ -124,6 +132,12 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 	if f.Q != "" {
 		add("search_text LIKE $%d", likePattern(f.Q))
 	}
+	if f.Assignee != "" {
+		add("assignee = $%d", f.Assignee)
+	}
+	if f.SessionState != "" {
+		add("thread_id IN (SELECT s.thread_id FROM sessions s WHERE s.instance_id = $1 AND s.status = $%d)", f.SessionState)
+	}
 	if f.OperatorID != 0 {
 		add("thread_id IN (SELECT s.thread_id FROM sessions s WHERE s.instance_id = $1 AND s.operator_id = $%d)", f.OperatorID)
 	}
@@ -145,9 +159,10 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 	// Page over the index first, then fetch only the rows of the page: a deep
 	// OFFSET then skips index entries instead of whole rows.
 	rows, err := q.Query(ctx, `SELECT t.thread_id, t.subject, t.provider, t.status, t.priority, t.assignee, t.labels, t.last_message_preview,
-			t.last_message_at, t.message_count, t.ai_summary, t.created_at, t.updated_at
+			t.last_message_at, t.message_count, t.ai_summary, t.created_at, t.updated_at, s.status, s.operator_id
 		FROM (SELECT thread_id FROM inbox_threads WHERE `+pageWhere+fmt.Sprintf(` ORDER BY last_message_at DESC, thread_id DESC LIMIT $%d OFFSET $%d`, len(pageArgs)-1, len(pageArgs))+`) p
 		JOIN inbox_threads t USING (thread_id)
+		LEFT JOIN sessions s USING (thread_id)
 		ORDER BY t.last_message_at DESC, t.thread_id DESC`, pageArgs...)
 	if err != nil {
 		return ThreadPage{}, fmt.Errorf("list threads: %w", err)
@@ -171,7 +186,7 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 func scanThreadView(r pgx.CollectableRow) (ThreadView, error) {
 	var t ThreadView
 	err := r.Scan(&t.ThreadID, &t.Subject, &t.Provider, &t.Status, &t.Priority, &t.Assignee, &t.Labels, &t.LastMessagePreview,
-		&t.LastMessageAt, &t.MessageCount, &t.AISummary, &t.CreatedAt, &t.UpdatedAt)
+		&t.LastMessageAt, &t.MessageCount, &t.AISummary, &t.CreatedAt, &t.UpdatedAt, &t.SessionState, &t.SessionOperatorID)
 	t.LastMessageAt, t.CreatedAt, t.UpdatedAt = t.LastMessageAt.UTC(), t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 	return t, err
 }

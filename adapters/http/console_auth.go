@@ -82,15 +82,20 @@ func (h *handlers) userAuth(permission string) gin.HandlerFunc {
 			writeError(c, h.Logger, errConsoleDisabled)
 			return
 		}
-		raw, err := bearerToken(c.GetHeader("Authorization"))
-		if err != nil {
-			unauthorized(c, h, err)
+		claims, ok := h.browserSession(c)
+		if !ok {
 			return
 		}
-		claims, err := h.parseConsoleToken(raw)
-		if err != nil {
-			unauthorized(c, h, err)
-			return
+		if claims == nil {
+			raw, err := bearerToken(c.GetHeader("Authorization"))
+			if err != nil {
+				unauthorized(c, h, err)
+				return
+			}
+			if claims, err = h.parseConsoleToken(raw); err != nil {
+				unauthorized(c, h, err)
+				return
+			}
 		}
 		if !hasPermission(claims.Permissions, permission) {
 			writeError(c, h.Logger, domain.Errorf(errMissingPermission, "this endpoint needs the %s permission", permission))
@@ -121,6 +126,20 @@ func bearerToken(header string) (string, error) {
 		return "", domain.Errorf(errInvalidToken, "malformed Authorization header: expected Bearer <token>")
 	}
 	return token, nil
+}
+
+// VerifyConsoleToken verifies a console token as the API does and returns its
+// user, permissions and expiry (the web console's sign-in with a pasted token).
+func VerifyConsoleToken(secret []byte, raw string, now time.Time) (user string, permissions []string, expires time.Time, err error) {
+	h := &handlers{Deps: Deps{JWTSecret: secret, Now: func() time.Time { return now }}}
+	claims, err := h.parseConsoleToken(raw)
+	if err != nil {
+		return "", nil, time.Time{}, err
+	}
+	if claims.ExpiresAt != nil {
+		expires = claims.ExpiresAt.Time
+	}
+	return claims.Subject, claims.Permissions, expires, nil
 }
 
 // parseConsoleToken verifies a token and says, in a domain error, why it is refused.

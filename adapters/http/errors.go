@@ -64,6 +64,7 @@ var statusOf = map[string]int{
 	errInvalidToken.Code:                   http.StatusUnauthorized,
 	errConsoleDisabled.Code:                http.StatusUnauthorized,
 	errMissingPermission.Code:              http.StatusForbidden,
+	errCSRF.Code:                           http.StatusForbidden,
 	postgres.ErrAccountNotFound.Code:       http.StatusNotFound,
 	domain.ErrAccountNotOwned.Code:         http.StatusUnprocessableEntity,
 	domain.ErrAccountInactive.Code:         http.StatusUnprocessableEntity,

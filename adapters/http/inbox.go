@@ -109,6 +109,19 @@ func threadFilter(c *gin.Context, instanceID string) (projections.ThreadFilter, 
 		}
 		f.Q = v
 	}
+	if v, set := c.GetQuery("session_state"); set {
+		if !domain.ValidSessionState(v) {
+			return f, domain.Errorf(errInvalidParameter, "session_state must be one of %s", strings.Join(domain.SessionStates, ", "))
+		}
+		f.SessionState = v
+	}
+	if v, set := c.GetQuery("assignee"); set {
+		v = strings.TrimSpace(v)
+		if v == "" || utf8.RuneCountInString(v) > 200 || domain.HasControl(v) {
+			return f, domain.Errorf(errInvalidParameter, "assignee must be 1 to 200 characters")
+		}
+		f.Assignee = v
+	}
 	if v, set := c.GetQuery("cursor"); set {
 		cur, err := projections.DecodeCursor(v)
 		if err != nil {

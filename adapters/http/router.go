@@ -92,6 +92,9 @@ type Deps struct {
 	Webhooks *webhooks.Store
 	// Hub serves the WebSocket routes (nil: they answer 503).
 	Hub *realtime.Hub
+	// ConsoleSessions resolves the web console's session cookie (nil: only
+	// bearer tokens authenticate console routes).
+	ConsoleSessions ConsoleSessions
 }
 
 // EventReader reads one stream of the event log.
@@ -202,6 +205,8 @@ func NewRouter(d Deps) *gin.Engine {
 	h.registerIntegration(api)
 	h.registerContacts(api)
 	h.registerBots(api, console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
+		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
+	h.registerConsoleWeb(console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	h.registerCredentials(api, console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })

@@ -17,7 +17,7 @@ import (
 // Client is an authenticated connection request.
 type Client struct {
 	Instance   domain.Instance
-	Protocol   string // ProtocolCS or ProtocolEvents
+	Protocol   string // ProtocolCS, ProtocolEvents or ProtocolConsole
 	OperatorID int64  // the workbench's operator (ProtocolCS)
 	Since      uint64 // resume after this position (when Resume)
 	Resume     bool
@@ -46,8 +46,11 @@ func (c *conn) wants(it *item) bool {
 	if !it.instanceIs(c.inst.ID, c.inst.Alias) {
 		return false
 	}
-	if c.proto == ProtocolEvents {
+	switch c.proto {
+	case ProtocolEvents:
 		return it.Events != nil
+	case ProtocolConsole:
+		return it.Console != nil
 	}
 	if it.CS == nil {
 		return false
@@ -77,8 +80,11 @@ func (c *conn) enqueue(it *item) {
 
 // frame is an item's bytes for this connection's protocol.
 func (c *conn) frame(it *item) []byte {
-	if c.proto == ProtocolEvents {
+	switch c.proto {
+	case ProtocolEvents:
 		return it.Events
+	case ProtocolConsole:
+		return it.Console
 	}
 	return it.CS
 }

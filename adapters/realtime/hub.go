@@ -9,8 +9,10 @@ package realtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -203,13 +205,39 @@ func (h *Hub) describe(ctx context.Context, ev domain.RecordedEvent, live bool) 
 		return item{}, false
 	}
 	var facts threadFacts
-	if id := threadOf(env.Payload); id != "" {
+	id := threadOf(env.Payload)
+	if id == "" {
+		id = anyThreadOf(ev)
+	}
+	if id != "" {
 		facts = h.thread(ctx, id, ev.Position)
 		if live {
 			facts = h.evolveThread(id, facts, env)
 		}
 	}
-	return build(env, facts)
+	it, ok := build(env, facts)
+	if id != "" && facts.InstanceID != "" {
+		if !ok {
+			it, ok = item{Position: ev.Position, InstanceID: facts.InstanceID, InstanceAlias: facts.InstanceAlias, ThreadID: id}, true
+		}
+		it.Console = encode(ConsoleChange{Type: "changed", Position: ev.Position, ThreadID: id, Event: ev.Type})
+	}
+	return it, ok
+}
+
+// anyThreadOf names the thread of any event that says which (a thread_id in
+// its data, or a thread stream): what the console protocol pushes.
+func anyThreadOf(ev domain.RecordedEvent) string {
+	if strings.HasPrefix(ev.StreamID, "thread-") {
+		return strings.TrimPrefix(ev.StreamID, "thread-")
+	}
+	var probe struct {
+		ThreadID string `json:"thread_id"`
+	}
+	if json.Unmarshal(ev.Data, &probe) == nil && strings.HasPrefix(probe.ThreadID, "soth_") {
+		return probe.ThreadID
+	}
+	return ""
 }
 
 // thread returns what the hub knows of a thread, reading its stream once
@@ -241,6 +269,11 @@ func (h *Hub) thread(ctx context.Context, id string, upTo uint64) threadFacts {
 	f = threadFacts{InstanceID: t.InstanceID, InstanceAlias: t.InstanceAlias, CustomerID: t.ContactID, Provider: t.Provider}
 	if t.SessionStatus() == domain.StateManual {
 		f.Holder = t.SessionOperator
+	}
+	if f.InstanceID == "" {
+		// No such thread yet (an event naming it came first, such as the
+		// claim of its first inbound event): nothing to keep.
+		return f
 	}
 	h.threadsMu.Lock()
 	if len(h.threads) > 100_000 {

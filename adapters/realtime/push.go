@@ -15,7 +15,21 @@ const (
 	ProtocolCS = "cs"
 	// ProtocolEvents is seed 002's protocol (/ws): message and event frames.
 	ProtocolEvents = "events"
+	// ProtocolConsole is the web console's protocol: a "changed" frame for
+	// every event of a thread of the instance, so the page refetches what it
+	// shows (at that position) instead of mirroring every event's shape.
+	ProtocolConsole = "console"
 )
+
+// ConsoleChange is the console protocol's frame: the thread an event changed,
+// the event's type and its log position (send it as X-SocialOps-Position to
+// read the change).
+type ConsoleChange struct {
+	Type     string `json:"type"` // "changed"
+	Position uint64 `json:"position"`
+	ThreadID string `json:"thread_id"`
+	Event    string `json:"event"`
+}
 
 // Seed-003 push types.
 const (
@@ -108,6 +122,7 @@ type item struct {
 	Broadcast bool
 	CS        []byte // seed-003 frame, nil when the event has none
 	Events    []byte // seed-002 frame, nil when the event has none
+	Console   []byte // console frame, nil when the event concerns no thread
 }
 
 func (it *item) instanceIs(id, alias string) bool {

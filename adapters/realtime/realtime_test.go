@@ -449,3 +449,31 @@ func TestServerTimeoutsDoNotEndSockets(t *testing.T) {
 	p := e.append("soth_a", domain.InboundMessageReceived{ThreadID: "soth_a", MessageID: "m", Text: "late"})
 	assert.Equal(t, float64(p), read(t, c)["position"])
 }
+
+// TestConsoleProtocol: the web console's socket gets a "changed" frame for
+// every event of a thread of its instance (opened, messages, notes, status
+// changes, deliveries) and nothing of another instance's threads.
+func TestConsoleProtocol(t *testing.T) {
+	e := newEnv(t)
+	_, srv := e.server(realtime.Options{})
+	c := dial(t, srv, "proto=console")
+	defer c.CloseNow()
+	assert.Equal(t, "connected", read(t, c)["type"])
+
+	e.append("soth_other", domain.ThreadOpened{ThreadID: "soth_other", InstanceID: "soins_other", OwnerID: "u2", InstanceAlias: "other",
+		Provider: "generic-webhook", ExternalThreadID: "x", Subject: "s", Status: "open", Priority: "normal"})
+	p1 := e.append("soth_c", domain.ThreadOpened{ThreadID: "soth_c", InstanceID: inst.ID, OwnerID: inst.OwnerID, InstanceAlias: inst.Alias,
+		Provider: "generic-webhook", ExternalThreadID: "x-c", Subject: "s", Status: "open", Priority: "normal", ContactID: "socus_1"})
+	p2 := e.append("soth_c", domain.NoteAdded{ThreadID: "soth_c", MessageID: "somsg_n", Text: "note", AuthorID: "u"})
+	p3 := e.append("soth_c", domain.ThreadPriorityChanged{ThreadID: "soth_c", From: "normal", To: "urgent"})
+	for _, want := range []struct {
+		pos   uint64
+		event string
+	}{{p1, "ThreadOpened"}, {p2, "NoteAdded"}, {p3, "ThreadPriorityChanged"}} {
+		m := read(t, c)
+		assert.Equal(t, "changed", m["type"], m["_raw"])
+		assert.Equal(t, float64(want.pos), m["position"])
+		assert.Equal(t, "soth_c", m["thread_id"])
+		assert.Equal(t, want.event, m["event"])
+	}
+}

@@ -30,6 +30,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// JWTSecret verifies console user tokens; empty disables the console.
 	JWTSecret []byte
+	// ConsoleSessionTTL is how long a web console sign-in lasts.
+	ConsoleSessionTTL time.Duration
+	// PublicURL is where browsers reach this server (sign-in links).
+	PublicURL string
 	// EncryptionKey (32 bytes) encrypts connected accounts' tokens; nil when unset.
 	EncryptionKey []byte
 	// Reply delivery.
@@ -136,6 +140,9 @@ func loadConfig(lookupEnv func(string) (string, bool)) (Config, error) {
 	if cfg.JWTSecret, err = jwtSecretVar(getenv); err != nil {
 		return cfg, err
 	}
+	if cfg.ConsoleSessionTTL, err = durationVar(getenv, "SOCIALOPS_CONSOLE_SESSION_TTL", 12*time.Hour); err != nil {
+		return cfg, err
+	}
 	if cfg.RequestTimeout, err = durationVar(getenv, "SOCIALOPS_REQUEST_TIMEOUT", 10*time.Second); err != nil {
 		return cfg, err
 	}
@@ -202,8 +209,21 @@ func loadTokenConfig(lookupEnv func(string) (string, bool)) (Config, error) {
 		}
 	}
 	var err error
-	cfg.JWTSecret, err = jwtSecretVar(getenv)
-	return cfg, err
+	if cfg.JWTSecret, err = jwtSecretVar(getenv); err != nil {
+		return cfg, err
+	}
+	cfg.PublicURL = strings.TrimSpace(getenv("SOCIALOPS_PUBLIC_URL"))
+	if cfg.PublicURL == "" {
+		addr := strings.TrimSpace(getenv("SOCIALOPS_HTTP_ADDR"))
+		if addr == "" {
+			addr = "127.0.0.1:8080"
+		}
+		if strings.HasPrefix(addr, ":") || strings.HasPrefix(addr, "0.0.0.0:") {
+			addr = "127.0.0.1:" + addr[strings.LastIndex(addr, ":")+1:]
+		}
+		cfg.PublicURL = "http://" + addr
+	}
+	return cfg, nil
 }
 
 // jwtSecretVar reads SOCIALOPS_JWT_SECRET: optional, at least 32 bytes when

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/socialops/socialops/adapters/console"
 	httpapi "github.com/socialops/socialops/adapters/http"
 	"github.com/socialops/socialops/adapters/postgres"
 )
@@ -23,6 +24,41 @@ const (
 	// maxTokenFileBytes bounds the bot token file read by account create.
 	maxTokenFileBytes = 4 << 10
 )
+
+// consoleCmd runs `console link`: it prints a one-time sign-in link to the
+// web console (valid 10 minutes) under SOCIALOPS_PUBLIC_URL.
+func consoleCmd(cfg Config, args []string, stdout io.Writer) error {
+	if len(args) < 2 || args[1] != "link" {
+		return &usageError{"console needs the sub-command link"}
+	}
+	fs := flag.NewFlagSet("console link", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	user := fs.String("user", "", "user (owner) id")
+	perms := fs.String("permissions", "", "comma-separated permissions")
+	baseURL := fs.String("base-url", cfg.PublicURL, "where browsers reach the server")
+	if err := fs.Parse(args[2:]); err != nil {
+		return &usageError{fmt.Sprintf("console link: %v", err)}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Sprintf("console link: unexpected argument %q", fs.Arg(0))}
+	}
+	if strings.TrimSpace(*user) == "" || strings.TrimSpace(*perms) == "" {
+		return &usageError{"console link needs --user and --permissions"}
+	}
+	if len(cfg.JWTSecret) == 0 {
+		return errors.New("console link needs SOCIALOPS_JWT_SECRET (at least 32 bytes), the secret the server signs console sessions with")
+	}
+	permissions, err := parsePermissions(*perms)
+	if err != nil {
+		return err
+	}
+	link, err := console.MintLink(cfg.JWTSecret, *baseURL, strings.TrimSpace(*user), permissions, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, link)
+	return nil
+}
 
 // tokenCmd runs `token mint`: it prints only the signed console token.
 func tokenCmd(cfg Config, args []string, stdout io.Writer) error {

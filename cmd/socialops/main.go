@@ -77,6 +77,10 @@ commands:
                                           mint a console JWT (service:read, service:manage;
                                           ttl default 1h, at most 720h); prints it; needs
                                           SOCIALOPS_JWT_SECRET, no database
+  console link --user ID --permissions P [--base-url URL]
+                                          print a one-time sign-in link to the web console
+                                          (valid 10 min; base default SOCIALOPS_PUBLIC_URL,
+                                          else http://SOCIALOPS_HTTP_ADDR); no database
   account create --owner ID --provider telegram-bot --token-file F
                                           store a bot token (read from F) encrypted with
                                           SOCIALOPS_ENCRYPTION_KEY; prints the account id
@@ -124,7 +128,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return doctor(ctx, args[1:], lookupEnv, stdout, stderr)
 	}
 	load := loadConfig
-	if args[0] == "token" {
+	if args[0] == "token" || args[0] == "console" {
 		load = loadTokenConfig // token mint needs no database
 	}
 	cfg, err := load(lookupEnv)
@@ -151,6 +155,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		cmdErr = credentialCmd(ctx, cfg, logger, args, stdout)
 	case "token":
 		cmdErr = tokenCmd(cfg, args, stdout)
+	case "console":
+		cmdErr = consoleCmd(cfg, args, stdout)
 	case "account":
 		cmdErr = accountCmd(ctx, cfg, logger, args, stdout)
 	case "webhook":

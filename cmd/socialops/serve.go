@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/socialops/socialops/adapters/console"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/socialops/socialops/adapters/deliveryworker"
@@ -168,6 +170,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}()
 
+	// The web console (adapters/console) needs the console secret.
+	var ui *console.Console
+	var uiSessions httpapi.ConsoleSessions
+	if len(cfg.JWTSecret) > 0 {
+		ui = console.New(console.Deps{Pool: a.pool, Secret: cfg.JWTSecret, Logger: logger, SessionTTL: cfg.ConsoleSessionTTL})
+		uiSessions = ui.Sessions()
+	}
 	router := httpapi.NewRouter(httpapi.Deps{
 		Logger:                logger,
 		Database:              poolPinger{a.pool},
@@ -198,7 +207,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Metrics:               sm.requests(),
 		Webhooks:              hooks,
 		Hub:                   hub,
+		ConsoleSessions:       uiSessions,
 	})
+	if ui != nil {
+		ui.Register(router)
+	}
 	srv := &http.Server{
 		Handler:           router,
 		ReadHeaderTimeout: 5 * time.Second,
