@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -99,7 +100,12 @@ func newHarnessWith(t *testing.T, pool *pgxpool.Pool, tweak func(*httpapi.Deps))
 	if tweak != nil {
 		tweak(&deps)
 	}
-	h.srv = httptest.NewServer(httpapi.NewRouter(deps))
+	router := httpapi.NewRouter(deps)
+	// The web console's pages, when a test gives it (console_web_test.go).
+	if ui, ok := deps.ConsoleSessions.(interface{ Register(*gin.Engine) }); ok {
+		ui.Register(router)
+	}
+	h.srv = httptest.NewServer(router)
 	t.Cleanup(h.srv.Close)
 	return h
 }
