@@ -35,8 +35,8 @@ type ThreadFilter struct {
 	SessionState string
 	Assignee     string
 	Page         int
-	Limit      int
-	Cursor     *Cursor
+	Limit        int
+	Cursor       *Cursor
 }
 
 // Cursor is a keyset position in the inbox order (latest activity first).

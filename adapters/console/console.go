@@ -138,10 +138,10 @@ func (c *Console) render(ctx *gin.Context, status int, page string, data map[str
 // signinText holds the sign-in page's words in each language.
 var signinText = map[string]map[string]string{
 	"en": {"title": "Sign in to SocialOps", "paste": "Paste a console token", "button": "Sign in",
-		"hint": "Or open a one-time link from: socialops console link --user ID --permissions service:manage",
+		"hint":      "Or open a one-time link from: socialops console link --user ID --permissions service:manage",
 		"link_used": "This sign-in link was used already: ask for a new one.", "other": "Use the other language"},
 	"zh": {"title": "登录 SocialOps 控制台", "paste": "粘贴控制台令牌", "button": "登录",
-		"hint": "或打开一次性登录链接:socialops console link --user ID --permissions service:manage",
+		"hint":      "或打开一次性登录链接:socialops console link --user ID --permissions service:manage",
 		"link_used": "此登录链接已被使用,请重新生成。", "other": "Use the other language"},
 }
 
