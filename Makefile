@@ -89,8 +89,25 @@ test: vet fmt-check ## go vet, gofmt check, then go test -race on every package 
 			race=
 		fi
 	fi
+	# The console's browser tests drive Debian's chromium: install it when missing.
+	if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && command -v apt-get >/dev/null; then
+		sudo=""
+		if [ "$$(id -u)" -ne 0 ]; then sudo -n true 2>/dev/null && sudo="sudo -n" || sudo=none; fi
+		if [ "$$sudo" != none ]; then
+			echo "make: the console's browser tests need Chromium; installing Debian's chromium" >&2
+			$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+			$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+		fi
+	fi
+	if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then
+		export SOCIALOPS_REQUIRE_BROWSER=1
+	else
+		echo "make: WARNING: no Chromium (apt-get install chromium), so the console's browser tests are skipped" >&2
+	fi
+	# Screenshots of the browser tests are kept under .test-output/_artifacts/.
+	mkdir -p .test-output
 	echo "==> go test $$race -count=1 -timeout 9m $(PKG)"
-	$(GO) test $$race -count=1 -timeout 9m $(PKG)
+	$(GO) test $$race -count=1 -timeout 9m -artifacts -outputdir "$(CURDIR)/.test-output" $(PKG)
 
 vet: ## go vet ./...
 	@echo "==> go vet ./..."
