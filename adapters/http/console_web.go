@@ -72,6 +72,7 @@ func (h *handlers) registerConsoleWeb(console *gin.RouterGroup, read, manage fun
 	console.GET("/:alias/ws", read(h.consoleSocket)...)
 	console.POST("/:alias/threads/:thread_id/accept", manage(h.consoleAccept)...)
 	console.POST("/:alias/threads/:thread_id/close", manage(h.consoleClose)...)
+	console.GET("/:alias/threads/:thread_id/contact", read(h.threadContact)...)
 }
 
 // consoleSocket serves GET /console/socialops/:alias/ws: a "changed" frame

@@ -367,10 +367,36 @@
     }
     const parts = [header, controls];
     if (th && th.ai_summary) parts.push(el('aside', { class: 'summary', id: 'ai-summary' }, el('strong', {}, t('summary') + ': '), th.ai_summary));
-    parts.push(el('ul', { id: 'messages', class: 'messages' }));
+    parts.push(el('div', { class: 'thread-body' }, el('ul', { id: 'messages', class: 'messages' }), el('aside', { id: 'contact-panel', class: 'contact-panel' })));
     if (manage) parts.push(composer());
     pane.replaceChildren(...parts);
     drawMessages();
+    drawContact();
+  }
+
+  // The contact panel: who writes, across channels, with their orders and tickets.
+  async function drawContact() {
+    const id = state.selected;
+    let p;
+    try {
+      ({ data: p } = await api('GET', base() + '/threads/' + encodeURIComponent(id) + '/contact'));
+    } catch (_) {
+      return; // a thread without a contact keeps the panel empty
+    }
+    const box = document.getElementById('contact-panel');
+    if (!box || id !== state.selected) return;
+    const row = (k, v) => (v ? el('div', { class: 'kv' }, el('span', { class: 'muted' }, t(k)), ' ', v) : null);
+    box.replaceChildren(
+      el('h3', {}, t('contact')),
+      el('strong', { id: 'contact-name' }, p.name || p.display_name || p.contact_id),
+      row('phone', p.phone), row('email', p.email), row('level', p.level),
+      p.tags && p.tags.length ? el('div', { class: 'row badges' }, p.tags.map((x) => badge('label', 'x', x))) : null,
+      (p.identities || []).length ? el('div', { class: 'kv' }, el('span', { class: 'muted' }, t('channels_seen')), ' ',
+        p.identities.map((i) => i.provider).join(', ')) : null,
+      (p.orders || []).length ? [el('h4', {}, t('orders')), el('ul', { class: 'mini' }, p.orders.slice(0, 5).map((o) =>
+        el('li', {}, o.order_id + ' · ' + o.amount + ' ' + o.currency + ' · ' + o.status)))] : null,
+      (p.tickets || []).length ? [el('h4', {}, t('tickets')), el('ul', { class: 'mini' }, p.tickets.slice(0, 5).map((k) =>
+        el('li', {}, (k.title || k.ticket_id) + ' · ' + k.status)))] : null);
   }
 
   function operatorName(id) {

@@ -34,6 +34,7 @@ window.SOCIALOPS_I18N = {
     balance: 'Balance', amount: 'Amount (USD)', reason: 'Reason', thread: 'Thread',
     from: 'From', to: 'To', show: 'Show', chart_frt: 'First response time, average per day', chart_volume: 'Conversations by channel',
     minutes: 'min', totals: 'Totals', reports_unavailable: 'Reports are unavailable',
+    contact: 'Contact', phone: 'Phone', email: 'Email', level: 'Level', channels_seen: 'Seen on', orders: 'Orders', tickets: 'Tickets',
   },
   zh: {
     instance: '实例', tab_inbox: '收件箱', tab_channels: '渠道', tab_operators: '客服', tab_bots: '机器人',
@@ -66,5 +67,6 @@ window.SOCIALOPS_I18N = {
     balance: '余额', amount: '金额(美元)', reason: '原因', thread: '会话',
     from: '开始', to: '结束', show: '查看', chart_frt: '首次响应时间(每日平均)', chart_volume: '各渠道会话量',
     minutes: '分钟', totals: '合计', reports_unavailable: '报表暂不可用',
+    contact: '联系人', phone: '电话', email: '邮箱', level: '等级', channels_seen: '渠道', orders: '订单', tickets: '工单',
   },
 };
