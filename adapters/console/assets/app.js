@@ -386,7 +386,7 @@
     const box = document.getElementById('contact-panel');
     if (!box || id !== state.selected) return;
     const row = (k, v) => (v ? el('div', { class: 'kv' }, el('span', { class: 'muted' }, t(k)), ' ', v) : null);
-    box.replaceChildren(
+    box.replaceChildren(...[
       el('h3', {}, t('contact')),
       el('strong', { id: 'contact-name' }, p.name || p.display_name || p.contact_id),
       row('phone', p.phone), row('email', p.email), row('level', p.level),
@@ -396,7 +396,8 @@
       (p.orders || []).length ? [el('h4', {}, t('orders')), el('ul', { class: 'mini' }, p.orders.slice(0, 5).map((o) =>
         el('li', {}, o.order_id + ' · ' + o.amount + ' ' + o.currency + ' · ' + o.status)))] : null,
       (p.tickets || []).length ? [el('h4', {}, t('tickets')), el('ul', { class: 'mini' }, p.tickets.slice(0, 5).map((k) =>
-        el('li', {}, (k.title || k.ticket_id) + ' · ' + k.status)))] : null);
+        el('li', {}, (k.title || k.ticket_id) + ' · ' + k.status)))] : null,
+    ].flat().filter(Boolean));
   }
 
   function operatorName(id) {
