@@ -224,3 +224,38 @@ func TestConsoleAcceptAndCloseAndSessionFilters(t *testing.T) {
 	assert.Equal(t, 200, r.status)
 	assert.Equal(t, head, h.head())
 }
+
+func TestConsoleOverview(t *testing.T) {
+	h := newConsoleHarness(t)
+	h.instance("alice", "support")
+	key := h.key("alice", "socialops:write", "socialops:read")
+	read := h.token("alice", "service:read")
+	thread, _ := h.openThread("support", key, "evt_overview_1")
+	h.openThread("support", key, "evt_overview_2")
+	r := h.console("POST", "/support/threads/"+thread+"/notes", h.token("alice", "service:manage"), `{"text":"a note is no reply"}`)
+	require.Equal(t, 201, r.status)
+	r = h.console("POST", "/support/threads/"+thread+"/replies", h.token("alice", "service:manage"), `{"text":"on it"}`)
+	require.Equal(t, 201, r.status, string(r.body))
+	h.settle()
+
+	today := time.Now().UTC().Format(time.DateOnly)
+	r = h.console("GET", "/support/overview?start_date="+today+"&end_date="+today, read, "")
+	require.Equal(t, 200, r.status, string(r.body))
+	rows := data(r)["rows"].([]any)
+	require.Len(t, rows, 1)
+	row := rows[0].(map[string]any)
+	assert.Equal(t, today, row["key"])
+	assert.Equal(t, float64(2), row["conversations_created"])
+	assert.Equal(t, float64(1), row["first_responses"], "the note is not a response")
+	r = h.console("GET", "/support/overview?start_date="+today+"&end_date="+today+"&by=channel", read, "")
+	require.Equal(t, 200, r.status)
+	assert.Equal(t, "generic-webhook", data(r)["rows"].([]any)[0].(map[string]any)["key"])
+
+	for _, q := range []string{"", "?start_date=2026-01-01", "?start_date=2026-13-01&end_date=2026-12-01",
+		"?start_date=2026-02-01&end_date=2026-01-01", "?start_date=2025-01-01&end_date=2026-01-01",
+		"?start_date=2026-01-01&end_date=2026-01-02&by=agent"} {
+		r = h.console("GET", "/support/overview"+q, read, "")
+		assert.Equal(t, 400, r.status, q)
+		assert.Equal(t, "invalid_parameter", r.errorCode(), q)
+	}
+}

@@ -304,6 +304,12 @@ func TestConsoleInABrowser(t *testing.T) {
 	waitFor(t, ctx, "the ledger", `document.querySelectorAll('#ledger-table tbody tr').length >= 2`)
 	screenshot(t, ctx, "billing")
 
+	// Reports: charts of first response time and volume by channel.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#tab-reports"))))
+	waitFor(t, ctx, "the charts", `document.querySelectorAll('#chart-volume rect').length === 2 && document.querySelectorAll('#chart-frt circle').length === 1`)
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById('report-totals').textContent`), "Conversations: 3 · Answered: 1")
+	screenshot(t, ctx, "reports")
+
 	// Switch to Chinese and back: the words change, the page stays.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#lang-toggle"))))
 	waitFor(t, ctx, "the Chinese tabs", `document.getElementById('tab-inbox').textContent === '收件箱' && document.documentElement.lang === 'zh'`)

@@ -680,14 +680,18 @@
     const box = document.getElementById('charts');
     box.replaceChildren(el('p', { class: 'muted' }, t('loading')));
     try {
-      const q = (type, dims) => api('GET', base() + '/reports?' + new URLSearchParams({ type, start_date: start, end_date: end, dimensions: dims }).toString());
-      const [{ data: byDay }, { data: byChannel }] = await Promise.all([q('conversation', 'day'), q('conversation', 'channel')]);
+      const q = (by) => api('GET', base() + '/overview?' + new URLSearchParams({ start_date: start, end_date: end, by }).toString());
+      const [{ data: byDay }, { data: byChannel }] = await Promise.all([q('day'), q('channel')]);
+      const total = byDay.rows.reduce((n, r) => n + r.conversations_created, 0);
+      const answered = byDay.rows.reduce((n, r) => n + r.first_responses, 0);
+      const waited = byDay.rows.reduce((n, r) => n + r.first_response_avg_seconds * r.first_responses, 0);
       box.replaceChildren(
-        el('figure', { id: 'chart-frt' }, el('figcaption', {}, t('chart_frt')),
-          lineChart(byDay.series.map((s) => ({ x: s.dimension.day, y: (s.metrics.first_response_avg_seconds || 0) / 60 })), t('minutes'))),
+        el('p', { id: 'report-totals' }, t('conversations') + ': ' + total + ' · ' + t('answered') + ': ' + answered +
+          ' · ' + t('chart_frt') + ': ' + (answered ? (waited / answered / 60).toFixed(1) + ' ' + t('minutes') : '—')),
+        el('figure', { id: 'chart-frt' }, el('figcaption', {}, t('chart_frt_daily')),
+          lineChart(byDay.rows.filter((r) => r.first_responses).map((r) => ({ x: r.key, y: r.first_response_avg_seconds / 60 })), t('minutes'))),
         el('figure', { id: 'chart-volume' }, el('figcaption', {}, t('chart_volume')),
-          barChart(byChannel.series.map((s) => ({ x: s.dimension.channel, y: s.metrics.conversations_created || 0 })))),
-        el('p', { class: 'muted' }, t('totals') + ': ' + Object.entries(byDay.totals || {}).map(([k, v]) => k + ' ' + (typeof v === 'number' ? Math.round(v * 10) / 10 : v)).join(' · ')));
+          barChart(byChannel.rows.map((r) => ({ x: r.key, y: r.conversations_created })))));
     } catch (err) {
       box.replaceChildren(el('p', { class: 'error' }, t('reports_unavailable') + ' (' + err.message + ')'));
     }
@@ -697,7 +701,7 @@
   function svg(tag, attrs, ...children) {
     const n = document.createElementNS(SVGNS, tag);
     for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, String(v));
-    for (const c of children.flat()) if (c != null) n.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    for (const c of children.flat(Infinity)) if (c != null) n.append(c instanceof Node ? c : document.createTextNode(String(c)));
     return n;
   }
 
