@@ -266,6 +266,15 @@ func TestConsoleInABrowser(t *testing.T) {
 	waitFor(t, ctx, "the reply", `[...document.querySelectorAll('#messages .msg-outbound .msg-text')].some(e => e.textContent === 'Your parcel arrives tomorrow.')`)
 	waitFor(t, ctx, "the delivery turning completed, live", `!!document.querySelector('#messages .msg-outbound .delivery-status[data-status="completed"]')`)
 	assert.Contains(t, r.bot.sent(), "Your parcel arrives tomorrow.", "the Bot API stand-in received the reply")
+
+	// A live change while someone types keeps their draft and focus.
+	require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#composer"), "a draft in progress")))
+	r.telegram(5002, "Any news?")
+	waitFor(t, ctx, "the customer's new message, live", `[...document.querySelectorAll('#messages .msg-inbound .msg-text')].some(e => e.textContent === 'Any news?')`)
+	time.Sleep(300 * time.Millisecond) // the thread's head is redrawn after its messages
+	assert.Equal(t, "a draft in progress", eval[string](t, ctx, `document.getElementById('composer').value`))
+	assert.Equal(t, "composer", eval[string](t, ctx, `document.activeElement.id`))
+	eval[bool](t, ctx, `(() => { document.getElementById('composer').value = ''; return true })()`)
 	assert.NotContains(t, strings.Join(r.bot.sent(), "\n"), "courier", "a note is never sent")
 
 	// Change priority.
@@ -337,4 +346,61 @@ func TestConsoleInABrowser(t *testing.T) {
 	assert.Equal(t, float64(403), refused["status"])
 	assert.Equal(t, "missing_permission", refused["body"].(map[string]any)["error"].(map[string]any)["code"])
 	screenshot(t, ctx, "read-only")
+}
+
+// TestConsoleScrollKeysAndSessions: the list loads the next page as it is
+// scrolled, the keyboard moves and opens, the assignee filter, and an
+// operator accepts and closes a session from the thread.
+func TestConsoleScrollKeysAndSessions(t *testing.T) {
+	r := newConsoleRig(t)
+	var last string
+	for i := 0; i < 35; i++ {
+		last = r.generic(fmt.Sprintf("evt_page_%d", i), fmt.Sprintf("page_%d", i), fmt.Sprintf("Alert %02d", i), "cpu high")
+	}
+	st, body := r.call("POST", "/console/socialops/support/operators", "Bearer "+r.token, `{"name":"Mei"}`)
+	require.Equal(t, 201, st, body)
+	var created struct {
+		Data struct {
+			Operator struct {
+				ID int64 `json:"id"`
+			} `json:"operator"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &created))
+	mei := fmt.Sprint(created.Data.Operator.ID)
+	st, body = r.call("PATCH", "/console/socialops/support/threads/"+last, "Bearer "+r.token, `{"assignee":"`+mei+`"}`)
+	require.Equal(t, 200, st, body)
+	ctx := browser(t)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(r.link("service:manage"))))
+	waitFor(t, ctx, "the first page", `document.querySelectorAll('#thread-list .thread-item').length === 30`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.ScrollIntoView(chromedp.CSS("#list-sentinel"))))
+	waitFor(t, ctx, "the next page", `document.querySelectorAll('#thread-list .thread-item').length === 35`)
+	assert.Equal(t, 35, eval[int](t, ctx, `new Set([...document.querySelectorAll('#thread-list .thread-item')].map(e => e.dataset.threadId)).size`), "no thread twice")
+
+	// j, j, k, Enter opens the second thread.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#thread-total")), chromedp.KeyEvent("j"), chromedp.KeyEvent("j"),
+		chromedp.KeyEvent("j"), chromedp.KeyEvent("k"), chromedp.KeyEvent(kb.Enter)))
+	second := eval[string](t, ctx, `document.querySelectorAll('#thread-list .thread-item')[1].dataset.threadId`)
+	waitFor(t, ctx, "the second thread open", fmt.Sprintf(`!!document.querySelector('[data-thread-id=%q].selected') && !!document.getElementById('thread-subject')`, second))
+
+	// The assignee filter.
+	waitFor(t, ctx, "the operators in the filter", `document.querySelectorAll('#filter-assignee option').length === 2`)
+	require.NoError(t, chromedp.Do(ctx, choose("#filter-assignee", mei)))
+	waitFor(t, ctx, "the assignee's threads", fmt.Sprintf(`document.querySelectorAll('#thread-list .thread-item').length === 1 && !!document.querySelector('[data-thread-id=%q]')`, last))
+
+	// Assigning made the session Mei's: it shows so.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-thread-id=%q]`, last)))))
+	waitFor(t, ctx, "Mei's session", `document.getElementById('session-controls').textContent.includes('Mei') && document.getElementById('assignee-select').value === '`+mei+`'`)
+
+	// Accept a waiting session as Mei, then close it.
+	require.NoError(t, chromedp.Do(ctx, choose("#filter-assignee", "")))
+	waitFor(t, ctx, "every thread", fmt.Sprintf(`!!document.querySelector('[data-thread-id=%q]')`, second))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-thread-id=%q]`, second)))))
+	last = second
+	waitFor(t, ctx, "the accept control", `!!document.getElementById('accept-btn') && document.querySelectorAll('#accept-operator option').length === 1`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#accept-btn"))))
+	waitFor(t, ctx, "the session with Mei", `document.getElementById('session-controls').textContent.includes('Mei') && !document.getElementById('accept-btn')`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#close-btn"))))
+	waitFor(t, ctx, "the closed session", fmt.Sprintf(`!!document.querySelector('[data-thread-id=%q] .session-closed') && !document.getElementById('close-btn')`, last))
+	screenshot(t, ctx, "session-closed")
 }

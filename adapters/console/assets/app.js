@@ -45,7 +45,7 @@
 
   const state = {
     session: null, instances: [], alias: null, view: 'inbox',
-    filters: { status: '', priority: '', provider: '', session_state: '', q: '' },
+    filters: { status: '', priority: '', provider: '', session_state: '', assignee: '', q: '' },
     threads: [], nextCursor: '', hasMore: false, loading: false, active: -1,
     selected: null, messages: [], operators: [], mode: 'reply',
     ws: null, wsPosition: 0, wsRetry: 0, pending: null,
@@ -177,6 +177,11 @@
           filter('filter-priority', 'priority', PRIORITIES, (v) => t('priority_' + v)),
           filter('filter-provider', 'provider', PROVIDERS),
           filter('filter-session', 'session_state', SESSION_STATES, (v) => t('session_' + v)),
+          el('select', {
+            id: 'filter-assignee', 'aria-label': t('filter_assignee'),
+            onchange: (e) => { f.assignee = e.target.value; reloadThreads(); },
+          }, el('option', { value: '' }, t('filter_assignee') + ': ' + t('all')),
+          state.operators.map((o) => el('option', { value: String(o.id), selected: String(o.id) === f.assignee }, o.name))),
           el('input', {
             id: 'filter-q', type: 'search', placeholder: t('search'), value: f.q, maxlength: 200,
             oninput: (e) => { clearTimeout(searchTimer); searchTimer = setTimeout(() => { f.q = e.target.value.trim(); reloadThreads(); }, 250); },
@@ -190,6 +195,13 @@
       if (entries.some((e) => e.isIntersecting) && state.hasMore && !state.loading) loadThreads(false);
     }).observe(sentinel);
     if (state.threads.length) { drawThreads(); if (state.selected) drawThread(); } else reloadThreads();
+    if (!state.operators.length) {
+      loadOperators().then(() => {
+        const sel = document.getElementById('filter-assignee');
+        if (sel) sel.append(...state.operators.map((o) => el('option', { value: String(o.id) }, o.name)));
+        if (state.selected) drawThread();
+      });
+    }
   }
 
   function threadQuery(cursor) {
@@ -253,7 +265,7 @@
       badge('status', th.status, t('status_' + th.status)),
       badge('priority', th.priority, t('priority_' + th.priority)),
       th.session_state ? badge('session', th.session_state, t('session_' + th.session_state)) : null,
-      th.assignee ? el('span', { class: 'assignee' }, '→ ' + th.assignee) : null),
+      th.assignee ? el('span', { class: 'assignee' }, '→ ' + assigneeName(th.assignee)) : null),
     el('div', { class: 'preview' }, th.last_message_preview))));
     if (!state.threads.length && !state.loading) list.append(el('li', { class: 'empty', id: 'no-threads' }, t('no_threads')));
   }
@@ -287,7 +299,6 @@
     drawThreads();
     drawThread();
     await loadMessages();
-    if (canManage() && !state.operators.length) loadOperators().then(drawThread);
   }
 
   async function loadOperators() {
@@ -329,7 +340,7 @@
     const pane = document.getElementById('thread-pane');
     if (!pane) return;
     const th = selectedThread();
-    if (!state.selected) { pane.replaceChildren(el('p', { class: 'empty' }, t('pick_thread'))); return; }
+    if (!state.selected) { delete pane.dataset.threadId; pane.replaceChildren(el('p', { class: 'empty' }, t('pick_thread'))); return; }
     if (th) state.openThread = th;
     const manage = canManage();
     const header = el('div', { class: 'thread-head' },
@@ -343,12 +354,10 @@
           options(STATUSES, th.status, (v) => t('status_' + v)))),
         el('label', {}, t('priority') + ' ', el('select', { id: 'priority-select', onchange: (e) => patchThread({ priority: e.target.value }) },
           options(PRIORITIES, th.priority, (v) => t('priority_' + v)))),
-        el('form', { class: 'inline', id: 'assignee-form', onsubmit: (e) => {
-          e.preventDefault();
-          const v = e.target.elements.assignee.value.trim();
-          patchThread({ assignee: v === '' ? null : v });
-        } }, el('label', {}, t('assignee') + ' ', el('input', { name: 'assignee', id: 'assignee-input', value: th.assignee || '', maxlength: 200 })),
-        el('button', { type: 'submit' }, t('assign'))));
+        el('label', {}, t('assignee') + ' ', el('select', { id: 'assignee-select', onchange: (e) => patchThread({ assignee: e.target.value === '' ? null : e.target.value }) },
+          el('option', { value: '' }, t('none')),
+          state.operators.filter((o) => o.status === 0 || String(o.id) === th.assignee).map((o) =>
+            el('option', { value: String(o.id), selected: String(o.id) === th.assignee }, o.name)))));
       const sess = th.session_state;
       const session = el('div', { class: 'session', id: 'session-controls' }, t('session') + ': ', sess ? t('session_' + sess) : t('none'),
         th.session_operator_id ? ' (' + operatorName(th.session_operator_id) + ')' : '');
@@ -363,14 +372,25 @@
     } else if (th) {
       controls.append(el('p', { id: 'readonly-facts' },
         t('status') + ': ' + t('status_' + th.status) + ' · ' + t('priority') + ': ' + t('priority_' + th.priority) +
-        ' · ' + t('assignee') + ': ' + (th.assignee || t('none')) + ' · ' + t('session') + ': ' + (th.session_state ? t('session_' + th.session_state) : t('none'))));
+        ' · ' + t('assignee') + ': ' + (th.assignee ? assigneeName(th.assignee) : t('none')) + ' · ' + t('session') + ': ' + (th.session_state ? t('session_' + th.session_state) : t('none'))));
     }
-    const parts = [header, controls];
-    if (th && th.ai_summary) parts.push(el('aside', { class: 'summary', id: 'ai-summary' }, el('strong', {}, t('summary') + ': '), th.ai_summary));
-    parts.push(el('div', { class: 'thread-body' }, el('ul', { id: 'messages', class: 'messages' }), el('aside', { id: 'contact-panel', class: 'contact-panel' })));
-    if (manage) parts.push(composer());
-    pane.replaceChildren(...parts);
-    drawMessages();
+    const top = [header, controls];
+    if (th && th.ai_summary) top.push(el('aside', { class: 'summary', id: 'ai-summary' }, el('strong', {}, t('summary') + ': '), th.ai_summary));
+    // A redraw of the same thread (a live change, a saved control) replaces
+    // only its head: the messages, and what is being typed with its focus, stay.
+    const same = pane.dataset.threadId === state.selected && pane.dataset.lang === lang && document.getElementById('thread-top');
+    if (same) {
+      document.getElementById('thread-top').replaceChildren(...top);
+    } else {
+      pane.dataset.threadId = state.selected;
+      pane.dataset.lang = lang;
+      pane.replaceChildren(...[
+        el('div', { id: 'thread-top', class: 'thread-top' }, top),
+        el('div', { class: 'thread-body' }, el('ul', { id: 'messages', class: 'messages' }), el('aside', { id: 'contact-panel', class: 'contact-panel' })),
+        manage ? composer() : null,
+      ].filter(Boolean));
+      drawMessages();
+    }
     drawContact();
   }
 
@@ -398,6 +418,11 @@
       (p.tickets || []).length ? [el('h4', {}, t('tickets')), el('ul', { class: 'mini' }, p.tickets.slice(0, 5).map((k) =>
         el('li', {}, (k.title || k.ticket_id) + ' · ' + k.status)))] : null,
     ].flat().filter(Boolean));
+  }
+
+  function assigneeName(a) {
+    const o = state.operators.find((x) => String(x.id) === a);
+    return o ? o.name : a;
   }
 
   function operatorName(id) {
