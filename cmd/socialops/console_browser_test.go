@@ -86,13 +86,14 @@ func (b *botAPIStandIn) sent() []string {
 }
 
 type consoleRig struct {
-	t      *testing.T
-	envm   map[string]string
-	base   string
-	apiKey string
-	tgSec  string
-	token  string // a service:manage console token, for setup through the API
-	bot    *botAPIStandIn
+	t       *testing.T
+	envm    map[string]string
+	base    string
+	apiKey  string
+	tgSec   string
+	token   string // a service:manage console token, for setup through the API
+	account string // the Telegram bot account (conn_…)
+	bot     *botAPIStandIn
 }
 
 func newConsoleRig(t *testing.T) *consoleRig {
@@ -104,6 +105,9 @@ func newConsoleRig(t *testing.T) *consoleRig {
 		"SOCIALOPS_ENCRYPTION_KEY":   testEncryptionKey,
 		"SOCIALOPS_JWT_SECRET":       "console-browser-test-secret-0123456789abcdef",
 		"SOCIALOPS_TELEGRAM_API_URL": r.bot.srv.URL,
+		// The outbound webhook receiver of the tests is on loopback.
+		"SOCIALOPS_WEBHOOK_ALLOW_PRIVATE": "true",
+		"SOCIALOPS_WEBHOOK_POLL_INTERVAL": "100ms",
 	}
 	cli(t, r.envm, "instance", "create", "--owner", "ops-user", "--alias", "support")
 	r.apiKey = strings.TrimSpace(cli(t, r.envm, "apikey", "create", "--owner", "ops-user", "--scopes", "socialops:write,socialops:read"))
@@ -112,6 +116,7 @@ func newConsoleRig(t *testing.T) *consoleRig {
 	tokenFile := filepath.Join(t.TempDir(), "bot-token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(browserBotToken), 0o600))
 	account := strings.TrimSpace(cli(t, r.envm, "account", "create", "--owner", "ops-user", "--provider", "telegram-bot", "--token-file", tokenFile))
+	r.account = account
 	r.token = strings.TrimSpace(cli(t, r.envm, "token", "mint", "--user", "ops-user", "--permissions", "service:manage", "--ttl", "1h"))
 	var stop func() int
 	r.base, stop = startServe(t, r.envm)
@@ -217,6 +222,16 @@ func choose(sel, value string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// clickOn clicks the element once it is there, finding and clicking it in
+// one step in the page: a live redraw between the two cannot detach it.
+func clickOn(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false; e.click(); return true })()`, sel),
+			chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
+		return err
+	})
+}
+
 // eval runs an expression (awaiting a promise) and returns its value.
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
@@ -251,17 +266,17 @@ func TestConsoleInABrowser(t *testing.T) {
 	screenshot(t, ctx, "inbox-filtered")
 
 	// Open the thread; a note (Shift+Enter keeps a line break), then a reply.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-thread-id=%q]`, tgThread)))))
+	require.NoError(t, chromedp.Do(ctx, clickOn(fmt.Sprintf(`[data-thread-id=%q]`, tgThread))))
 	waitFor(t, ctx, "the messages", `[...document.querySelectorAll('#messages .msg-inbound .msg-text')].some(e => e.textContent.includes('#77'))`)
 	waitFor(t, ctx, "the contact panel", `(document.getElementById('contact-name') || {}).textContent === 'Ada' && !document.getElementById('contact-panel').textContent.includes('null')`)
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS("#mode-note")),
+		clickOn("#mode-note"),
 		chromedp.SendKeys(chromedp.CSS("#composer"), "Checked the courier"),
 		chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierShift)),
 		chromedp.SendKeys(chromedp.CSS("#composer"), "parcel is in Lyon"+kb.Enter)))
 	waitFor(t, ctx, "the note", `[...document.querySelectorAll('#messages .msg-internal .msg-text')].some(e => e.textContent === 'Checked the courier\nparcel is in Lyon')`)
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS("#mode-reply")),
+		clickOn("#mode-reply"),
 		chromedp.SendKeys(chromedp.CSS("#composer"), "Your parcel arrives tomorrow."+kb.Enter)))
 	waitFor(t, ctx, "the reply", `[...document.querySelectorAll('#messages .msg-outbound .msg-text')].some(e => e.textContent === 'Your parcel arrives tomorrow.')`)
 	waitFor(t, ctx, "the delivery turning completed, live", `!!document.querySelector('#messages .msg-outbound .delivery-status[data-status="completed"]')`)
@@ -289,7 +304,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	xssThread := r.generic("evt_xss", "xss_1", `<b>bold?</b>`, `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`)
 	require.NoError(t, chromedp.Do(ctx, choose("#filter-provider", "")))
 	waitFor(t, ctx, "the markup thread", fmt.Sprintf(`!!document.querySelector('[data-thread-id=%q]')`, xssThread))
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-thread-id=%q]`, xssThread)))))
+	require.NoError(t, chromedp.Do(ctx, clickOn(fmt.Sprintf(`[data-thread-id=%q]`, xssThread))))
 	waitFor(t, ctx, "the markup message", `[...document.querySelectorAll('#messages .msg-text')].some(e => e.textContent.includes('<img src=x'))`)
 	type xssFacts struct {
 		Flag   any  `json:"flag"`
@@ -307,33 +322,33 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// Settings pages render for a manager.
 	for _, tab := range []string{"channels", "operators", "webhooks", "billing"} {
-		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#tab-"+tab))))
+		require.NoError(t, chromedp.Do(ctx, clickOn("#tab-"+tab)))
 		waitFor(t, ctx, tab, `!!document.querySelector('#view table, #balance')`)
 	}
 	waitFor(t, ctx, "the ledger", `document.querySelectorAll('#ledger-table tbody tr').length >= 2`)
 	screenshot(t, ctx, "billing")
 
 	// Reports: charts of first response time and volume by channel.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#tab-reports"))))
+	require.NoError(t, chromedp.Do(ctx, clickOn("#tab-reports")))
 	waitFor(t, ctx, "the charts", `document.querySelectorAll('#chart-volume rect').length === 2 && document.querySelectorAll('#chart-frt circle').length === 1`)
 	assert.Contains(t, eval[string](t, ctx, `document.getElementById('report-totals').textContent`), "Conversations: 3 · Answered: 1")
 	screenshot(t, ctx, "reports")
 
 	// Switch to Chinese and back: the words change, the page stays.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#lang-toggle"))))
+	require.NoError(t, chromedp.Do(ctx, clickOn("#lang-toggle")))
 	waitFor(t, ctx, "the Chinese tabs", `document.getElementById('tab-inbox').textContent === '收件箱' && document.documentElement.lang === 'zh'`)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#lang-toggle"))))
+	require.NoError(t, chromedp.Do(ctx, clickOn("#lang-toggle")))
 	waitFor(t, ctx, "the English tabs", `document.getElementById('tab-inbox').textContent === 'Inbox'`)
 
 	// Sign out: the session is over on the server too.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#signout"))))
+	require.NoError(t, chromedp.Do(ctx, clickOn("#signout")))
 	waitFor(t, ctx, "the sign-in page", `location.pathname === '/console/signin'`)
 	assert.Equal(t, 401, eval[int](t, ctx, `fetch('/console/socialops/instances').then(r => r.status)`))
 
 	// A read-only user sees no write controls, and the server refuses writes anyway.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(r.link("service:read"))))
 	waitFor(t, ctx, "the inbox", fmt.Sprintf(`!!document.querySelector('[data-thread-id=%q]')`, tgThread))
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-thread-id=%q]`, tgThread)))))
+	require.NoError(t, chromedp.Do(ctx, clickOn(fmt.Sprintf(`[data-thread-id=%q]`, tgThread))))
 	waitFor(t, ctx, "the read-only thread", `!!document.getElementById('readonly-facts') && document.querySelectorAll('#messages .msg').length >= 3`)
 	controls := eval[int](t, ctx, `document.querySelectorAll('#composer, #status-select, #priority-select, #assignee-input, #accept-btn, #close-btn').length`)
 	assert.Zero(t, controls, "no write controls for service:read")
@@ -378,7 +393,7 @@ func TestConsoleScrollKeysAndSessions(t *testing.T) {
 	assert.Equal(t, 35, eval[int](t, ctx, `new Set([...document.querySelectorAll('#thread-list .thread-item')].map(e => e.dataset.threadId)).size`), "no thread twice")
 
 	// j, j, k, Enter opens the second thread.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#thread-total")), chromedp.KeyEvent("j"), chromedp.KeyEvent("j"),
+	require.NoError(t, chromedp.Do(ctx, clickOn("#thread-total"), chromedp.KeyEvent("j"), chromedp.KeyEvent("j"),
 		chromedp.KeyEvent("j"), chromedp.KeyEvent("k"), chromedp.KeyEvent(kb.Enter)))
 	second := eval[string](t, ctx, `document.querySelectorAll('#thread-list .thread-item')[1].dataset.threadId`)
 	waitFor(t, ctx, "the second thread open", fmt.Sprintf(`!!document.querySelector('[data-thread-id=%q].selected') && !!document.getElementById('thread-subject')`, second))
@@ -389,18 +404,64 @@ func TestConsoleScrollKeysAndSessions(t *testing.T) {
 	waitFor(t, ctx, "the assignee's threads", fmt.Sprintf(`document.querySelectorAll('#thread-list .thread-item').length === 1 && !!document.querySelector('[data-thread-id=%q]')`, last))
 
 	// Assigning made the session Mei's: it shows so.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-thread-id=%q]`, last)))))
+	require.NoError(t, chromedp.Do(ctx, clickOn(fmt.Sprintf(`[data-thread-id=%q]`, last))))
 	waitFor(t, ctx, "Mei's session", `document.getElementById('session-controls').textContent.includes('Mei') && document.getElementById('assignee-select').value === '`+mei+`'`)
 
 	// Accept a waiting session as Mei, then close it.
 	require.NoError(t, chromedp.Do(ctx, choose("#filter-assignee", "")))
 	waitFor(t, ctx, "every thread", fmt.Sprintf(`!!document.querySelector('[data-thread-id=%q]')`, second))
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-thread-id=%q]`, second)))))
+	require.NoError(t, chromedp.Do(ctx, clickOn(fmt.Sprintf(`[data-thread-id=%q]`, second))))
 	last = second
 	waitFor(t, ctx, "the accept control", `!!document.getElementById('accept-btn') && document.querySelectorAll('#accept-operator option').length === 1`)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#accept-btn"))))
+	require.NoError(t, chromedp.Do(ctx, clickOn("#accept-btn")))
 	waitFor(t, ctx, "the session with Mei", `document.getElementById('session-controls').textContent.includes('Mei') && !document.getElementById('accept-btn')`)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#close-btn"))))
+	require.NoError(t, chromedp.Do(ctx, clickOn("#close-btn")))
 	waitFor(t, ctx, "the closed session", fmt.Sprintf(`!!document.querySelector('[data-thread-id=%q] .session-closed') && !document.getElementById('close-btn')`, last))
 	screenshot(t, ctx, "session-closed")
+
+	// Settings: bind a Telegram chat, then disable it.
+	require.NoError(t, chromedp.Do(ctx, clickOn("#tab-channels")))
+	waitFor(t, ctx, "the channel form", `!!document.getElementById('channel-form')`)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#channel-form input[name=channel_name]"), "Night shift"),
+		chromedp.SendKeys(chromedp.CSS("#channel-form input[name=connected_account_id]"), r.account),
+		chromedp.SendKeys(chromedp.CSS("#channel-form input[name=external_channel_id]"), "-1009999"),
+		clickOn("#channel-form button[type=submit]")))
+	waitFor(t, ctx, "the new channel", `[...document.querySelectorAll('#channels-table tr')].some(tr => tr.textContent.includes('Night shift') && tr.textContent.includes('active'))`)
+	eval[bool](t, ctx, `(() => { [...document.querySelectorAll('#channels-table tr')].find(tr => tr.textContent.includes('Night shift')).querySelector('.toggle-channel').click(); return true })()`)
+	waitFor(t, ctx, "the channel disabled", `[...document.querySelectorAll('#channels-table tr')].some(tr => tr.textContent.includes('Night shift') && tr.querySelector('.channel-status').textContent === 'inactive')`)
+
+	// Settings: an outbound webhook, its secret shown once, its delivery log and a resend.
+	var mu sync.Mutex
+	received := 0
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		received++
+		mu.Unlock()
+		w.WriteHeader(204)
+	}))
+	defer receiver.Close()
+	require.NoError(t, chromedp.Do(ctx, clickOn("#tab-webhooks")))
+	waitFor(t, ctx, "the webhook form", `!!document.getElementById('webhook-form')`)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#webhook-form input[name=url]"), receiver.URL+"/hooks"),
+		clickOn("#webhook-form button[type=submit]")))
+	waitFor(t, ctx, "the secret, once", `!!document.querySelector('#secret-once code') && document.querySelector('#secret-once code').textContent.length > 10`)
+	r.generic("evt_after_hook", "after_hook", "After the hook", "ping")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		require.NoError(t, chromedp.Do(ctx, clickOn("#webhooks-table .show-deliveries")))
+		time.Sleep(300 * time.Millisecond)
+		if eval[int](t, ctx, `document.querySelectorAll('#deliveries-table tbody button').length`) > 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no delivery in the log")
+	}
+	mu.Lock()
+	before := received
+	mu.Unlock()
+	require.NoError(t, chromedp.Do(ctx, clickOn("#deliveries-table tbody tr:first-child button")))
+	waitFor(t, ctx, "the resend", `document.getElementById('toast').textContent === 'Sent again'`)
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return received > before }, 15*time.Second, 100*time.Millisecond, "the resend reached the receiver")
+	screenshot(t, ctx, "webhooks")
 }

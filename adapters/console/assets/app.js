@@ -48,7 +48,7 @@
     filters: { status: '', priority: '', provider: '', session_state: '', assignee: '', q: '' },
     threads: [], nextCursor: '', hasMore: false, loading: false, active: -1,
     selected: null, messages: [], operators: [], mode: 'reply',
-    ws: null, wsPosition: 0, wsRetry: 0, pending: null,
+    ws: null, wsPosition: 0, wsRetry: 0, pending: null, written: 0,
   };
   const canManage = () => state.session && state.session.permissions.includes('service:manage');
   const base = () => '/console/socialops/' + encodeURIComponent(state.alias);
@@ -60,7 +60,10 @@
     const headers = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (method !== 'GET' && state.session) headers['X-CSRF-Token'] = state.session.csrf_token;
-    if (opts.position) headers['X-SocialOps-Position'] = String(opts.position);
+    // Read your writes: a read after a change waits for the read models to
+    // hold it (the position the change answered with).
+    const position = opts.position || (method === 'GET' ? state.written : 0);
+    if (position) headers['X-SocialOps-Position'] = String(position);
     if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
     const res = await fetch(path, {
       method, headers, credentials: 'same-origin',
@@ -79,6 +82,7 @@
       throw err;
     }
     const pos = Number(res.headers.get('X-SocialOps-Position') || 0);
+    if (method !== 'GET' && pos > state.written) state.written = pos;
     return { data: json.data, position: pos };
   }
 
