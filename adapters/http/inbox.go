@@ -143,7 +143,8 @@ func (h *handlers) listThreads(c *gin.Context) {
 	if op, bound := boundOperatorOf(c); bound {
 		f.OperatorID = op
 	}
-	if !h.readYourWrites(c, projections.InboxProjector{}.Name()) {
+	// The rows join the sessions read model (session_state): wait for both.
+	if !h.readYourWrites(c, projections.InboxProjector{}.Name(), projections.SessionsProjector{}.Name()) {
 		return
 	}
 	page, err := projections.ListThreads(c.Request.Context(), h.Reads, f)
