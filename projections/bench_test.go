@@ -368,6 +368,28 @@ func loadInbox(b testing.TB, pool *pgxpool.Pool) (instances []domain.Instance, d
 	return instances, deep
 }
 
+// loadSessions gives every thread a session, as routing does, so the inbox's
+// join of the sessions read model (each row's session_state) and the
+// session_state filter are measured at size: a quarter each ai, pending,
+// manual (with one of 200 operators) and closed; half of the deep
+// instance's pending, so page 500 of that filter has rows.
+func loadSessions(b testing.TB, pool *pgxpool.Pool, deep domain.Instance) {
+	ctx := context.Background()
+	start := time.Now()
+	_, err := pool.Exec(ctx, `INSERT INTO sessions (thread_id, instance_id, provider, contact_id, status, operator_id, queued_position, created_at, updated_at)
+		SELECT thread_id, instance_id, provider, 'socus_' || md5(thread_id), st,
+			CASE WHEN st = 'manual' THEN 1 + abs(hashtext(thread_id || 'op')) % 200 END, last_position, created_at, updated_at
+		FROM (SELECT *, CASE WHEN instance_id = $1 THEN (ARRAY['pending', 'manual'])[1 + abs(hashtext(thread_id)) % 2]
+			ELSE (ARRAY['ai', 'pending', 'manual', 'closed'])[1 + abs(hashtext(thread_id)) % 4] END AS st FROM inbox_threads) t`, deep.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pgtest.VacuumAnalyze(ctx, pool, "sessions"); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded the threads' sessions in %s", time.Since(start).Round(time.Millisecond))
+}
+
 // The filter values every thread of the deep instance matches one of.
 var (
 	deepStatuses   = []string{domain.StatusOpen, domain.StatusPending}
@@ -383,13 +405,15 @@ type inboxCase struct {
 // BenchmarkInboxQuery measures projections.ListThreads (count + page, as the
 // inbox endpoint runs it) over a million threads in 100 instances, one query
 // at a time, each on a random instance: no filter, status+priority (a random
-// pair), and a keyword (q=en: "refund", q=zh: "退款"), at page 1 and page 500
+// pair), a keyword (q=en: "refund", q=zh: "退款") and the session state
+// (session=pending; every thread has a session), at page 1 and page 500
 // (limit 20; page 500 on the deep instance, so it has rows); nofilter/cursor500 reads the rows of page 500 with the keyset
 // cursor instead of the offset. It reports p50_ms and p99_ms of b.N queries.
 func BenchmarkInboxQuery(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(b)
 	instances, deep := loadInbox(b, pool)
+	loadSessions(b, pool, deep)
 
 	// Page 1 is read on a random instance (about 9,400 threads each); page 500
 	// (rows 9,981-10,000 of the answer) on the deep instance, where every
@@ -428,6 +452,10 @@ func BenchmarkInboxQuery(b *testing.B) {
 			inboxCase{fmt.Sprintf("q=zh/page=%d", p), func(rnd *rand.Rand) projections.ThreadFilter {
 				inst, _, _ := on(rnd, p)
 				return projections.ThreadFilter{InstanceID: inst, Page: p, Limit: 20, Q: keywordZH}
+			}},
+			inboxCase{fmt.Sprintf("session=pending/page=%d", p), func(rnd *rand.Rand) projections.ThreadFilter {
+				inst, _, _ := on(rnd, p)
+				return projections.ThreadFilter{InstanceID: inst, Page: p, Limit: 20, SessionState: domain.StatePending}
 			}},
 		)
 	}
