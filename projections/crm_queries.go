@@ -200,7 +200,7 @@ func ContactThreads(ctx context.Context, q Querier, instanceID, contactID string
 		limit = DefaultLimit
 	}
 	rows, err := q.Query(ctx, `SELECT t.thread_id, t.subject, t.provider, t.status, t.priority, t.assignee, t.labels, t.last_message_preview,
-			t.last_message_at, t.message_count, t.ai_summary, t.created_at, t.updated_at, s.status, s.operator_id
+			t.last_message_at, t.message_count, t.ai_summary, t.created_at, t.updated_at, t.session_state, s.operator_id
 		FROM crm_threads c JOIN inbox_threads t ON t.thread_id = c.thread_id LEFT JOIN sessions s ON s.thread_id = c.thread_id
 		WHERE c.instance_id = $1 AND c.contact_id = $2 ORDER BY t.last_message_at DESC, t.thread_id DESC LIMIT $3`, instanceID, contactID, limit)
 	if err != nil {

@@ -21,7 +21,9 @@ func (InboxProjector) Tables() []string { return []string{"inbox_threads"} }
 const PreviewRunes = 200
 
 var inboxTypes = typesOf(domain.ThreadOpened{}, domain.InboundMessageReceived{}, domain.ReplyQueued{}, domain.NoteAdded{},
-	domain.ThreadStatusChanged{}, domain.ThreadPriorityChanged{}, domain.ThreadAssigned{}, domain.ThreadSummarized{})
+	domain.ThreadStatusChanged{}, domain.ThreadPriorityChanged{}, domain.ThreadAssigned{}, domain.ThreadSummarized{},
+	domain.SessionQueued{}, domain.SessionAssigned{}, domain.SessionAccepted{}, domain.SessionClosed{}, domain.SessionReopened{},
+	domain.SessionBotHandling{})
 
 func (InboxProjector) Handles(t string) bool { return inboxTypes[t] }
 
@@ -31,9 +33,9 @@ func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	switch e := env.Payload.(type) {
 	case domain.ThreadOpened:
 		queue(b, `INSERT INTO inbox_threads (thread_id, instance_id, owner_id, provider, subject, status, priority, labels,
-				last_message_at, created_at, updated_at, last_position)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $10) ON CONFLICT (thread_id) DO NOTHING`,
-			e.ThreadID, e.InstanceID, e.OwnerID, e.Provider, e.Subject, e.Status, e.Priority, nonNilLabels(e.Labels), at, pos)
+				last_message_at, created_at, updated_at, last_position, session_state)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $10, $11) ON CONFLICT (thread_id) DO NOTHING`,
+			e.ThreadID, e.InstanceID, e.OwnerID, e.Provider, e.Subject, e.Status, e.Priority, nonNilLabels(e.Labels), at, pos, domain.StatePending)
 	case domain.InboundMessageReceived:
 		queue(b, `UPDATE inbox_threads SET
 				last_message_preview = $2,
@@ -57,11 +59,29 @@ func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 		queue(b, `UPDATE inbox_threads SET updated_at = $2, message_count = message_count + 1, last_position = $3 WHERE thread_id = $1`,
 			e.ThreadID, at, pos)
 	case domain.ThreadStatusChanged:
-		queue(b, `UPDATE inbox_threads SET status = $2, updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
+		// The session follows as in the sessions projector: resolving or
+		// archiving closes it, opening a closed one queues it.
+		queue(b, `UPDATE inbox_threads SET status = $2, updated_at = $3, last_position = $4,
+				session_state = CASE WHEN $2 IN ('resolved', 'archived') THEN 'closed' WHEN session_state = 'closed' THEN 'pending' ELSE session_state END
+			WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
 	case domain.ThreadPriorityChanged:
 		queue(b, `UPDATE inbox_threads SET priority = $2, updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
 	case domain.ThreadAssigned:
 		queue(b, `UPDATE inbox_threads SET assignee = NULLIF($2, ''), updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
+	// The session's state, for the session_state filter (the sessions read
+	// model keeps the rest of the session).
+	case domain.SessionQueued:
+		queue(b, `UPDATE inbox_threads SET session_state = 'pending' WHERE thread_id = $1`, e.ThreadID)
+	case domain.SessionReopened:
+		queue(b, `UPDATE inbox_threads SET session_state = 'pending' WHERE thread_id = $1`, e.ThreadID)
+	case domain.SessionAssigned:
+		queue(b, `UPDATE inbox_threads SET session_state = 'manual' WHERE thread_id = $1`, e.ThreadID)
+	case domain.SessionAccepted:
+		queue(b, `UPDATE inbox_threads SET session_state = 'manual' WHERE thread_id = $1`, e.ThreadID)
+	case domain.SessionClosed:
+		queue(b, `UPDATE inbox_threads SET session_state = 'closed' WHERE thread_id = $1`, e.ThreadID)
+	case domain.SessionBotHandling:
+		queue(b, `UPDATE inbox_threads SET session_state = 'ai' WHERE thread_id = $1`, e.ThreadID)
 	}
 	return nil
 }

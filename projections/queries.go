@@ -136,7 +136,7 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 		add("assignee = $%d", f.Assignee)
 	}
 	if f.SessionState != "" {
-		add("thread_id IN (SELECT s.thread_id FROM sessions s WHERE s.instance_id = $1 AND s.status = $%d)", f.SessionState)
+		add("session_state = $%d", f.SessionState)
 	}
 	if f.OperatorID != 0 {
 		add("thread_id IN (SELECT s.thread_id FROM sessions s WHERE s.instance_id = $1 AND s.operator_id = $%d)", f.OperatorID)
@@ -159,7 +159,7 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 	// Page over the index first, then fetch only the rows of the page: a deep
 	// OFFSET then skips index entries instead of whole rows.
 	rows, err := q.Query(ctx, `SELECT t.thread_id, t.subject, t.provider, t.status, t.priority, t.assignee, t.labels, t.last_message_preview,
-			t.last_message_at, t.message_count, t.ai_summary, t.created_at, t.updated_at, s.status, s.operator_id
+			t.last_message_at, t.message_count, t.ai_summary, t.created_at, t.updated_at, t.session_state, s.operator_id
 		FROM (SELECT thread_id FROM inbox_threads WHERE `+pageWhere+fmt.Sprintf(` ORDER BY last_message_at DESC, thread_id DESC LIMIT $%d OFFSET $%d`, len(pageArgs)-1, len(pageArgs))+`) p
 		JOIN inbox_threads t USING (thread_id)
 		LEFT JOIN sessions s USING (thread_id)

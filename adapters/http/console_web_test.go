@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -218,6 +219,16 @@ func TestConsoleAcceptAndCloseAndSessionFilters(t *testing.T) {
 	r = h.console("POST", "/support/threads/"+thread+"/close", manage, "")
 	require.Equal(t, 200, r.status, string(r.body))
 	assert.Equal(t, "closed", data(r)["session_state"])
+	r = h.do("GET", "/console/socialops/support/inbox?session_state=closed", nil, map[string]string{"Authorization": "Bearer " + manage,
+		"X-SocialOps-Position": r.header.Get("X-SocialOps-Position")})
+	assert.Contains(t, string(r.body), thread, "the filter reads the inbox's own session state")
+	r = h.console("GET", "/support/inbox?session_state=pending", manage, "")
+	assert.NotContains(t, string(r.body), thread)
+	var differ int
+	require.NoError(t, h.pool.QueryRow(context.Background(), `SELECT count(*) FROM inbox_threads t JOIN sessions s USING (thread_id)
+		WHERE t.session_state IS DISTINCT FROM s.status`).Scan(&differ))
+	assert.Zero(t, differ, "the inbox and the sessions read model agree on every session's state")
+
 	// Closing again is idempotent: answered, nothing appended.
 	head = h.head()
 	r = h.console("POST", "/support/threads/"+thread+"/close", manage, "")
