@@ -3,7 +3,6 @@ package httpapi
 import (
 	"crypto/subtle"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -123,16 +122,7 @@ func (h *handlers) consoleSocket(c *gin.Context) {
 		writeError(c, h.Logger, errRealtimeDisabled)
 		return
 	}
-	cl := realtime.Client{Instance: instanceOf(c), Protocol: realtime.ProtocolConsole}
-	if raw, ok := c.GetQuery("since"); ok {
-		since, err := strconv.ParseUint(raw, 10, 64)
-		if err != nil {
-			writeError(c, h.Logger, domain.Errorf(errInvalidParameter, "since must be a log position (a non-negative integer)"))
-			return
-		}
-		cl.Since, cl.Resume = since, true
-	}
-	h.Hub.Serve(c.Writer, c.Request, cl)
+	h.serveSocket(c, realtime.Client{Instance: instanceOf(c), Protocol: realtime.ProtocolConsole})
 }
 
 // consoleAccept serves POST …/threads/:thread_id/accept {"operator_id": N}:

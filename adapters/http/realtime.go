@@ -54,16 +54,22 @@ func (h *handlers) websocket(protocol string) gin.HandlerFunc {
 			}
 			cl.OperatorID = id
 		}
-		if raw, ok := c.GetQuery("since"); ok {
-			since, err := strconv.ParseUint(raw, 10, 64)
-			if err != nil {
-				writeError(c, h.Logger, domain.Errorf(errInvalidParameter, "since must be a log position (a non-negative integer)"))
-				return
-			}
-			cl.Since, cl.Resume = since, true
-		}
-		h.Hub.Serve(c.Writer, c.Request, cl)
+		h.serveSocket(c, cl)
 	}
+}
+
+// serveSocket reads ?since= (resume after that log position) and hands the
+// authenticated connection to the hub.
+func (h *handlers) serveSocket(c *gin.Context, cl realtime.Client) {
+	if raw, ok := c.GetQuery("since"); ok {
+		since, err := strconv.ParseUint(raw, 10, 64)
+		if err != nil {
+			writeError(c, h.Logger, domain.Errorf(errInvalidParameter, "since must be a log position (a non-negative integer)"))
+			return
+		}
+		cl.Since, cl.Resume = since, true
+	}
+	h.Hub.Serve(c.Writer, c.Request, cl)
 }
 
 // realtimeAuth resolves the token: 401 without a valid one, 404 when the
