@@ -53,5 +53,8 @@ func NewEventRegistry() *Registry {
 	r.Register(OrderUpserted{}, 1)
 	r.Register(TicketCreated{}, 1)
 	r.Register(TicketStatusChanged{}, 1)
+	r.Register(ReportSettingsChanged{}, 1)
+	r.Register(StatisticsPushed{}, 1)
+	r.Register(DailyStatisticsCompiled{}, 1)
 	return r
 }

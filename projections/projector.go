@@ -46,7 +46,7 @@ func typesOf(samples ...domain.Event) eventTypes {
 // All returns every projector, in a fixed order.
 func All() []Projector {
 	return []Projector{InboxProjector{}, MessagesProjector{}, WalletProjector{}, ActionsProjector{}, ChannelsProjector{},
-		OperatorsProjector{}, SessionsProjector{}, CRMProjector{}}
+		OperatorsProjector{}, SessionsProjector{}, CRMProjector{}, ReportsProjector{}}
 }
 
 // ByName finds a projector.

@@ -1,0 +1,469 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/socialops/socialops/domain"
+)
+
+// reportColumns are the sums a rollup row holds, in table order.
+var reportColumns = []string{"conversations_created", "conversations_reopened", "conversations_closed",
+	"messages_in", "messages_out", "messages_bot", "notes",
+	"first_responses", "first_response_ms", "first_response_business_ms", "replies", "reply_ms", "reply_business_ms",
+	"resolution_ms", "resolution_business_ms", "bot_conversations", "bot_handoffs", "bot_resolved", "bot_handling_ms",
+	"bot_ended", "bot_closed"}
+
+// ReportDimensions are what a report may be broken down by.
+var ReportDimensions = []string{"agent", "responder", "channel", "category"}
+
+// Granularities of a report's series.
+var ReportGranularities = []string{"hour", "day", "week", "month"}
+
+// Limits of a report.
+const (
+	MaxReportDays     = 366
+	MaxHourlyDays     = 31
+	MaxReportRows     = 10000
+	defaultReportType = domain.StatisticsConversation
+)
+
+// reportMetrics are the figures of each report type, in order.
+var reportMetrics = map[string][]string{
+	domain.StatisticsConversation: {"conversations_created", "conversations_reopened", "conversations_closed",
+		"first_responses", "first_response_avg_seconds", "first_response_business_avg_seconds",
+		"resolution_avg_seconds", "resolution_business_avg_seconds",
+		"bot_conversations", "bot_handoffs", "bot_resolved", "bot_resolution_rate", "bot_handling_avg_seconds"},
+	domain.StatisticsMessage: {"messages_in", "messages_out", "messages_bot", "notes",
+		"replies", "reply_avg_seconds", "reply_business_avg_seconds"},
+	domain.StatisticsAgent: {"conversations_closed", "messages_out", "first_responses", "first_response_avg_seconds",
+		"first_response_business_avg_seconds", "replies", "reply_avg_seconds", "reply_business_avg_seconds",
+		"resolution_avg_seconds", "resolution_business_avg_seconds"},
+}
+
+// ReportMetricNames lists a report type's figures.
+func ReportMetricNames(typ string) []string { return reportMetrics[typ] }
+
+// ReportQuery asks for a report: figures of one type over local days
+// [Start, End] of the instance's time zone, per period and dimensions.
+type ReportQuery struct {
+	InstanceID  string
+	Type        string
+	Start, End  time.Time // dates (their clock is ignored)
+	Dimensions  []string
+	Granularity string
+}
+
+// ReportRow is one period (or the whole range) of one combination of dimensions.
+type ReportRow struct {
+	Period    string             `json:"period,omitempty"`
+	Dimension map[string]string  `json:"dimension"`
+	Metrics   map[string]float64 `json:"metrics"`
+	Pushed    map[string]float64 `json:"pushed,omitempty"`
+	sums      []int64
+	pushed    map[string]*pushedSum
+}
+
+// Report is a report's answer.
+type Report struct {
+	Type        string      `json:"type"`
+	StartDate   string      `json:"start_date"`
+	EndDate     string      `json:"end_date"`
+	TimeZone    string      `json:"time_zone"`
+	Granularity string      `json:"granularity"`
+	Dimensions  []string    `json:"dimensions"`
+	Metrics     []string    `json:"metrics"`
+	Series      []ReportRow `json:"series"`
+	Totals      []ReportRow `json:"totals"`
+	Total       ReportRow   `json:"total"`
+}
+
+// ErrReportTooLarge is a report of more rows than MaxReportRows.
+var ErrReportTooLarge = errors.New("report too large")
+
+// ValidateReportQuery normalizes a query: its type, granularity and
+// dimensions, with the range limits.
+func ValidateReportQuery(q *ReportQuery) error {
+	if q.Type == "" {
+		q.Type = defaultReportType
+	}
+	if _, ok := reportMetrics[q.Type]; !ok {
+		return domain.Errorf(domain.ErrInvalidField, "type must be one of %s", strings.Join(domain.StatisticsTypes, ", "))
+	}
+	if q.Granularity == "" {
+		q.Granularity = "day"
+	}
+	if !contains(ReportGranularities, q.Granularity) {
+		return domain.Errorf(domain.ErrInvalidField, "granularity must be one of %s", strings.Join(ReportGranularities, ", "))
+	}
+	if q.Type == domain.StatisticsAgent && len(q.Dimensions) == 0 {
+		q.Dimensions = []string{"agent"}
+	}
+	seen := map[string]bool{}
+	for _, d := range q.Dimensions {
+		if !contains(ReportDimensions, d) {
+			return domain.Errorf(domain.ErrInvalidField, "dimension %q is unknown: use %s", d, strings.Join(ReportDimensions, ", "))
+		}
+		if seen[d] {
+			return domain.Errorf(domain.ErrInvalidField, "dimension %q is given twice", d)
+		}
+		seen[d] = true
+	}
+	if q.End.Before(q.Start) {
+		return domain.Errorf(domain.ErrInvalidField, "end_date must be on or after start_date")
+	}
+	days := int(q.End.Sub(q.Start).Hours()/24) + 1
+	if days > MaxReportDays {
+		return domain.Errorf(domain.ErrInvalidField, "a report covers %d days at most", MaxReportDays)
+	}
+	if q.Granularity == "hour" && days > MaxHourlyDays {
+		return domain.Errorf(domain.ErrInvalidField, "an hourly report covers %d days at most", MaxHourlyDays)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ReportSettings is an instance's reporting time zone and business hours.
+type ReportSettings struct {
+	TimeZone      string                  `json:"time_zone"`
+	BusinessHours []domain.BusinessWindow `json:"business_hours"`
+}
+
+// GetReportSettings reads an instance's settings (UTC and none when unset).
+func GetReportSettings(ctx context.Context, q Querier, instanceID string) (ReportSettings, error) {
+	s := ReportSettings{TimeZone: "UTC", BusinessHours: []domain.BusinessWindow{}}
+	var hours []byte
+	err := q.QueryRow(ctx, `SELECT time_zone, business_hours FROM report_settings WHERE instance_id = $1`, instanceID).Scan(&s.TimeZone, &hours)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("read report settings: %w", err)
+	}
+	if err := json.Unmarshal(hours, &s.BusinessHours); err != nil {
+		return s, fmt.Errorf("read report settings: %w", err)
+	}
+	return s, nil
+}
+
+// periodSQL is the SQL of a row's period, per granularity.
+var periodSQL = map[string]string{
+	"hour":  `to_char(bucket, 'YYYY-MM-DD"T"HH24:00')`,
+	"day":   `to_char(bucket, 'YYYY-MM-DD')`,
+	"week":  `to_char(date_trunc('week', bucket)::date, 'YYYY-MM-DD')`,
+	"month": `to_char(bucket, 'YYYY-MM')`,
+}
+
+// pushedPeriodSQL is the same over report_pushed's day.
+var pushedPeriodSQL = map[string]string{
+	"day":   `to_char(day, 'YYYY-MM-DD')`,
+	"week":  `to_char(date_trunc('week', day)::date, 'YYYY-MM-DD')`,
+	"month": `to_char(day, 'YYYY-MM')`,
+}
+
+// BuildReport answers a validated query from the rollups: a sum per period
+// and combination of dimensions (one index range of the instance's days or
+// hours), the figures derived from the sums, and what was pushed beside.
+func BuildReport(ctx context.Context, q Querier, rq ReportQuery) (Report, error) {
+	settings, err := GetReportSettings(ctx, q, rq.InstanceID)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Type: rq.Type, StartDate: rq.Start.Format(time.DateOnly), EndDate: rq.End.Format(time.DateOnly),
+		TimeZone: settings.TimeZone, Granularity: rq.Granularity, Dimensions: nonNilStrings(rq.Dimensions),
+		Metrics: reportMetrics[rq.Type], Series: []ReportRow{}, Totals: []ReportRow{}}
+	dims := strings.Join(rq.Dimensions, ", ")
+	group := "1"
+	if dims != "" {
+		group += ", " + dims
+		dims = ", " + dims
+	}
+	sums := make([]string, len(reportColumns))
+	for i, c := range reportColumns {
+		sums[i] = "sum(" + c + ")::bigint"
+	}
+	table, where := "report_daily", "bucket BETWEEN $2::date AND $3::date"
+	if rq.Granularity == "hour" {
+		table, where = "report_hourly", "bucket >= $2::date AND bucket < $3::date + 1"
+	}
+	rows, err := q.Query(ctx, `SELECT `+periodSQL[rq.Granularity]+dims+`, `+strings.Join(sums, ", ")+
+		` FROM `+table+` WHERE instance_id = $1 AND `+where+` GROUP BY `+group+` ORDER BY `+group+` LIMIT $4`,
+		rq.InstanceID, rep.StartDate, rep.EndDate, MaxReportRows+1)
+	if err != nil {
+		return Report{}, fmt.Errorf("report: %w", err)
+	}
+	series, err := collect(rows, func(r pgx.CollectableRow) (ReportRow, error) {
+		row := ReportRow{Dimension: map[string]string{}, sums: make([]int64, len(reportColumns))}
+		dst := make([]any, 0, 1+len(rq.Dimensions)+len(reportColumns))
+		dimVals := make([]string, len(rq.Dimensions))
+		dst = append(dst, &row.Period)
+		for i := range dimVals {
+			dst = append(dst, &dimVals[i])
+		}
+		for i := range row.sums {
+			dst = append(dst, &row.sums[i])
+		}
+		err := r.Scan(dst...)
+		for i, d := range rq.Dimensions {
+			row.Dimension[d] = dimVals[i]
+		}
+		return row, err
+	})
+	if err != nil {
+		return Report{}, fmt.Errorf("report: %w", err)
+	}
+	if len(series) > MaxReportRows {
+		return Report{}, ErrReportTooLarge
+	}
+	if rq.Granularity != "hour" {
+		if series, err = mergePushed(ctx, q, rq, rep, series); err != nil {
+			return Report{}, err
+		}
+	}
+	totals := map[string]*ReportRow{}
+	var order []string
+	rep.Total = ReportRow{Dimension: map[string]string{}, sums: make([]int64, len(reportColumns))}
+	for i := range series {
+		row := &series[i]
+		key := dimKey(rq.Dimensions, row.Dimension)
+		t, ok := totals[key]
+		if !ok {
+			t = &ReportRow{Dimension: row.Dimension, sums: make([]int64, len(reportColumns))}
+			totals[key] = t
+			order = append(order, key)
+		}
+		for j, v := range row.sums {
+			t.sums[j] += v
+			rep.Total.sums[j] += v
+		}
+		addPushed(&t.pushed, row.pushed)
+		addPushed(&rep.Total.pushed, row.pushed)
+		row.finish(rq.Type)
+	}
+	sort.Strings(order)
+	for _, k := range order {
+		t := totals[k]
+		t.finish(rq.Type)
+		rep.Totals = append(rep.Totals, *t)
+	}
+	rep.Series = series
+	rep.Total.finish(rq.Type)
+	return rep, nil
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func dimKey(dims []string, v map[string]string) string {
+	parts := make([]string, len(dims))
+	for i, d := range dims {
+		parts[i] = v[d]
+	}
+	return strings.Join(parts, "\x00")
+}
+
+// pushedSum adds pushed values: names starting avg_ are averaged, others summed.
+type pushedSum struct {
+	sum   float64
+	count int
+}
+
+func addPushed(dst *map[string]*pushedSum, src map[string]*pushedSum) {
+	if len(src) == 0 {
+		return
+	}
+	if *dst == nil {
+		*dst = map[string]*pushedSum{}
+	}
+	for k, v := range src {
+		d, ok := (*dst)[k]
+		if !ok {
+			d = &pushedSum{}
+			(*dst)[k] = d
+		}
+		d.sum += v.sum
+		d.count += v.count
+	}
+}
+
+// mergePushed adds to the series the metrics pushed for the same type,
+// periods and dimensions (responder has none: pushes go under "").
+func mergePushed(ctx context.Context, q Querier, rq ReportQuery, rep Report, series []ReportRow) ([]ReportRow, error) {
+	rows, err := q.Query(ctx, `SELECT `+pushedPeriodSQL[rq.Granularity]+`, agent, channel, category, metrics FROM report_pushed
+		WHERE instance_id = $1 AND type = $2 AND day BETWEEN $3::date AND $4::date ORDER BY day LIMIT $5`,
+		rq.InstanceID, rq.Type, rep.StartDate, rep.EndDate, MaxReportRows+1)
+	if err != nil {
+		return nil, fmt.Errorf("report pushed metrics: %w", err)
+	}
+	type pushed struct {
+		period                   string
+		agent, channel, category string
+		metrics                  map[string]float64
+	}
+	list, err := collect(rows, func(r pgx.CollectableRow) (pushed, error) {
+		var p pushed
+		err := r.Scan(&p.period, &p.agent, &p.channel, &p.category, &p.metrics)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("report pushed metrics: %w", err)
+	}
+	if len(list) > MaxReportRows {
+		return nil, ErrReportTooLarge
+	}
+	index := map[string]int{}
+	for i := range series {
+		index[series[i].Period+"\x01"+dimKey(rq.Dimensions, series[i].Dimension)] = i
+	}
+	added := false
+	for _, p := range list {
+		dim := map[string]string{}
+		for _, d := range rq.Dimensions {
+			switch d {
+			case "agent":
+				dim[d] = p.agent
+			case "channel":
+				dim[d] = p.channel
+			case "category":
+				dim[d] = p.category
+			default:
+				dim[d] = ""
+			}
+		}
+		key := p.period + "\x01" + dimKey(rq.Dimensions, dim)
+		i, ok := index[key]
+		if !ok {
+			series = append(series, ReportRow{Period: p.period, Dimension: dim, sums: make([]int64, len(reportColumns))})
+			i = len(series) - 1
+			index[key] = i
+			added = true
+		}
+		src := map[string]*pushedSum{}
+		for k, v := range p.metrics {
+			src[k] = &pushedSum{sum: v, count: 1}
+		}
+		addPushed(&series[i].pushed, src)
+	}
+	if added {
+		sort.SliceStable(series, func(a, b int) bool {
+			if series[a].Period != series[b].Period {
+				return series[a].Period < series[b].Period
+			}
+			return dimKey(rq.Dimensions, series[a].Dimension) < dimKey(rq.Dimensions, series[b].Dimension)
+		})
+	}
+	if len(series) > MaxReportRows {
+		return nil, ErrReportTooLarge
+	}
+	return series, nil
+}
+
+// finish derives a row's figures from its sums.
+func (r *ReportRow) finish(typ string) {
+	s := map[string]int64{}
+	for i, c := range reportColumns {
+		s[c] = r.sums[i]
+	}
+	avg := func(ms, n string) float64 {
+		if s[n] == 0 {
+			return 0
+		}
+		return round3(float64(s[ms]) / float64(s[n]) / 1000)
+	}
+	rate := func(a, b string) float64 {
+		if s[b] == 0 {
+			return 0
+		}
+		return round3(float64(s[a]) / float64(s[b]))
+	}
+	r.Metrics = map[string]float64{}
+	for _, m := range reportMetrics[typ] {
+		switch m {
+		case "first_response_avg_seconds":
+			r.Metrics[m] = avg("first_response_ms", "first_responses")
+		case "first_response_business_avg_seconds":
+			r.Metrics[m] = avg("first_response_business_ms", "first_responses")
+		case "resolution_avg_seconds":
+			r.Metrics[m] = avg("resolution_ms", "conversations_closed")
+		case "resolution_business_avg_seconds":
+			r.Metrics[m] = avg("resolution_business_ms", "conversations_closed")
+		case "reply_avg_seconds":
+			r.Metrics[m] = avg("reply_ms", "replies")
+		case "reply_business_avg_seconds":
+			r.Metrics[m] = avg("reply_business_ms", "replies")
+		case "bot_handling_avg_seconds":
+			r.Metrics[m] = avg("bot_handling_ms", "bot_ended")
+		case "bot_resolution_rate":
+			r.Metrics[m] = rate("bot_resolved", "bot_closed")
+		default:
+			r.Metrics[m] = float64(s[m])
+		}
+	}
+	if len(r.pushed) > 0 {
+		r.Pushed = map[string]float64{}
+		for k, v := range r.pushed {
+			if strings.HasPrefix(k, "avg_") && v.count > 0 {
+				r.Pushed[k] = v.sum / float64(v.count)
+			} else {
+				r.Pushed[k] = v.sum
+			}
+		}
+	}
+}
+
+func round3(f float64) float64 {
+	return float64(int64(f*1000+0.5)) / 1000
+}
+
+// RollupSums is every rollup sum of an instance, per local day and full
+// dimension key: what the property test compares with a computation from
+// the events.
+func RollupSums(ctx context.Context, q Querier, instanceID string, hourly bool) (map[string][]int64, error) {
+	table := "report_daily"
+	bucket := `to_char(bucket, 'YYYY-MM-DD')`
+	if hourly {
+		table, bucket = "report_hourly", `to_char(bucket, 'YYYY-MM-DD"T"HH24')`
+	}
+	rows, err := q.Query(ctx, `SELECT `+bucket+` || '|' || agent || '|' || responder || '|' || channel || '|' || category, `+
+		strings.Join(reportColumns, ", ")+` FROM `+table+` WHERE instance_id = $1`, instanceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]int64{}
+	for rows.Next() {
+		var key string
+		vals := make([]int64, len(reportColumns))
+		dst := []any{&key}
+		for i := range vals {
+			dst = append(dst, &vals[i])
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, err
+		}
+		out[key] = vals
+	}
+	return out, rows.Err()
+}
+
+// RollupColumns names the values of RollupSums, in order.
+func RollupColumns() []string { return append([]string(nil), reportColumns...) }

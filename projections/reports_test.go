@@ -1,0 +1,493 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
+	"github.com/socialops/socialops/adapters/postgres/pgtest"
+	"github.com/socialops/socialops/domain"
+	"github.com/socialops/socialops/projections"
+)
+
+// timedEvent is an event of a generated history with the time it happened.
+type timedEvent struct {
+	stream string
+	at     time.Time
+	ev     domain.Event
+}
+
+// reportZones are the time zones histories are generated in: whole-hour,
+// half-hour and 45-minute offsets, and daylight-saving rules of both
+// hemispheres (Lord Howe moves by half an hour).
+var reportZones = []string{"UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu",
+	"Australia/Lord_Howe", "Australia/Sydney", "Asia/Shanghai"}
+
+// reportStarts are days around daylight-saving changes of 2026.
+var reportStarts = []time.Time{
+	time.Date(2026, 3, 7, 20, 0, 0, 0, time.UTC),  // US spring forward (8 March)
+	time.Date(2026, 3, 28, 18, 0, 0, 0, time.UTC), // EU spring forward (29 March)
+	time.Date(2026, 4, 4, 10, 0, 0, 0, time.UTC),  // AU fall back (5 April)
+	time.Date(2026, 10, 3, 10, 0, 0, 0, time.UTC), // AU spring forward (4 October)
+	time.Date(2026, 10, 24, 20, 0, 0, 0, time.UTC),
+	time.Date(2026, 10, 31, 22, 0, 0, 0, time.UTC), // US fall back (1 November)
+}
+
+// randomHours is a random weekly schedule (sometimes none).
+func randomHours(r *rand.Rand) []domain.BusinessWindow {
+	if r.IntN(4) == 0 {
+		return nil
+	}
+	var out []domain.BusinessWindow
+	for d := 0; d < 7; d++ {
+		if r.IntN(5) == 0 {
+			continue
+		}
+		start := r.IntN(12) // 00:00 to 11:30, sometimes in a daylight-saving gap
+		end := start + 1 + r.IntN(24-start)
+		hm := func(h, m int) string { return fmt.Sprintf("%02d:%02d", h, m) }
+		w := domain.BusinessWindow{Weekday: d, Start: hm(start, 30*r.IntN(2)), End: hm(end, 0)}
+		if end == 24 {
+			w.End = "24:00"
+		}
+		if w.End <= w.Start {
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// randomHistory makes the events of threads of one instance: bot-first and
+// person-first sessions, hand-offs, assignments and reassignments, replies
+// by operators and bots, notes, closes and reopens (by a message or a status
+// change), at random gaps of seconds to days.
+func randomHistory(r *rand.Rand, instanceID string, threads int) []timedEvent {
+	var out []timedEvent
+	start := reportStarts[r.IntN(len(reportStarts))]
+	tz := reportZones[r.IntN(len(reportZones))]
+	out = append(out, timedEvent{stream: domain.ReportsStream(instanceID), at: start.Add(-time.Hour),
+		ev: domain.ReportSettingsChanged{InstanceID: instanceID, TimeZone: tz, BusinessHours: randomHours(r)}})
+	channels := []string{domain.ProviderTelegram, domain.ProviderGenericWebhook, "wecom"}
+	labels := []string{"", "billing", "refund", "tech"}
+	for n := 0; n < threads; n++ {
+		id := fmt.Sprintf("%s-t%d", instanceID, n)
+		stream := domain.ThreadStream(id)
+		at := start.Add(time.Duration(r.IntN(36*3600)) * time.Second)
+		emit := func(evs ...domain.Event) {
+			for _, e := range evs {
+				out = append(out, timedEvent{stream: stream, at: at, ev: e})
+			}
+		}
+		bot := r.IntN(2) == 0
+		label := labels[r.IntN(len(labels))]
+		var lbls []string
+		if label != "" {
+			lbls = []string{label}
+		}
+		inbound := func() domain.InboundMessageReceived {
+			return domain.InboundMessageReceived{ThreadID: id, MessageID: domain.RandomUUID(domain.CryptoRandom), Provider: "p", Text: "hi", Labels: lbls}
+		}
+		emit(domain.ThreadOpened{ThreadID: id, InstanceID: instanceID, Provider: channels[r.IntN(len(channels))], Status: domain.StatusOpen, Labels: lbls})
+		state := domain.StatePending
+		if bot {
+			emit(domain.SessionBotHandling{ThreadID: id, InstanceID: instanceID, BotID: "b1"})
+			state = domain.StateAI
+		} else {
+			emit(domain.SessionQueued{ThreadID: id, InstanceID: instanceID})
+		}
+		emit(inbound())
+		steps := 4 + r.IntN(14)
+		for s := 0; s < steps; s++ {
+			switch r.IntN(4) {
+			case 0:
+				at = at.Add(time.Duration(1+r.IntN(300)) * time.Second)
+			case 1, 2:
+				at = at.Add(time.Duration(1+r.IntN(4*3600)) * time.Second)
+			default:
+				at = at.Add(time.Duration(1+r.IntN(3*86400)) * time.Second)
+			}
+			op := strconv.Itoa(1 + r.IntN(3))
+			switch k := r.IntN(10); {
+			case k <= 1: // the customer writes
+				if state == domain.StateClosed {
+					emit(domain.SessionReopened{ThreadID: id, InstanceID: instanceID})
+					state = domain.StatePending
+					if bot {
+						emit(domain.SessionBotHandling{ThreadID: id, InstanceID: instanceID, BotID: "b1"})
+						state = domain.StateAI
+					}
+				}
+				emit(inbound())
+			case k == 2: // a bot answers, or hands off
+				if state == domain.StateAI {
+					if r.IntN(2) == 0 {
+						emit(domain.SessionQueued{ThreadID: id, InstanceID: instanceID, Reason: domain.SessionReasonHandoff})
+						state = domain.StatePending
+					} else {
+						emit(domain.ReplyQueued{ThreadID: id, MessageID: domain.RandomUUID(domain.CryptoRandom), AuthorID: domain.BotAuthor("b1"), Text: "bot"})
+					}
+				}
+			case k == 3: // routing or a person assigns
+				if state != domain.StateClosed {
+					if r.IntN(2) == 0 {
+						emit(domain.SessionAssigned{ThreadID: id, InstanceID: instanceID, OperatorID: int64(op[0] - '0')})
+					} else {
+						emit(domain.SessionAccepted{ThreadID: id, InstanceID: instanceID, OperatorID: int64(op[0] - '0')})
+					}
+					state = domain.StateManual
+				}
+			case k <= 5: // a person replies (sometimes not the holder)
+				emit(domain.ReplyQueued{ThreadID: id, MessageID: domain.RandomUUID(domain.CryptoRandom), AuthorID: "user-" + op, Text: "reply"})
+			case k == 6:
+				emit(domain.NoteAdded{ThreadID: id, MessageID: domain.RandomUUID(domain.CryptoRandom), AuthorID: "user-" + op, Text: "note"})
+			case k == 7: // unassigned back to the queue
+				if state == domain.StateManual {
+					emit(domain.SessionQueued{ThreadID: id, InstanceID: instanceID, Reason: domain.SessionReasonUnassigned})
+					state = domain.StatePending
+				}
+			case k == 8: // closed (the session, then the thread's status)
+				if state != domain.StateClosed {
+					emit(domain.SessionClosed{ThreadID: id, InstanceID: instanceID}, domain.ThreadStatusChanged{ThreadID: id, To: domain.StatusResolved})
+					state = domain.StateClosed
+				}
+			default: // opened again by a status change
+				if state == domain.StateClosed {
+					emit(domain.ThreadStatusChanged{ThreadID: id, To: domain.StatusOpen}, domain.SessionReopened{ThreadID: id, InstanceID: instanceID})
+					state = domain.StatePending
+				} else {
+					emit(domain.ThreadStatusChanged{ThreadID: id, To: domain.StatusResolved})
+					state = domain.StateClosed
+				}
+			}
+		}
+	}
+	return out
+}
+
+// bruteCycle is a thread's cycle as the brute-force computation follows it.
+type bruteCycle struct {
+	instance, channel, category, agent string
+	open, hadBot                       bool
+	started                            time.Time
+	person, botSince, firstResponse    *time.Time
+	operatorMessages                   int
+	waiting                            []time.Time
+}
+
+// bruteReports computes every rollup sum straight from the definitions
+// (README "Reports"), in Go, from the events in order: the independent
+// answer the projector's SQL must agree with.
+func bruteReports(events []timedEvent) (daily, hourly map[string][]int64) {
+	cols := projections.RollupColumns()
+	idx := map[string]int{}
+	for i, c := range cols {
+		idx[c] = i
+	}
+	daily, hourly = map[string][]int64{}, map[string][]int64{}
+	zones := map[string]*time.Location{}
+	hours := map[string][]domain.BusinessWindow{}
+	threads := map[string]*bruteCycle{}
+	zone := func(inst string) *time.Location {
+		if l, ok := zones[inst]; ok {
+			return l
+		}
+		return time.UTC
+	}
+	add := func(inst string, at time.Time, agent, responder, channel, category string, kv ...any) {
+		local := at.In(zone(inst))
+		dim := "|" + agent + "|" + responder + "|" + channel + "|" + category
+		for _, m := range []struct {
+			into map[string][]int64
+			key  string
+		}{{daily, local.Format("2006-01-02") + dim}, {hourly, local.Format("2006-01-02T15") + dim}} {
+			row, ok := m.into[m.key]
+			if !ok {
+				row = make([]int64, len(cols))
+				m.into[m.key] = row
+			}
+			for i := 0; i < len(kv); i += 2 {
+				row[idx[kv[i].(string)]] += kv[i+1].(int64)
+			}
+		}
+	}
+	ms := func(a, b time.Time) int64 {
+		if !b.After(a) {
+			return 0
+		}
+		return b.Sub(a).Milliseconds()
+	}
+	for _, te := range events {
+		at := te.at
+		switch e := te.ev.(type) {
+		case domain.ReportSettingsChanged:
+			zones[e.InstanceID], _ = time.LoadLocation(e.TimeZone)
+			hours[e.InstanceID] = e.BusinessHours
+		case domain.ThreadOpened:
+			category := ""
+			if len(e.Labels) > 0 {
+				category = e.Labels[0]
+			}
+			p := at
+			threads[e.ThreadID] = &bruteCycle{instance: e.InstanceID, channel: e.Provider, category: category, open: true, started: at, person: &p}
+			add(e.InstanceID, at, "", "", e.Provider, category, "conversations_created", int64(1))
+		case domain.InboundMessageReceived:
+			c := threads[e.ThreadID]
+			if c.category == "" && len(e.Labels) > 0 {
+				c.category = e.Labels[0]
+			}
+			if c.open && c.person != nil {
+				c.waiting = append(c.waiting, at)
+			}
+			add(c.instance, at, c.agent, "", c.channel, c.category, "messages_in", int64(1))
+		case domain.ReplyQueued:
+			c := threads[e.ThreadID]
+			if strings.HasPrefix(e.AuthorID, "bot:") {
+				add(c.instance, at, c.agent, "", c.channel, c.category, "messages_bot", int64(1))
+				continue
+			}
+			kv := []any{"messages_out", int64(1)}
+			if c.open {
+				loc, bh := zone(c.instance), hours[c.instance]
+				if c.person == nil {
+					if c.botSince != nil {
+						kv = append(kv, "bot_handling_ms", ms(*c.botSince, at), "bot_ended", int64(1))
+						c.botSince = nil
+					}
+					p := at
+					c.person = &p
+				}
+				if c.firstResponse == nil {
+					kv = append(kv, "first_responses", int64(1), "first_response_ms", ms(*c.person, at),
+						"first_response_business_ms", domain.BusinessDuration(*c.person, at, loc, bh))
+					f := at
+					c.firstResponse = &f
+				}
+				for _, w := range c.waiting {
+					kv = append(kv, "replies", int64(1), "reply_ms", ms(w, at), "reply_business_ms", domain.BusinessDuration(w, at, loc, bh))
+				}
+				c.waiting = nil
+				c.operatorMessages++
+			}
+			add(c.instance, at, c.agent, e.AuthorID, c.channel, c.category, kv...)
+		case domain.NoteAdded:
+			c := threads[e.ThreadID]
+			add(c.instance, at, c.agent, "", c.channel, c.category, "notes", int64(1))
+		case domain.SessionBotHandling:
+			c := threads[e.ThreadID]
+			if !c.open {
+				c.agent = ""
+				continue
+			}
+			c.agent = ""
+			if !c.hadBot {
+				add(c.instance, at, "", "", c.channel, c.category, "bot_conversations", int64(1))
+			}
+			c.hadBot = true
+			if c.botSince == nil {
+				b := at
+				c.botSince = &b
+			}
+			if c.firstResponse == nil {
+				c.person, c.waiting = nil, nil
+			}
+		case domain.SessionQueued, domain.SessionAssigned, domain.SessionAccepted:
+			var id string
+			agent := ""
+			switch s := e.(type) {
+			case domain.SessionQueued:
+				id = s.ThreadID
+			case domain.SessionAssigned:
+				id, agent = s.ThreadID, strconv.FormatInt(s.OperatorID, 10)
+			case domain.SessionAccepted:
+				id, agent = s.ThreadID, strconv.FormatInt(s.OperatorID, 10)
+			}
+			c := threads[id]
+			c.agent = agent
+			if !c.open {
+				continue
+			}
+			if c.botSince != nil {
+				add(c.instance, at, agent, "", c.channel, c.category, "bot_handoffs", int64(1), "bot_handling_ms", ms(*c.botSince, at), "bot_ended", int64(1))
+				c.botSince = nil
+			}
+			if c.person == nil {
+				p := at
+				c.person = &p
+			}
+		case domain.SessionClosed:
+			bruteClose(threads[e.ThreadID], at, zone, hours, add, ms)
+		case domain.ThreadStatusChanged:
+			if e.To == domain.StatusResolved || e.To == domain.StatusArchived {
+				bruteClose(threads[e.ThreadID], at, zone, hours, add, ms)
+			} else {
+				bruteReopen(threads[e.ThreadID], at, add)
+			}
+		case domain.SessionReopened:
+			bruteReopen(threads[e.ThreadID], at, add)
+		}
+	}
+	return daily, hourly
+}
+
+func bruteClose(c *bruteCycle, at time.Time, zone func(string) *time.Location, hours map[string][]domain.BusinessWindow,
+	add func(string, time.Time, string, string, string, string, ...any), ms func(a, b time.Time) int64) {
+	if !c.open {
+		return
+	}
+	kv := []any{"conversations_closed", int64(1), "resolution_ms", ms(c.started, at),
+		"resolution_business_ms", domain.BusinessDuration(c.started, at, zone(c.instance), hours[c.instance])}
+	if c.botSince != nil {
+		kv = append(kv, "bot_handling_ms", ms(*c.botSince, at), "bot_ended", int64(1))
+	}
+	if c.hadBot {
+		kv = append(kv, "bot_closed", int64(1))
+		if c.operatorMessages == 0 {
+			kv = append(kv, "bot_resolved", int64(1))
+		}
+	}
+	add(c.instance, at, c.agent, "", c.channel, c.category, kv...)
+	c.open, c.botSince, c.waiting = false, nil, nil
+}
+
+func bruteReopen(c *bruteCycle, at time.Time, add func(string, time.Time, string, string, string, string, ...any)) {
+	if c.open {
+		return
+	}
+	p := at
+	*c = bruteCycle{instance: c.instance, channel: c.channel, category: c.category, open: true, started: at, person: &p}
+	add(c.instance, at, "", "", c.channel, c.category, "conversations_reopened", int64(1))
+}
+
+// storeHistory copies a history into the event store and applies it with
+// the reports projector, as its live runner would.
+func storeHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, store *pgstore.Store, reg *domain.Registry, events []timedEvent) {
+	t.Helper()
+	before, err := store.HeadPosition(ctx)
+	require.NoError(t, err)
+	_, err = pgtest.CopyEvents(ctx, pool, func(emit func(pgtest.BulkEvent) bool) error {
+		for _, te := range events {
+			p, err := reg.Encode(te.ev, domain.Metadata{EventID: domain.RandomUUID(domain.CryptoRandom), OccurredAt: te.at})
+			if err != nil {
+				return err
+			}
+			if !emit(pgtest.BulkEvent{Stream: te.stream, Event: p}) {
+				return nil
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	for after := before; ; {
+		evs, err := store.ReadAll(ctx, after, 500)
+		require.NoError(t, err)
+		if len(evs) == 0 {
+			break
+		}
+		res, err := projections.ApplyBatch(ctx, pool, reg, projections.ReportsProjector{}, evs, "", projections.Hooks{})
+		require.NoError(t, err)
+		require.Empty(t, res.Parked, "nothing parked")
+		after = evs[len(evs)-1].Position
+	}
+}
+
+// TestReportRollupsAgreeWithBruteForce generates random histories (reopens,
+// reassignments, bot hand-offs, days and hours across time-zone and
+// daylight-saving boundaries, business hours) and checks every rollup sum,
+// daily and hourly, against the brute-force computation from the events.
+func TestReportRollupsAgreeWithBruteForce(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	store := pgstore.New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(func() { _ = store.Close() })
+	reg := domain.NewEventRegistry()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 17))
+	covered := map[string]int64{}
+	t.Cleanup(func() {
+		// The histories reached every case the definitions name.
+		for _, c := range projections.RollupColumns() {
+			assert.Positive(t, covered[c], "some history produced %s", c)
+		}
+	})
+	for round := 0; round < 12; round++ {
+		inst := fmt.Sprintf("soinst_r%d", round)
+		events := randomHistory(r, inst, 25)
+		storeHistory(t, ctx, pool, store, reg, events)
+		wantDaily, wantHourly := bruteReports(events)
+		for _, row := range wantDaily {
+			for i, c := range projections.RollupColumns() {
+				covered[c] += row[i]
+			}
+		}
+		gotDaily, err := projections.RollupSums(ctx, pool, inst, false)
+		require.NoError(t, err)
+		gotHourly, err := projections.RollupSums(ctx, pool, inst, true)
+		require.NoError(t, err)
+		compareSums(t, fmt.Sprintf("round %d (seed %d) daily", round, seed), wantDaily, gotDaily)
+		compareSums(t, fmt.Sprintf("round %d (seed %d) hourly", round, seed), wantHourly, gotHourly)
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+func compareSums(t *testing.T, what string, want, got map[string][]int64) {
+	t.Helper()
+	cols := projections.RollupColumns()
+	for k, w := range want {
+		g, ok := got[k]
+		if !assert.True(t, ok, "%s: rollup row %s missing", what, k) {
+			continue
+		}
+		for i := range cols {
+			assert.Equal(t, w[i], g[i], "%s: %s of %s", what, cols[i], k)
+		}
+	}
+	for k := range got {
+		_, ok := want[k]
+		assert.True(t, ok, "%s: rollup row %s not expected", what, k)
+	}
+}
+
+// TestBusinessDurationAgreesWithSQL compares the Go definition of
+// business-hours time with the projector's SQL function over random
+// intervals and schedules, daylight-saving days included.
+func TestBusinessDurationAgreesWithSQL(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	seed := uint64(time.Now().UnixNano())
+	r := rand.New(rand.NewPCG(seed, 3))
+	for i := 0; i < 400; i++ {
+		tz := reportZones[r.IntN(len(reportZones))]
+		loc, err := time.LoadLocation(tz)
+		require.NoError(t, err)
+		hours := randomHours(r)
+		a := reportStarts[r.IntN(len(reportStarts))].Add(time.Duration(r.IntN(3*86400)) * time.Second)
+		b := a.Add(time.Duration(r.IntN(9*86400)) * time.Second)
+		want := domain.BusinessDuration(a, b, loc, hours)
+		hj := "[]"
+		if len(hours) > 0 {
+			var parts []string
+			for _, w := range hours {
+				parts = append(parts, fmt.Sprintf(`{"weekday":%d,"start":%q,"end":%q}`, w.Weekday, w.Start, w.End))
+			}
+			hj = "[" + strings.Join(parts, ",") + "]"
+		}
+		var got int64
+		require.NoError(t, pool.QueryRow(ctx, `SELECT report_business_ms($1, $2, $3, $4::jsonb)`, a, b, tz, hj).Scan(&got))
+		require.Equal(t, want, got, "seed %d: %s to %s in %s with %s", seed, a, b, tz, hj)
+	}
+}
