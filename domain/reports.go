@@ -245,3 +245,6 @@ type DailyStatisticsCompiled struct {
 }
 
 func (DailyStatisticsCompiled) EventType() string { return "DailyStatisticsCompiled" }
+
+// ErrReportTooLarge is a report of more rows than one answer holds.
+var ErrReportTooLarge = &Error{Code: "report_too_large", Message: "the report has too many rows: narrow the range, the granularity or the dimensions"}

@@ -85,8 +85,8 @@ type Report struct {
 	Total       ReportRow   `json:"total"`
 }
 
-// ErrReportTooLarge is a report of more rows than MaxReportRows.
-var ErrReportTooLarge = errors.New("report too large")
+// errTooLarge is a report of more rows than MaxReportRows.
+var errTooLarge = domain.Errorf(domain.ErrReportTooLarge, "a report holds %d rows at most", MaxReportRows)
 
 // ValidateReportQuery normalizes a query: its type, granularity and
 // dimensions, with the range limits.
@@ -228,7 +228,7 @@ func BuildReport(ctx context.Context, q Querier, rq ReportQuery) (Report, error)
 		return Report{}, fmt.Errorf("report: %w", err)
 	}
 	if len(series) > MaxReportRows {
-		return Report{}, ErrReportTooLarge
+		return Report{}, errTooLarge
 	}
 	if rq.Granularity != "hour" {
 		if series, err = mergePushed(ctx, q, rq, rep, series); err != nil {
@@ -328,7 +328,7 @@ func mergePushed(ctx context.Context, q Querier, rq ReportQuery, rep Report, ser
 		return nil, fmt.Errorf("report pushed metrics: %w", err)
 	}
 	if len(list) > MaxReportRows {
-		return nil, ErrReportTooLarge
+		return nil, errTooLarge
 	}
 	index := map[string]int{}
 	for i := range series {
@@ -372,7 +372,7 @@ func mergePushed(ctx context.Context, q Querier, rq ReportQuery, rep Report, ser
 		})
 	}
 	if len(series) > MaxReportRows {
-		return nil, ErrReportTooLarge
+		return nil, errTooLarge
 	}
 	return series, nil
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/socialops/socialops/adapters/realtime"
 	"github.com/socialops/socialops/commands"
 	"github.com/socialops/socialops/domain"
-	"github.com/socialops/socialops/projections"
 )
 
 // What the web console (adapters/console) needs of the JSON API: its session
@@ -73,46 +72,6 @@ func (h *handlers) registerConsoleWeb(console *gin.RouterGroup, read, manage fun
 	console.POST("/:alias/threads/:thread_id/accept", manage(h.consoleAccept)...)
 	console.POST("/:alias/threads/:thread_id/close", manage(h.consoleClose)...)
 	console.GET("/:alias/threads/:thread_id/contact", read(h.threadContact)...)
-	console.GET("/:alias/overview", read(h.consoleOverview)...)
-}
-
-// maxOverviewDays bounds the console overview's range.
-const maxOverviewDays = 92
-
-// consoleOverview serves GET …/overview?start_date=&end_date=&by=day|channel:
-// conversations opened and first response times, for the console's charts.
-func (h *handlers) consoleOverview(c *gin.Context) {
-	day := func(name string) (time.Time, bool) {
-		v, err := time.Parse(time.DateOnly, c.Query(name))
-		if err != nil {
-			writeError(c, h.Logger, domain.Errorf(errInvalidParameter, "%s must be a date, YYYY-MM-DD", name))
-			return time.Time{}, false
-		}
-		return v, true
-	}
-	from, ok1 := day("start_date")
-	if !ok1 {
-		return
-	}
-	to, ok2 := day("end_date")
-	if !ok2 {
-		return
-	}
-	if to.Before(from) || to.Sub(from) > (maxOverviewDays-1)*24*time.Hour {
-		writeError(c, h.Logger, domain.Errorf(errInvalidParameter, "end_date must be on or after start_date, at most %d days in all", maxOverviewDays))
-		return
-	}
-	by := c.DefaultQuery("by", "day")
-	if by != "day" && by != "channel" {
-		writeError(c, h.Logger, domain.Errorf(errInvalidParameter, "by must be day or channel"))
-		return
-	}
-	rows, err := projections.Overview(c.Request.Context(), h.Reads, instanceOf(c).ID, from, to.Add(24*time.Hour), by)
-	if err != nil {
-		writeError(c, h.Logger, err)
-		return
-	}
-	ok(c, http.StatusOK, gin.H{"by": by, "start_date": c.Query("start_date"), "end_date": c.Query("end_date"), "rows": rows})
 }
 
 // consoleSocket serves GET /console/socialops/:alias/ws: a "changed" frame

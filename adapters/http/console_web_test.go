@@ -236,7 +236,7 @@ func TestConsoleAcceptAndCloseAndSessionFilters(t *testing.T) {
 	assert.Equal(t, head, h.head())
 }
 
-func TestConsoleOverview(t *testing.T) {
+func TestConsoleReport(t *testing.T) {
 	h := newConsoleHarness(t)
 	h.instance("alice", "support")
 	key := h.key("alice", "socialops:write", "socialops:read")
@@ -250,22 +250,23 @@ func TestConsoleOverview(t *testing.T) {
 	h.settle()
 
 	today := time.Now().UTC().Format(time.DateOnly)
-	r = h.console("GET", "/support/overview?start_date="+today+"&end_date="+today, read, "")
+	r = h.console("GET", "/support/reports?start_date="+today+"&end_date="+today, read, "")
 	require.Equal(t, 200, r.status, string(r.body))
-	rows := data(r)["rows"].([]any)
-	require.Len(t, rows, 1)
-	row := rows[0].(map[string]any)
-	assert.Equal(t, today, row["key"])
-	assert.Equal(t, float64(2), row["conversations_created"])
-	assert.Equal(t, float64(1), row["first_responses"], "the note is not a response")
-	r = h.console("GET", "/support/overview?start_date="+today+"&end_date="+today+"&by=channel", read, "")
+	series := data(r)["series"].([]any)
+	require.Len(t, series, 1)
+	row := series[0].(map[string]any)
+	assert.Equal(t, today, row["period"])
+	metrics := row["metrics"].(map[string]any)
+	assert.Equal(t, float64(2), metrics["conversations_created"])
+	assert.Equal(t, float64(1), metrics["first_responses"], "the note is not a response")
+	r = h.console("GET", "/support/reports?start_date="+today+"&end_date="+today+"&dimensions=channel", read, "")
 	require.Equal(t, 200, r.status)
-	assert.Equal(t, "generic-webhook", data(r)["rows"].([]any)[0].(map[string]any)["key"])
+	assert.Equal(t, "generic-webhook", data(r)["totals"].([]any)[0].(map[string]any)["dimension"].(map[string]any)["channel"])
 
 	for _, q := range []string{"", "?start_date=2026-01-01", "?start_date=2026-13-01&end_date=2026-12-01",
-		"?start_date=2026-02-01&end_date=2026-01-01", "?start_date=2025-01-01&end_date=2026-01-01",
-		"?start_date=2026-01-01&end_date=2026-01-02&by=agent"} {
-		r = h.console("GET", "/support/overview"+q, read, "")
+		"?start_date=2026-02-01&end_date=2026-01-01", "?start_date=2025-01-01&end_date=2026-01-02",
+		"?start_date=2026-01-01&end_date=2026-01-02&dimensions=team"} {
+		r = h.console("GET", "/support/reports"+q, read, "")
 		assert.Equal(t, 400, r.status, q)
 		assert.Equal(t, "invalid_parameter", r.errorCode(), q)
 	}

@@ -107,6 +107,8 @@ var statusOf = map[string]int{
 	bots.ErrBotNameTaken.Code:               http.StatusConflict,
 	bots.ErrBadBotToken.Code:                http.StatusUnauthorized,
 	domain.ErrSessionHandledByOperator.Code: http.StatusConflict,
+	// Reports (issue 17).
+	domain.ErrReportTooLarge.Code: http.StatusUnprocessableEntity,
 }
 
 // statusOfError is err's status, code and message as writeError answers

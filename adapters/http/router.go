@@ -208,6 +208,8 @@ func NewRouter(d Deps) *gin.Engine {
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	h.registerConsoleWeb(console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
+	h.registerReports(api, console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
+		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	h.registerCredentials(api, console, func(last gin.HandlerFunc) []gin.HandlerFunc { return with(read, last) },
 		func(last gin.HandlerFunc) []gin.HandlerFunc { return with(manage, last) })
 	return r

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // report time zones resolve on machines without a zoneinfo database
 )
 
 const usage = `usage: socialops <command> [flags]

@@ -709,18 +709,19 @@
     const box = document.getElementById('charts');
     box.replaceChildren(el('p', { class: 'muted' }, t('loading')));
     try {
-      const q = (by) => api('GET', base() + '/overview?' + new URLSearchParams({ start_date: start, end_date: end, by }).toString());
-      const [{ data: byDay }, { data: byChannel }] = await Promise.all([q('day'), q('channel')]);
-      const total = byDay.rows.reduce((n, r) => n + r.conversations_created, 0);
-      const answered = byDay.rows.reduce((n, r) => n + r.first_responses, 0);
-      const waited = byDay.rows.reduce((n, r) => n + r.first_response_avg_seconds * r.first_responses, 0);
+      const q = (extra) => api('GET', base() + '/reports?' + new URLSearchParams({ type: 'conversation', start_date: start, end_date: end, ...extra }).toString());
+      const [{ data: byDay }, { data: byChannel }] = await Promise.all([q({}), q({ dimensions: 'channel' })]);
+      const tot = byDay.total.metrics;
+      const total = tot.conversations_created;
+      const answered = tot.first_responses;
       box.replaceChildren(
         el('p', { id: 'report-totals' }, t('conversations') + ': ' + total + ' · ' + t('answered') + ': ' + answered +
-          ' · ' + t('chart_frt') + ': ' + (answered ? (waited / answered / 60).toFixed(1) + ' ' + t('minutes') : '—')),
+          ' · ' + t('chart_frt') + ': ' + (answered ? (tot.first_response_avg_seconds / 60).toFixed(1) + ' ' + t('minutes') : '—') +
+          ' · ' + byDay.time_zone),
         el('figure', { id: 'chart-frt' }, el('figcaption', {}, t('chart_frt_daily')),
-          lineChart(byDay.rows.filter((r) => r.first_responses).map((r) => ({ x: r.key, y: r.first_response_avg_seconds / 60 })), t('minutes'))),
+          lineChart(byDay.series.filter((r) => r.metrics.first_responses).map((r) => ({ x: r.period, y: r.metrics.first_response_avg_seconds / 60 })), t('minutes'))),
         el('figure', { id: 'chart-volume' }, el('figcaption', {}, t('chart_volume')),
-          barChart(byChannel.rows.map((r) => ({ x: r.key, y: r.conversations_created })))));
+          barChart(byChannel.totals.filter((r) => r.metrics.conversations_created).map((r) => ({ x: r.dimension.channel, y: r.metrics.conversations_created })))));
     } catch (err) {
       box.replaceChildren(el('p', { class: 'error' }, t('reports_unavailable') + ' (' + err.message + ')'));
     }

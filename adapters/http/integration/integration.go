@@ -67,6 +67,9 @@ func Register(g *gin.RouterGroup, d Deps) {
 	g.PUT("/api/v1/messages/:id", write, d.editMessage)
 	g.DELETE("/api/v1/messages/:id", write, d.retractMessage)
 	d.registerCRM(g)
+	reports := ReportReader{Reads: d.Reads, Instance: d.Instance, ReadYourWrites: d.ReadYourWrites, WriteError: d.WriteError}
+	g.GET("/api/v1/statistics/report", read, reports.Serve)
+	g.POST("/api/v1/statistics/push", write, d.pushStatistics)
 }
 
 func ok(c *gin.Context, status int, data any) {
