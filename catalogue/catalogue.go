@@ -34,6 +34,8 @@ const (
 	// AgentStatusChanged is an operator's presence (online, away, offline)
 	// or status (active, inactive, deleted) changing.
 	AgentStatusChanged = "agent.status_changed"
+	// StatisticsDaily is an instance's figures of its last ended local day.
+	StatisticsDaily = "statistics.daily"
 	// SubscriptionDisabled tells an instance's other subscriptions that a
 	// webhook subscription was disabled after failing for too long.
 	SubscriptionDisabled = "subscription.disabled"
@@ -58,6 +60,7 @@ var descriptions = map[string]string{
 	TicketStatusChanged:       "a ticket's status (or handler) changed, as the ticket system reported it",
 	AgentStatusChanged:        "an operator's presence (online, away, offline) or status (active, inactive, deleted) changed",
 	SubscriptionDisabled:      "a webhook subscription of the instance was disabled after failing continuously",
+	StatisticsDaily:           "the instance's figures of the local day that just ended (conversations and messages, README \"Reports\")",
 }
 
 // Names lists the subscribable event names, sorted.
@@ -204,6 +207,12 @@ type (
 		Reason         string `json:"reason"`
 		FailingSince   string `json:"failing_since"` // RFC 3339
 	}
+	StatisticsDailyData struct {
+		Date         string             `json:"date"`
+		TimeZone     string             `json:"time_zone"`
+		Conversation map[string]float64 `json:"conversation"`
+		Message      map[string]float64 `json:"message"`
+	}
 	TestData struct {
 		SubscriptionID string `json:"subscription_id"`
 		Message        string `json:"message"`
@@ -299,6 +308,10 @@ func Map(env domain.Envelope) (m Mapped, ok bool) {
 		ev.Event = SubscriptionDisabled
 		ev.Data = SubscriptionDisabledData{SubscriptionID: p.SubscriptionID, Reason: p.Reason, FailingSince: p.FailingSince}
 		m.InstanceID = p.InstanceID
+	case domain.DailyStatisticsCompiled:
+		ev.Event = StatisticsDaily
+		ev.Data = StatisticsDailyData{Date: p.Date, TimeZone: p.TimeZone, Conversation: p.Conversation, Message: p.Message}
+		m.InstanceID, m.InstanceAlias = p.InstanceID, p.InstanceAlias
 	default:
 		return Mapped{}, false
 	}

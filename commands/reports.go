@@ -61,7 +61,9 @@ func (s *Service) PushStatistics(ctx context.Context, push domain.StatisticsPush
 // process after a crash or by another, stores nothing. recorded is false
 // when the day had its figures already.
 func (s *Service) RecordDailyStatistics(ctx context.Context, daily domain.DailyStatisticsCompiled, cc Context) (pos uint64, recorded bool, err error) {
-	p, err := s.encode(cc, domain.EventUUID("statistics-daily", daily.InstanceID, daily.Date), daily)
+	// A fresh id: the store takes an append of an id it holds as a retry of
+	// it (and answers success), where the second compilation must conflict.
+	p, err := s.encode(cc, domain.RandomUUID(s.random), daily)
 	if err != nil {
 		return 0, false, err
 	}

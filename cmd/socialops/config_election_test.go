@@ -31,5 +31,5 @@ func TestConfigElectionInterval(t *testing.T) {
 }
 
 func TestFollowerRolesAreTheProjectorsAndProcessManagers(t *testing.T) {
-	assert.Equal(t, []string{"inbox", "messages", "wallet", "actions", "channels", "operators", "sessions", "crm", "delivery", "webhooks", "routing", "assistant"}, followerRoles())
+	assert.Equal(t, []string{"inbox", "messages", "wallet", "actions", "channels", "operators", "sessions", "crm", "reports", "delivery", "webhooks", "routing", "assistant", "statistics"}, followerRoles())
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/socialops/socialops/adapters/election"
 	"github.com/socialops/socialops/adapters/projectionrunner"
 	"github.com/socialops/socialops/adapters/routing"
+	"github.com/socialops/socialops/adapters/statistics"
 	"github.com/socialops/socialops/adapters/webhooks"
 	"github.com/socialops/socialops/domain"
 	"github.com/socialops/socialops/projections"
@@ -32,6 +33,7 @@ type followers struct {
 	webhooks *webhooks.Dispatcher
 	routing  *routing.Router
 	assist   *assistant.Follower
+	daily    *statistics.Daily
 
 	mu      sync.Mutex
 	runners map[string]*projectionrunner.Runner // projector roles running here now
@@ -48,6 +50,7 @@ var processManagers = []struct {
 	{"webhooks", webhooks.CheckpointName, func(f *followers) election.StartFunc { return f.webhooks.Run }},
 	{"routing", routing.CheckpointName, func(f *followers) election.StartFunc { return f.routing.Run }},
 	{"assistant", assistant.CheckpointName, func(f *followers) election.StartFunc { return f.assist.Run }},
+	{"statistics", statistics.CheckpointName, func(f *followers) election.StartFunc { return f.daily.Run }},
 }
 
 // followerRoles names every role, projectors first.

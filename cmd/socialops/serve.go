@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/socialops/socialops/adapters/console"
+	"github.com/socialops/socialops/adapters/statistics"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -133,7 +134,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// The routing process manager: the "routing" follower (issue 10).
 	sessionRouter := routing.New(a.pool, a.store, registry, a.commands.NewRoutingManager(), a.tenancy, routing.Options{Logger: logger})
 	follow := &followers{app: a, registry: registry, logger: logger, delivery: worker, webhooks: dispatcher, routing: sessionRouter,
-		assist: newAssistant(a, cfg, registry)}
+		assist: newAssistant(a, cfg, registry), daily: statistics.New(a.pool, a.store, a.commands, statistics.Options{Logger: logger})}
 	elector, err := election.New(cfg.DatabaseURL, election.Options{Interval: cfg.ElectionInterval, Logger: logger, OnChange: sm.roleChanges()})
 	if err != nil {
 		return err
