@@ -32,7 +32,7 @@ type Head interface {
 
 // Options tune the follower.
 type Options struct {
-	Every  time.Duration // how often it looks (default one minute)
+	Every  time.Duration // how often it looks (default 2 s: a look with nothing to compile is one query)
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -49,7 +49,7 @@ type Daily struct {
 // New makes the follower.
 func New(pool *pgxpool.Pool, head Head, cmds *commands.Service, opts Options) *Daily {
 	if opts.Every <= 0 {
-		opts.Every = time.Minute
+		opts.Every = 2 * time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -77,35 +77,56 @@ func (d *Daily) Run(ctx context.Context) error {
 }
 
 // RunOnce compiles, for every instance, the local day before today unless
-// recorded already; it returns how many days it recorded.
+// recorded already; it returns how many days it recorded. With nothing to
+// compile it only moves its checkpoint to the head.
 func (d *Daily) RunOnce(ctx context.Context) (int, error) {
 	head, err := d.head.HeadPosition(ctx)
 	if err != nil {
 		return 0, err
 	}
-	// Every event of an ended day is stored before now: once the reports
-	// projector reached the head, the day's rollups are final.
-	fresh, err := projections.WaitForPosition(ctx, d.pool, []string{projections.ReportsProjector{}.Name()}, head, 30*time.Second)
+	rows, err := d.pool.Query(ctx, `SELECT i.instance_id, i.alias, coalesce(s.time_zone, 'UTC') FROM instances i
+		LEFT JOIN report_settings s USING (instance_id) ORDER BY i.instance_id`)
 	if err != nil {
 		return 0, err
 	}
-	if !fresh {
-		return 0, fmt.Errorf("the reports projector has not reached position %d", head)
-	}
-	rows, err := d.pool.Query(ctx, `SELECT instance_id, alias FROM instances ORDER BY instance_id`)
-	if err != nil {
-		return 0, err
-	}
-	type inst struct{ ID, Alias string }
+	type inst struct{ ID, Alias, TimeZone string }
 	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[inst])
 	if err != nil {
 		return 0, err
 	}
-	recorded := 0
+	type due struct {
+		inst
+		day time.Time
+	}
+	var todo []due
 	for _, in := range list {
-		ok, err := d.compile(ctx, in.ID, in.Alias)
+		loc, err := time.LoadLocation(in.TimeZone)
 		if err != nil {
-			return recorded, fmt.Errorf("instance %s: %w", in.ID, err)
+			d.opts.Logger.Warn("statistics: an instance's time zone is unknown here; using UTC", "instance_id", in.ID, "time_zone", in.TimeZone)
+			loc = time.UTC
+		}
+		local := d.opts.Now().In(loc)
+		day := time.Date(local.Year(), local.Month(), local.Day()-1, 0, 0, 0, 0, time.UTC)
+		if !d.done[in.ID+"|"+day.Format(time.DateOnly)] {
+			todo = append(todo, due{in, day})
+		}
+	}
+	if len(todo) > 0 {
+		// Every event of an ended day is stored before now: once the reports
+		// projector reached the head, the day's rollups are final.
+		fresh, err := projections.WaitForPosition(ctx, d.pool, []string{projections.ReportsProjector{}.Name()}, head, 30*time.Second)
+		if err != nil {
+			return 0, err
+		}
+		if !fresh {
+			return 0, fmt.Errorf("the reports projector has not reached position %d", head)
+		}
+	}
+	recorded := 0
+	for _, t := range todo {
+		ok, err := d.compile(ctx, t.ID, t.Alias, t.TimeZone, t.day)
+		if err != nil {
+			return recorded, fmt.Errorf("instance %s: %w", t.ID, err)
 		}
 		if ok {
 			recorded++
@@ -115,22 +136,8 @@ func (d *Daily) RunOnce(ctx context.Context) (int, error) {
 	return recorded, err
 }
 
-func (d *Daily) compile(ctx context.Context, instanceID, alias string) (bool, error) {
-	settings, err := projections.GetReportSettings(ctx, d.pool, instanceID)
-	if err != nil {
-		return false, err
-	}
-	loc, err := time.LoadLocation(settings.TimeZone)
-	if err != nil {
-		return false, err
-	}
-	local := d.opts.Now().In(loc)
-	day := time.Date(local.Year(), local.Month(), local.Day()-1, 0, 0, 0, 0, time.UTC)
+func (d *Daily) compile(ctx context.Context, instanceID, alias, timeZone string, day time.Time) (bool, error) {
 	date := day.Format(time.DateOnly)
-	key := instanceID + "|" + date
-	if d.done[key] {
-		return false, nil
-	}
 	figures := map[string]map[string]float64{}
 	for _, typ := range []string{domain.StatisticsConversation, domain.StatisticsMessage} {
 		q := projections.ReportQuery{InstanceID: instanceID, Type: typ, Start: day, End: day}
@@ -144,14 +151,14 @@ func (d *Daily) compile(ctx context.Context, instanceID, alias string) (bool, er
 		figures[typ] = rep.Total.Metrics
 	}
 	_, ok, err := d.commands.RecordDailyStatistics(ctx, domain.DailyStatisticsCompiled{InstanceID: instanceID, InstanceAlias: alias,
-		Date: date, TimeZone: settings.TimeZone, Conversation: figures[domain.StatisticsConversation], Message: figures[domain.StatisticsMessage]},
+		Date: date, TimeZone: timeZone, Conversation: figures[domain.StatisticsConversation], Message: figures[domain.StatisticsMessage]},
 		commands.Context{Actor: domain.Actor{Kind: domain.ActorSystem, ID: "statistics"}, InstanceAlias: alias})
 	if err != nil {
 		return false, err
 	}
-	d.done[key] = true
+	d.done[instanceID+"|"+date] = true
 	if ok {
-		d.opts.Logger.Info("statistics: daily figures recorded", "instance_id", instanceID, "date", date, "time_zone", settings.TimeZone)
+		d.opts.Logger.Info("statistics: daily figures recorded", "instance_id", instanceID, "date", date, "time_zone", timeZone)
 	}
 	return ok, nil
 }
