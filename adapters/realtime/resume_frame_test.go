@@ -25,13 +25,18 @@ func send(t *testing.T, c *websocket.Conn, frame string) {
 // first frame receives what it missed, in order and once, then live pushes.
 func TestResumeFrameReplaysTheGapOnce(t *testing.T) {
 	e := newEnv(t)
-	_, srv := e.server(realtime.Options{})
+	hub, srv := e.server(realtime.Options{})
 	e.openThread("soth_a")
 	seen := e.append("soth_a", domain.InboundMessageReceived{ThreadID: "soth_a", MessageID: "m0", Text: "x"})
 	var missed []uint64
 	for i := 1; i <= 20; i++ {
 		missed = append(missed, e.append("soth_a", domain.InboundMessageReceived{ThreadID: "soth_a", MessageID: fmt.Sprint("m", i), Text: "x"}))
 	}
+	// The hub follows the log asynchronously: a connection made while it is
+	// still behind would receive the last appends as live pushes before its
+	// resume frame, and a resume after a push is refused by design (below).
+	head := missed[len(missed)-1]
+	require.Eventually(t, func() bool { return hub.Position() >= head }, 5*time.Second, 5*time.Millisecond)
 	c := dial(t, srv, "proto=events")
 	defer c.CloseNow()
 	require.Equal(t, "connected", read(t, c)["type"])
