@@ -123,9 +123,57 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 -- +goose StatementEnd
 
+-- Reports are answered in milliseconds over a year of data:
+--
+-- 1. Staging. report_add does not upsert the rollups row by row: it
+--    appends the event's sums, at the local time it falls in, to
+--    report_staged, and report_flush (run once per projector transaction,
+--    before its checkpoint moves) adds them all to report_hourly and
+--    report_daily in one grouped upsert per table, then empties the stage.
+--
+-- 2. Sealed periods. A report sums rows of the requested dimensions; the
+--    full-key rows of a month are tens of thousands. report_cube holds, for
+--    every local hour, day and month that is over, the sums per subset of
+--    the dimensions (mask: agent 8, responder 4, channel 2, category 1; a
+--    dimension outside the mask is ''). Hours and days keep masks 0-14
+--    (mask 15 is report_hourly and report_daily themselves); months keep
+--    all 16. report_live holds, per instance, the latest local hour, day
+--    and month it has sums for: every period before them is sealed into the
+--    cube when the first sums of a later one come. Sums of an event in a
+--    period already sealed (a clock behind, a time-zone change, a parked
+--    event retried) are added to the cube rows of that period as well, so
+--    at every commit: for each period before report_live's marks, the cube
+--    rows are exactly the grouping sets of the full-key rows. The final
+--    tables do not depend on how events were batched, so a rebuild and
+--    `projections verify` give the same rows.
+CREATE TABLE report_staged (LIKE report_hourly INCLUDING DEFAULTS);
+ALTER TABLE report_staged RENAME COLUMN bucket TO local;
+
+CREATE TABLE report_cube (LIKE report_hourly INCLUDING DEFAULTS);
+ALTER TABLE report_cube ADD COLUMN grain text NOT NULL, ADD COLUMN mask smallint NOT NULL;
+ALTER TABLE report_cube ADD PRIMARY KEY (instance_id, grain, mask, bucket, agent, responder, channel, category);
+
+CREATE TABLE report_live (
+    instance_id text PRIMARY KEY,
+    hour        timestamp NOT NULL,
+    day         date      NOT NULL,
+    month       date      NOT NULL
+);
+
 -- +goose StatementBegin
--- report_add adds to the hourly and daily rollups of the local hour and day
--- (in the instance's time zone) of p_at.
+-- report_columns are the sums a rollup row holds, in table order.
+CREATE FUNCTION report_columns() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['conversations_created', 'conversations_reopened', 'conversations_closed',
+        'messages_in', 'messages_out', 'messages_bot', 'notes',
+        'first_responses', 'first_response_ms', 'first_response_business_ms', 'replies', 'reply_ms', 'reply_business_ms',
+        'resolution_ms', 'resolution_business_ms', 'bot_conversations', 'bot_handoffs', 'bot_resolved', 'bot_handling_ms',
+        'bot_ended', 'bot_closed']
+$$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+-- report_add stages sums at the local time (in the instance's time zone at
+-- that event) of p_at; report_flush adds them to the rollups.
 CREATE FUNCTION report_add(p_instance text, p_at timestamptz, p_agent text, p_responder text, p_channel text, p_category text,
     conversations_created bigint DEFAULT 0, conversations_reopened bigint DEFAULT 0, conversations_closed bigint DEFAULT 0,
     messages_in bigint DEFAULT 0, messages_out bigint DEFAULT 0, messages_bot bigint DEFAULT 0, notes bigint DEFAULT 0,
@@ -137,64 +185,109 @@ CREATE FUNCTION report_add(p_instance text, p_at timestamptz, p_agent text, p_re
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     tz text;
-    local timestamp;
 BEGIN
     SELECT s.time_zone INTO tz FROM report_settings s WHERE s.instance_id = p_instance;
-    local := p_at AT TIME ZONE coalesce(tz, 'UTC');
-    INSERT INTO report_hourly AS r VALUES (p_instance, date_trunc('hour', local), p_agent, p_responder, p_channel, p_category,
+    INSERT INTO report_staged VALUES (p_instance, p_at AT TIME ZONE coalesce(tz, 'UTC'), p_agent, p_responder, p_channel, p_category,
         conversations_created, conversations_reopened, conversations_closed, messages_in, messages_out, messages_bot, notes,
         first_responses, first_response_ms, first_response_business_ms, replies, reply_ms, reply_business_ms,
-        resolution_ms, resolution_business_ms, bot_conversations, bot_handoffs, bot_resolved, bot_handling_ms, bot_ended, bot_closed)
-    ON CONFLICT (instance_id, bucket, agent, responder, channel, category) DO UPDATE SET
-        conversations_created = r.conversations_created + EXCLUDED.conversations_created,
-        conversations_reopened = r.conversations_reopened + EXCLUDED.conversations_reopened,
-        conversations_closed = r.conversations_closed + EXCLUDED.conversations_closed,
-        messages_in = r.messages_in + EXCLUDED.messages_in,
-        messages_out = r.messages_out + EXCLUDED.messages_out,
-        messages_bot = r.messages_bot + EXCLUDED.messages_bot,
-        notes = r.notes + EXCLUDED.notes,
-        first_responses = r.first_responses + EXCLUDED.first_responses,
-        first_response_ms = r.first_response_ms + EXCLUDED.first_response_ms,
-        first_response_business_ms = r.first_response_business_ms + EXCLUDED.first_response_business_ms,
-        replies = r.replies + EXCLUDED.replies,
-        reply_ms = r.reply_ms + EXCLUDED.reply_ms,
-        reply_business_ms = r.reply_business_ms + EXCLUDED.reply_business_ms,
-        resolution_ms = r.resolution_ms + EXCLUDED.resolution_ms,
-        resolution_business_ms = r.resolution_business_ms + EXCLUDED.resolution_business_ms,
-        bot_conversations = r.bot_conversations + EXCLUDED.bot_conversations,
-        bot_handoffs = r.bot_handoffs + EXCLUDED.bot_handoffs,
-        bot_resolved = r.bot_resolved + EXCLUDED.bot_resolved,
-        bot_handling_ms = r.bot_handling_ms + EXCLUDED.bot_handling_ms,
-        bot_ended = r.bot_ended + EXCLUDED.bot_ended,
-        bot_closed = r.bot_closed + EXCLUDED.bot_closed;
-    INSERT INTO report_daily AS r VALUES (p_instance, local::date, p_agent, p_responder, p_channel, p_category,
-        conversations_created, conversations_reopened, conversations_closed, messages_in, messages_out, messages_bot, notes,
-        first_responses, first_response_ms, first_response_business_ms, replies, reply_ms, reply_business_ms,
-        resolution_ms, resolution_business_ms, bot_conversations, bot_handoffs, bot_resolved, bot_handling_ms, bot_ended, bot_closed)
-    ON CONFLICT (instance_id, bucket, agent, responder, channel, category) DO UPDATE SET
-        conversations_created = r.conversations_created + EXCLUDED.conversations_created,
-        conversations_reopened = r.conversations_reopened + EXCLUDED.conversations_reopened,
-        conversations_closed = r.conversations_closed + EXCLUDED.conversations_closed,
-        messages_in = r.messages_in + EXCLUDED.messages_in,
-        messages_out = r.messages_out + EXCLUDED.messages_out,
-        messages_bot = r.messages_bot + EXCLUDED.messages_bot,
-        notes = r.notes + EXCLUDED.notes,
-        first_responses = r.first_responses + EXCLUDED.first_responses,
-        first_response_ms = r.first_response_ms + EXCLUDED.first_response_ms,
-        first_response_business_ms = r.first_response_business_ms + EXCLUDED.first_response_business_ms,
-        replies = r.replies + EXCLUDED.replies,
-        reply_ms = r.reply_ms + EXCLUDED.reply_ms,
-        reply_business_ms = r.reply_business_ms + EXCLUDED.reply_business_ms,
-        resolution_ms = r.resolution_ms + EXCLUDED.resolution_ms,
-        resolution_business_ms = r.resolution_business_ms + EXCLUDED.resolution_business_ms,
-        bot_conversations = r.bot_conversations + EXCLUDED.bot_conversations,
-        bot_handoffs = r.bot_handoffs + EXCLUDED.bot_handoffs,
-        bot_resolved = r.bot_resolved + EXCLUDED.bot_resolved,
-        bot_handling_ms = r.bot_handling_ms + EXCLUDED.bot_handling_ms,
-        bot_ended = r.bot_ended + EXCLUDED.bot_ended,
-        bot_closed = r.bot_closed + EXCLUDED.bot_closed;
+        resolution_ms, resolution_business_ms, bot_conversations, bot_handoffs, bot_resolved, bot_handling_ms, bot_ended, bot_closed);
 END $$;
 -- +goose StatementEnd
+
+-- +goose StatementBegin
+-- report_upsert adds the rows of a query (its columns: the target's key,
+-- then report_columns() as sums) to a rollup table; add = false inserts only,
+-- so a row already there is an error (sealing a period twice would count it
+-- twice).
+CREATE FUNCTION report_upsert(target text, key text[], query text, add boolean) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    cols text[] := report_columns();
+BEGIN
+    EXECUTE format('INSERT INTO %I AS r (%s) %s', target, array_to_string(key || cols, ', '), query) ||
+        CASE WHEN add THEN format(' ON CONFLICT (%s) DO UPDATE SET %s', array_to_string(key, ', '),
+            (SELECT string_agg(format('%1$I = r.%1$I + EXCLUDED.%1$I', c), ', ') FROM unnest(cols) c)) ELSE '' END;
+END $$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+-- report_grouped is a query summing src's rows per instance, bucket (an
+-- expression over src's columns) and every subset of the dimensions (or all
+-- but the full one, when partial), restricted by cond.
+CREATE FUNCTION report_grouped(src text, grain text, bucket text, cond text, partial boolean) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT format('SELECT instance_id, %L, (15 # GROUPING(agent, responder, channel, category))::smallint, %s, '
+        'coalesce(agent, %L), coalesce(responder, %L), coalesce(channel, %L), coalesce(category, %L), %s '
+        'FROM %s WHERE %s GROUP BY instance_id, %s, CUBE (agent, responder, channel, category)%s',
+        grain, bucket, '', '', '', '', (SELECT string_agg(format('sum(%I)', c), ', ') FROM unnest(report_columns()) c),
+        src, cond, bucket, CASE WHEN partial THEN ' HAVING GROUPING(agent, responder, channel, category) <> 0' ELSE '' END)
+$$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+-- report_flush adds the staged sums to the rollups and the cube, seals the
+-- periods that are over, and empties the stage. The projector runs it once
+-- per transaction, after the events and before the checkpoint.
+CREATE FUNCTION report_flush() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    cube_key text[] := ARRAY['instance_id', 'grain', 'mask', 'bucket', 'agent', 'responder', 'channel', 'category'];
+    raw_key text[] := ARRAY['instance_id', 'bucket', 'agent', 'responder', 'channel', 'category'];
+    sums text := (SELECT string_agg(format('sum(%I)', c), ', ') FROM unnest(report_columns()) c);
+    m record;
+    l report_live;
+    hr timestamp;
+    dy date;
+    mo date;
+    inst text;
+BEGIN
+    PERFORM 1 FROM report_staged LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    -- The full-key rollups.
+    PERFORM report_upsert('report_hourly', raw_key, format('SELECT instance_id, date_trunc(%L, local), agent, responder, channel, category, %s '
+        'FROM report_staged GROUP BY 1, 2, 3, 4, 5, 6', 'hour', sums), true);
+    PERFORM report_upsert('report_daily', raw_key, format('SELECT instance_id, local::date, agent, responder, channel, category, %s '
+        'FROM report_staged GROUP BY 1, 2, 3, 4, 5, 6', sums), true);
+    FOR m IN SELECT instance_id, max(local) AS latest, min(local) AS earliest FROM report_staged GROUP BY instance_id LOOP
+        SELECT * INTO l FROM report_live WHERE instance_id = m.instance_id;
+        IF NOT FOUND THEN
+            -- A new instance: nothing is sealed before its first sums.
+            INSERT INTO report_live VALUES (m.instance_id, date_trunc('hour', m.earliest), m.earliest::date,
+                date_trunc('month', m.earliest)::date) RETURNING * INTO l;
+        END IF;
+        hr := date_trunc('hour', m.latest);
+        dy := m.latest::date;
+        mo := date_trunc('month', m.latest)::date;
+        inst := format('instance_id = %L AND ', m.instance_id);
+        -- Sums that fall in sealed periods go to their cube rows too.
+        IF EXISTS (SELECT 1 FROM report_staged s WHERE s.instance_id = m.instance_id AND date_trunc('hour', s.local) < l.hour) THEN
+            PERFORM report_upsert('report_cube', cube_key, report_grouped('report_staged', 'hour', 'date_trunc(''hour'', local)',
+                inst || format('date_trunc(''hour'', local) < %L', l.hour), true), true);
+            PERFORM report_upsert('report_cube', cube_key, report_grouped('report_staged', 'day', 'local::date::timestamp',
+                inst || format('local::date < %L', l.day), true), true);
+            PERFORM report_upsert('report_cube', cube_key, report_grouped('report_staged', 'month', 'date_trunc(''month'', local)',
+                inst || format('local::date < %L', l.month), false), true);
+        END IF;
+        -- Periods now over are sealed from the rollups, which hold the
+        -- stage's sums by now.
+        IF hr > l.hour THEN
+            PERFORM report_upsert('report_cube', cube_key, report_grouped('report_hourly', 'hour', 'bucket',
+                inst || format('bucket >= %L AND bucket < %L', l.hour, hr), true), false);
+        END IF;
+        IF dy > l.day THEN
+            PERFORM report_upsert('report_cube', cube_key, report_grouped('report_daily', 'day', 'bucket::timestamp',
+                inst || format('bucket >= %L AND bucket < %L', l.day, dy), true), false);
+        END IF;
+        IF mo > l.month THEN
+            PERFORM report_upsert('report_cube', cube_key, report_grouped('report_daily', 'month', 'date_trunc(''month'', bucket::timestamp)',
+                inst || format('bucket >= %L AND bucket < %L', l.month, mo), false), false);
+        END IF;
+        UPDATE report_live SET hour = greatest(l.hour, hr), day = greatest(l.day, dy), month = greatest(l.month, mo)
+            WHERE instance_id = m.instance_id;
+    END LOOP;
+    DELETE FROM report_staged;
+END $$;
+-- +goose StatementEnd
+
 
 -- +goose StatementBegin
 -- report_hours is an instance's time zone and business hours (UTC, none).
@@ -362,7 +455,11 @@ DROP FUNCTION report_on_reply(text, timestamptz, text);
 DROP FUNCTION report_on_inbound(text, timestamptz, text[]);
 DROP FUNCTION report_on_opened(text, text, text, text, timestamptz);
 DROP FUNCTION report_hours(text);
+DROP FUNCTION report_flush();
+DROP FUNCTION report_grouped(text, text, text, text, boolean);
+DROP FUNCTION report_upsert(text, text[], text, boolean);
 DROP FUNCTION report_add;
+DROP FUNCTION report_columns();
 DROP FUNCTION report_ms(timestamptz, timestamptz);
 DROP FUNCTION report_business_ms(timestamptz, timestamptz, text, jsonb);
-DROP TABLE report_pushed, report_daily, report_hourly, report_threads, report_settings;
+DROP TABLE report_live, report_cube, report_staged, report_pushed, report_daily, report_hourly, report_threads, report_settings;

@@ -165,6 +165,7 @@ func retryInTx(ctx context.Context, pool *pgxpool.Pool, registry *domain.Registr
 		if err := p.Apply(b, env); err != nil {
 			return err, nil
 		}
+		queueFlush(b, p)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			if !IsDataError(err) {
 				return nil, fmt.Errorf("retry %s at %d: %w", p.Name(), raw.Position, err)

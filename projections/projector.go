@@ -32,6 +32,34 @@ type Projector interface {
 	Apply(b *pgx.Batch, env domain.Envelope) error
 }
 
+// Flusher is a projector that stages what its events change and completes
+// it once per transaction: Flush queues that SQL, which runs after the
+// transaction's events and before its checkpoint moves.
+type Flusher interface {
+	Flush(b *pgx.Batch)
+}
+
+// queueFlush queues p's flush, when it has one; it tells whether it did.
+func queueFlush(b *pgx.Batch, p Projector) bool {
+	f, ok := p.(Flusher)
+	if ok {
+		f.Flush(b)
+	}
+	return ok
+}
+
+// flush runs p's flush in tx, when it has one.
+func flush(ctx context.Context, tx pgx.Tx, p Projector) error {
+	b := &pgx.Batch{}
+	if !queueFlush(b, p) {
+		return nil
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("flush %s: %w", p.Name(), err)
+	}
+	return nil
+}
+
 // eventTypes is a set of event type names.
 type eventTypes map[string]bool
 
@@ -247,6 +275,7 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry *domain.Registry, p Proj
 		}
 	}
 	if !oneByOne && b.Len() > 1 {
+		queueFlush(b, p)
 		b.Queue("RELEASE SAVEPOINT projector_batch")
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			if _, rbErr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT projector_batch"); rbErr != nil {
@@ -275,6 +304,9 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry *domain.Registry, p Proj
 				ev.bad = failed
 			}
 			res.Parked = append(res.Parked, parkedOf(p, ev))
+		}
+		if err := flush(ctx, tx, p); err != nil {
+			return BatchResult{}, err
 		}
 	}
 	if err := park(ctx, tx, res.Parked); err != nil {

@@ -169,6 +169,139 @@ var periodSQL = map[string]string{
 	"month": `to_char(bucket, 'YYYY-MM')`,
 }
 
+// reportMarks are an instance's latest local hour, day and month with sums
+// (report_live): every period before them is sealed into report_cube.
+type reportMarks struct {
+	hour, day, month time.Time
+	ok               bool
+}
+
+func readReportMarks(ctx context.Context, q Querier, instanceID string) (reportMarks, error) {
+	var m reportMarks
+	err := q.QueryRow(ctx, `SELECT hour, day, month FROM report_live WHERE instance_id = $1`, instanceID).Scan(&m.hour, &m.day, &m.month)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, nil
+	}
+	if err != nil {
+		return m, fmt.Errorf("report: %w", err)
+	}
+	m.ok = true
+	return m, nil
+}
+
+// reportSource is where a report's rows come from: parts of report_cube
+// (sealed periods, rows of the report's own subset of dimensions) and of the
+// full-key rollups (periods not sealed yet, or every dimension asked for),
+// each a range [lo, hi) of buckets.
+type reportSource struct {
+	parts []string
+	args  []any
+	mask  int
+}
+
+// dimensionBits are the mask bits of report_cube.
+var dimensionBits = map[string]int{"agent": 8, "responder": 4, "channel": 2, "category": 1}
+
+// reportSources splits a query's range into the parts its rows come from.
+func reportSources(rq ReportQuery, live reportMarks) *reportSource {
+	src := &reportSource{}
+	for _, d := range rq.Dimensions {
+		src.mask |= dimensionBits[d]
+	}
+	lo := time.Date(rq.Start.Year(), rq.Start.Month(), rq.Start.Day(), 0, 0, 0, 0, time.UTC)
+	hi := time.Date(rq.End.Year(), rq.End.Month(), rq.End.Day()+1, 0, 0, 0, 0, time.UTC)
+	switch {
+	case rq.Granularity == "hour":
+		src.split("report_hourly", "hour", lo, hi, live.hour, live.ok && src.mask != 15)
+	case rq.Granularity == "month" && live.ok:
+		// Whole sealed months from the month cube, the days around them as
+		// a daily report.
+		first := time.Date(lo.Year(), lo.Month(), 1, 0, 0, 0, 0, time.UTC)
+		if first.Before(lo) {
+			first = first.AddDate(0, 1, 0)
+		}
+		end := time.Date(hi.Year(), hi.Month(), 1, 0, 0, 0, 0, time.UTC)
+		if live.month.Before(end) {
+			end = live.month
+		}
+		if first.Before(end) {
+			src.add("report_cube", "month", first, end)
+			src.days(lo, first, live)
+			src.days(end, hi, live)
+			return src
+		}
+		src.days(lo, hi, live)
+	default:
+		src.days(lo, hi, live)
+	}
+	return src
+}
+
+// days adds the days [lo, hi).
+func (s *reportSource) days(lo, hi time.Time, live reportMarks) {
+	s.split("report_daily", "day", lo, hi, live.day, live.ok && s.mask != 15)
+}
+
+// split adds [lo, hi) of a full-key table, its periods before mark from the
+// cube when cube.
+func (s *reportSource) split(table, grain string, lo, hi, mark time.Time, cube bool) {
+	if !cube {
+		s.add(table, "", lo, hi)
+		return
+	}
+	s.add("report_cube", grain, lo, minTime(hi, mark))
+	s.add(table, "", maxTime(lo, mark), hi)
+}
+
+// add adds the buckets [lo, hi) of a table (of the cube's grain when grain).
+func (s *reportSource) add(table, grain string, lo, hi time.Time) {
+	if !lo.Before(hi) {
+		return
+	}
+	n := len(s.args) + 3
+	typ := "timestamp"
+	if table == "report_daily" {
+		typ = "date"
+	}
+	cond := fmt.Sprintf("bucket >= $%d::%s AND bucket < $%d::%s", n, typ, n+1, typ)
+	s.args = append(s.args, lo.Format(time.DateTime), hi.Format(time.DateTime))
+	if grain != "" {
+		cond += fmt.Sprintf(" AND grain = '%s' AND mask = %d", grain, s.mask)
+	}
+	s.parts = append(s.parts, table+" WHERE instance_id = $1 AND "+cond)
+}
+
+// sql is the union of the parts, with the bucket and the given dimensions.
+func (s *reportSource) sql(dims []string) string {
+	cols := "bucket::timestamp AS bucket"
+	for _, d := range dims {
+		cols += ", " + d
+	}
+	cols += ", " + strings.Join(reportColumns, ", ")
+	if len(s.parts) == 0 {
+		return `SELECT ` + cols + ` FROM report_daily WHERE false`
+	}
+	out := make([]string, len(s.parts))
+	for i, p := range s.parts {
+		out[i] = `SELECT ` + cols + ` FROM ` + p
+	}
+	return strings.Join(out, " UNION ALL ")
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // pushedPeriodSQL is the same over report_pushed's day.
 var pushedPeriodSQL = map[string]string{
 	"day":   `to_char(day, 'YYYY-MM-DD')`,
@@ -187,6 +320,10 @@ func BuildReport(ctx context.Context, q Querier, rq ReportQuery) (Report, error)
 	rep := Report{Type: rq.Type, StartDate: rq.Start.Format(time.DateOnly), EndDate: rq.End.Format(time.DateOnly),
 		TimeZone: settings.TimeZone, Granularity: rq.Granularity, Dimensions: nonNilStrings(rq.Dimensions),
 		Metrics: reportMetrics[rq.Type], Series: []ReportRow{}, Totals: []ReportRow{}}
+	live, err := readReportMarks(ctx, q, rq.InstanceID)
+	if err != nil {
+		return Report{}, err
+	}
 	dims := strings.Join(rq.Dimensions, ", ")
 	group := "1"
 	if dims != "" {
@@ -197,13 +334,10 @@ func BuildReport(ctx context.Context, q Querier, rq ReportQuery) (Report, error)
 	for i, c := range reportColumns {
 		sums[i] = "sum(" + c + ")::bigint"
 	}
-	table, where := "report_daily", "bucket BETWEEN $2::date AND $3::date"
-	if rq.Granularity == "hour" {
-		table, where = "report_hourly", "bucket >= $2::date AND bucket < $3::date + 1"
-	}
+	src := reportSources(rq, live)
 	rows, err := q.Query(ctx, `SELECT `+periodSQL[rq.Granularity]+dims+`, `+strings.Join(sums, ", ")+
-		` FROM `+table+` WHERE instance_id = $1 AND `+where+` GROUP BY `+group+` ORDER BY `+group+` LIMIT $4`,
-		rq.InstanceID, rep.StartDate, rep.EndDate, MaxReportRows+1)
+		` FROM (`+src.sql(rq.Dimensions)+`) x GROUP BY `+group+` ORDER BY `+group+` LIMIT $2`,
+		append([]any{rq.InstanceID, MaxReportRows + 1}, src.args...)...)
 	if err != nil {
 		return Report{}, fmt.Errorf("report: %w", err)
 	}

@@ -12,8 +12,9 @@ import (
 
 // ReportsProjector keeps the report rollups (seed 002 §4.3): per thread the
 // session cycle under way (report_threads), and sums per instance, local
-// hour or day and dimension (report_hourly, report_daily), with the
-// instance's reporting settings and the metrics other systems pushed. The
+// hour or day and dimension (report_hourly, report_daily), the same per
+// subset of the dimensions for every period that is over (report_cube), with
+// the instance's reporting settings and the metrics other systems pushed. The
 // per-event logic is SQL functions of migration 00031 (report_on_*), run in
 // the projector's transaction with its checkpoint; README "Reports" states
 // the definitions they follow.
@@ -21,8 +22,13 @@ type ReportsProjector struct{}
 
 func (ReportsProjector) Name() string { return "reports" }
 func (ReportsProjector) Tables() []string {
-	return []string{"report_settings", "report_threads", "report_hourly", "report_daily", "report_pushed"}
+	return []string{"report_settings", "report_threads", "report_hourly", "report_daily", "report_pushed",
+		"report_staged", "report_cube", "report_live"}
 }
+
+// Flush adds the sums its events staged to the rollups and seals the
+// periods that are over (report_flush, migration 00031).
+func (ReportsProjector) Flush(b *pgx.Batch) { queue(b, `SELECT report_flush()`) }
 
 var reportTypes = typesOf(domain.ThreadOpened{}, domain.InboundMessageReceived{}, domain.ReplyQueued{}, domain.NoteAdded{},
 	domain.ThreadStatusChanged{}, domain.SessionQueued{}, domain.SessionAssigned{}, domain.SessionAccepted{},

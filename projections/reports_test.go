@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,7 +74,7 @@ func randomHours(r *rand.Rand) []domain.BusinessWindow {
 // person-first sessions, hand-offs, assignments and reassignments, replies
 // by operators and bots, notes, closes and reopens (by a message or a status
 // change), at random gaps of seconds to days.
-func randomHistory(r *rand.Rand, instanceID string, threads int) []timedEvent {
+func randomHistory(r *rand.Rand, instanceID string, threads int, spread time.Duration) []timedEvent {
 	var out []timedEvent
 	start := reportStarts[r.IntN(len(reportStarts))]
 	tz := reportZones[r.IntN(len(reportZones))]
@@ -84,7 +85,7 @@ func randomHistory(r *rand.Rand, instanceID string, threads int) []timedEvent {
 	for n := 0; n < threads; n++ {
 		id := fmt.Sprintf("%s-t%d", instanceID, n)
 		stream := domain.ThreadStream(id)
-		at := start.Add(time.Duration(r.IntN(36*3600)) * time.Second)
+		at := start.Add(time.Duration(r.Int64N(int64(spread))))
 		emit := func(evs ...domain.Event) {
 			for _, e := range evs {
 				out = append(out, timedEvent{stream: stream, at: at, ev: e})
@@ -372,7 +373,7 @@ func bruteReopen(c *bruteCycle, at time.Time, add func(string, time.Time, string
 
 // storeHistory copies a history into the event store and applies it with
 // the reports projector, as its live runner would.
-func storeHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, store *pgstore.Store, reg *domain.Registry, events []timedEvent) {
+func storeHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, store *pgstore.Store, reg *domain.Registry, events []timedEvent, batch func() int) {
 	t.Helper()
 	before, err := store.HeadPosition(ctx)
 	require.NoError(t, err)
@@ -390,7 +391,7 @@ func storeHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, store *
 	})
 	require.NoError(t, err)
 	for after := before; ; {
-		evs, err := store.ReadAll(ctx, after, 500)
+		evs, err := store.ReadAll(ctx, after, uint64(batch()))
 		require.NoError(t, err)
 		if len(evs) == 0 {
 			break
@@ -424,8 +425,22 @@ func TestReportRollupsAgreeWithBruteForce(t *testing.T) {
 	})
 	for round := 0; round < 12; round++ {
 		inst := fmt.Sprintf("soinst_r%d", round)
-		events := randomHistory(r, inst, 25)
-		storeHistory(t, ctx, pool, store, reg, events)
+		// Threads start within 36 hours, or (every third round) over 75
+		// days, so whole months are sealed and reports read them whole.
+		spread := 36 * time.Hour
+		if round%3 == 2 {
+			spread = 75 * 24 * time.Hour
+		}
+		events := randomHistory(r, inst, 25, spread)
+		if round%2 == 0 {
+			// In time order, as a live log mostly is: periods are sealed as
+			// time goes on. Odd rounds go thread by thread, back and forth
+			// in time, so most sums land in periods sealed already.
+			sort.SliceStable(events, func(i, j int) bool { return events[i].at.Before(events[j].at) })
+		}
+		// Batches of 1 to 40 events: the stage is flushed and periods
+		// sealed many times over a history.
+		storeHistory(t, ctx, pool, store, reg, events, func() int { return 1 + r.IntN(40) })
 		wantDaily, wantHourly := bruteReports(events)
 		for _, row := range wantDaily {
 			for i, c := range projections.RollupColumns() {
@@ -438,9 +453,80 @@ func TestReportRollupsAgreeWithBruteForce(t *testing.T) {
 		require.NoError(t, err)
 		compareSums(t, fmt.Sprintf("round %d (seed %d) daily", round, seed), wantDaily, gotDaily)
 		compareSums(t, fmt.Sprintf("round %d (seed %d) hourly", round, seed), wantHourly, gotHourly)
+		compareReports(t, ctx, pool, r, fmt.Sprintf("round %d (seed %d)", round, seed), inst, events[0].at, wantDaily, wantHourly)
 		if t.Failed() {
 			return
 		}
+	}
+}
+
+// compareReports asks random reports (dimensions, granularity, range) and
+// checks every row against the brute-force sums added up per period and
+// dimensions: whether a report reads sealed periods from the cube or the
+// full-key rollups, it must give the same answer.
+func compareReports(t *testing.T, ctx context.Context, pool *pgxpool.Pool, r *rand.Rand, what, inst string, first time.Time, daily, hourly map[string][]int64) {
+	t.Helper()
+	dims := projections.ReportDimensions
+	for n := 0; n < 24; n++ {
+		q := projections.ReportQuery{InstanceID: inst, Type: domain.StatisticsConversation,
+			Granularity: projections.ReportGranularities[r.IntN(len(projections.ReportGranularities))]}
+		for _, i := range r.Perm(len(dims))[:r.IntN(len(dims)+1)] {
+			q.Dimensions = append(q.Dimensions, dims[i])
+		}
+		days := 1 + r.IntN(100)
+		if q.Granularity == "hour" {
+			days = 1 + r.IntN(projections.MaxHourlyDays)
+		}
+		q.Start = time.Date(first.Year(), first.Month(), first.Day()-2+r.IntN(10), 0, 0, 0, 0, time.UTC)
+		if r.IntN(2) == 0 {
+			q.Start = time.Date(first.Year(), first.Month()+time.Month(r.IntN(2)), 1, 0, 0, 0, 0, time.UTC)
+		}
+		q.End = q.Start.AddDate(0, 0, days-1)
+		require.NoError(t, projections.ValidateReportQuery(&q))
+		rep, err := projections.BuildReport(ctx, pool, q)
+		require.NoError(t, err)
+		src := daily
+		if q.Granularity == "hour" {
+			src = hourly
+		}
+		want := map[string][]int64{}
+		for k, v := range src {
+			f := strings.Split(k, "|")
+			day, err := time.Parse(time.DateOnly, f[0][:10])
+			require.NoError(t, err)
+			if day.Before(q.Start) || day.After(q.End) {
+				continue
+			}
+			period := f[0]
+			switch q.Granularity {
+			case "hour":
+				period = f[0] + ":00"
+			case "week":
+				period = day.AddDate(0, 0, -(int(day.Weekday())+6)%7).Format(time.DateOnly)
+			case "month":
+				period = f[0][:7]
+			}
+			values := map[string]string{"agent": f[1], "responder": f[2], "channel": f[3], "category": f[4]}
+			key := period
+			for _, d := range q.Dimensions {
+				key += "|" + values[d]
+			}
+			if want[key] == nil {
+				want[key] = make([]int64, len(v))
+			}
+			for i := range v {
+				want[key][i] += v[i]
+			}
+		}
+		got := map[string][]int64{}
+		for _, row := range rep.Series {
+			key := row.Period
+			for _, d := range q.Dimensions {
+				key += "|" + row.Dimension[d]
+			}
+			got[key] = projections.RowSums(row)
+		}
+		compareSums(t, fmt.Sprintf("%s report %s by %s %v from %s", what, q.Granularity, q.Dimensions, days, q.Start.Format(time.DateOnly)), want, got)
 	}
 }
 
