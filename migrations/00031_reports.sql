@@ -135,11 +135,11 @@ $$;
 --    full-key rows of a month are tens of thousands. report_cube holds, for
 --    every local hour, day and month that is over, the sums per subset of
 --    the dimensions (mask: agent 8, responder 4, channel 2, category 1; a
---    dimension outside the mask is ''). Hours and days keep masks 0-14
---    (mask 15 is report_hourly and report_daily themselves); months keep
---    all 16. report_live holds, per instance, the latest local hour, day
---    and month it has sums for: every period before them is sealed into the
---    cube when the first sums of a later one come. Sums of an event in a
+--    dimension outside the mask is ''). Months keep all 16 masks, days
+--    0-14 (mask 15 is report_daily itself), hours 0-3 (report_grouped).
+--    report_live holds, per instance, the latest local hour, day and month
+--    it has sums for: every period before them is sealed into the cube
+--    when the first sums of a later one come. Sums of an event in a
 --    period already sealed (a clock behind, a time-zone change, a parked
 --    event retried) are added to the cube rows of that period as well, so
 --    at every commit: for each period before report_live's marks, the cube
@@ -211,14 +211,21 @@ END $$;
 
 -- +goose StatementBegin
 -- report_grouped is a query summing src's rows per instance, bucket (an
--- expression over src's columns) and every subset of the dimensions (or all
--- but the full one, when partial), restricted by cond.
-CREATE FUNCTION report_grouped(src text, grain text, bucket text, cond text, partial boolean) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+-- expression over src's columns) and the subsets of the dimensions the
+-- cube keeps for grain, restricted by cond: for months every subset; for
+-- days all but the full one (report_daily is that); for hours only those
+-- without agent and responder (an hourly report by agent reads
+-- report_hourly: a day of it is a few thousand rows, and the hours by agent
+-- would be most of the cube).
+CREATE FUNCTION report_grouped(src text, grain text, bucket text, cond text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT format('SELECT instance_id, %L, (15 # GROUPING(agent, responder, channel, category))::smallint, %s, '
         'coalesce(agent, %L), coalesce(responder, %L), coalesce(channel, %L), coalesce(category, %L), %s '
         'FROM %s WHERE %s GROUP BY instance_id, %s, CUBE (agent, responder, channel, category)%s',
         grain, bucket, '', '', '', '', (SELECT string_agg(format('sum(%I)', c), ', ') FROM unnest(report_columns()) c),
-        src, cond, bucket, CASE WHEN partial THEN ' HAVING GROUPING(agent, responder, channel, category) <> 0' ELSE '' END)
+        src, cond, bucket, CASE grain
+            WHEN 'hour' THEN ' HAVING GROUPING(agent, responder) = 3'
+            WHEN 'day' THEN ' HAVING GROUPING(agent, responder, channel, category) <> 0'
+            ELSE '' END)
 $$;
 -- +goose StatementEnd
 
@@ -261,25 +268,25 @@ BEGIN
         -- Sums that fall in sealed periods go to their cube rows too.
         IF EXISTS (SELECT 1 FROM report_staged s WHERE s.instance_id = m.instance_id AND date_trunc('hour', s.local) < l.hour) THEN
             PERFORM report_upsert('report_cube', cube_key, report_grouped('report_staged', 'hour', 'date_trunc(''hour'', local)',
-                inst || format('date_trunc(''hour'', local) < %L', l.hour), true), true);
+                inst || format('date_trunc(''hour'', local) < %L', l.hour)), true);
             PERFORM report_upsert('report_cube', cube_key, report_grouped('report_staged', 'day', 'local::date::timestamp',
-                inst || format('local::date < %L', l.day), true), true);
+                inst || format('local::date < %L', l.day)), true);
             PERFORM report_upsert('report_cube', cube_key, report_grouped('report_staged', 'month', 'date_trunc(''month'', local)',
-                inst || format('local::date < %L', l.month), false), true);
+                inst || format('local::date < %L', l.month)), true);
         END IF;
         -- Periods now over are sealed from the rollups, which hold the
         -- stage's sums by now.
         IF hr > l.hour THEN
             PERFORM report_upsert('report_cube', cube_key, report_grouped('report_hourly', 'hour', 'bucket',
-                inst || format('bucket >= %L AND bucket < %L', l.hour, hr), true), false);
+                inst || format('bucket >= %L AND bucket < %L', l.hour, hr)), false);
         END IF;
         IF dy > l.day THEN
             PERFORM report_upsert('report_cube', cube_key, report_grouped('report_daily', 'day', 'bucket::timestamp',
-                inst || format('bucket >= %L AND bucket < %L', l.day, dy), true), false);
+                inst || format('bucket >= %L AND bucket < %L', l.day, dy)), false);
         END IF;
         IF mo > l.month THEN
             PERFORM report_upsert('report_cube', cube_key, report_grouped('report_daily', 'month', 'date_trunc(''month'', bucket::timestamp)',
-                inst || format('bucket >= %L AND bucket < %L', l.month, mo), false), false);
+                inst || format('bucket >= %L AND bucket < %L', l.month, mo)), false);
         END IF;
         UPDATE report_live SET hour = greatest(l.hour, hr), day = greatest(l.day, dy), month = greatest(l.month, mo)
             WHERE instance_id = m.instance_id;
@@ -456,7 +463,7 @@ DROP FUNCTION report_on_inbound(text, timestamptz, text[]);
 DROP FUNCTION report_on_opened(text, text, text, text, timestamptz);
 DROP FUNCTION report_hours(text);
 DROP FUNCTION report_flush();
-DROP FUNCTION report_grouped(text, text, text, text, boolean);
+DROP FUNCTION report_grouped(text, text, text, text);
 DROP FUNCTION report_upsert(text, text[], text, boolean);
 DROP FUNCTION report_add;
 DROP FUNCTION report_columns();

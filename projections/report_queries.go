@@ -212,7 +212,8 @@ func reportSources(rq ReportQuery, live reportMarks) *reportSource {
 	hi := time.Date(rq.End.Year(), rq.End.Month(), rq.End.Day()+1, 0, 0, 0, 0, time.UTC)
 	switch {
 	case rq.Granularity == "hour":
-		src.split("report_hourly", "hour", lo, hi, live.hour, live.ok && src.mask != 15)
+		// The cube keeps hours only without agent and responder.
+		src.split("report_hourly", "hour", lo, hi, live.hour, live.ok && src.mask&(8|4) == 0)
 	case rq.Granularity == "month" && live.ok:
 		// Whole sealed months from the month cube, the days around them as
 		// a daily report.
