@@ -21,6 +21,54 @@ var reportColumns = []string{"conversations_created", "conversations_reopened", 
 	"resolution_ms", "resolution_business_ms", "bot_conversations", "bot_handoffs", "bot_resolved", "bot_handling_ms",
 	"bot_ended", "bot_closed"}
 
+// reportColumnIndex is each sum's place in reportColumns.
+var reportColumnIndex = func() map[string]int {
+	m := make(map[string]int, len(reportColumns))
+	for i, c := range reportColumns {
+		m[c] = i
+	}
+	return m
+}()
+
+// reportSumColumns are the sums each report type's figures are made of,
+// in reportColumns order.
+var reportSumColumns = map[string][]string{}
+
+func init() {
+	// The sums behind each derived figure (finish); a figure that is a
+	// column is its own sum.
+	derived := map[string][]string{
+		"first_response_avg_seconds":          {"first_response_ms", "first_responses"},
+		"first_response_business_avg_seconds": {"first_response_business_ms", "first_responses"},
+		"resolution_avg_seconds":              {"resolution_ms", "conversations_closed"},
+		"resolution_business_avg_seconds":     {"resolution_business_ms", "conversations_closed"},
+		"reply_avg_seconds":                   {"reply_ms", "replies"},
+		"reply_business_avg_seconds":          {"reply_business_ms", "replies"},
+		"bot_handling_avg_seconds":            {"bot_handling_ms", "bot_ended"},
+		"bot_resolution_rate":                 {"bot_resolved", "bot_closed"},
+	}
+	for typ, metrics := range reportMetrics {
+		used := map[string]bool{}
+		for _, m := range metrics {
+			if d, ok := derived[m]; ok {
+				for _, c := range d {
+					used[c] = true
+				}
+			} else {
+				used[m] = true
+			}
+		}
+		for _, c := range reportColumns {
+			if used[c] {
+				reportSumColumns[typ] = append(reportSumColumns[typ], c)
+			}
+		}
+	}
+}
+
+// ReportSumColumns names the sums a report of type typ reads.
+func ReportSumColumns(typ string) []string { return append([]string(nil), reportSumColumns[typ]...) }
+
 // ReportDimensions are what a report may be broken down by.
 var ReportDimensions = []string{"agent", "responder", "channel", "category"}
 
@@ -272,13 +320,13 @@ func (s *reportSource) add(table, grain string, lo, hi time.Time) {
 	s.parts = append(s.parts, table+" WHERE instance_id = $1 AND "+cond)
 }
 
-// sql is the union of the parts, with the bucket and the given dimensions.
-func (s *reportSource) sql(dims []string) string {
+// sql is the union of the parts, with the bucket, the given dimensions and sums.
+func (s *reportSource) sql(dims, sums []string) string {
 	cols := "bucket::timestamp AS bucket"
 	for _, d := range dims {
 		cols += ", " + d
 	}
-	cols += ", " + strings.Join(reportColumns, ", ")
+	cols += ", " + strings.Join(sums, ", ")
 	if len(s.parts) == 0 {
 		return `SELECT ` + cols + ` FROM report_daily WHERE false`
 	}
@@ -331,27 +379,29 @@ func BuildReport(ctx context.Context, q Querier, rq ReportQuery) (Report, error)
 		group += ", " + dims
 		dims = ", " + dims
 	}
-	sums := make([]string, len(reportColumns))
-	for i, c := range reportColumns {
+	// Only the sums the type's figures need (the others stay 0).
+	need := reportSumColumns[rq.Type]
+	sums := make([]string, len(need))
+	for i, c := range need {
 		sums[i] = "sum(" + c + ")::bigint"
 	}
 	src := reportSources(rq, live)
 	rows, err := q.Query(ctx, `SELECT `+periodSQL[rq.Granularity]+dims+`, `+strings.Join(sums, ", ")+
-		` FROM (`+src.sql(rq.Dimensions)+`) x GROUP BY `+group+` ORDER BY `+group+` LIMIT $2`,
+		` FROM (`+src.sql(rq.Dimensions, need)+`) x GROUP BY `+group+` ORDER BY `+group+` LIMIT $2`,
 		append([]any{rq.InstanceID, MaxReportRows + 1}, src.args...)...)
 	if err != nil {
 		return Report{}, fmt.Errorf("report: %w", err)
 	}
 	series, err := collect(rows, func(r pgx.CollectableRow) (ReportRow, error) {
 		row := ReportRow{Dimension: map[string]string{}, sums: make([]int64, len(reportColumns))}
-		dst := make([]any, 0, 1+len(rq.Dimensions)+len(reportColumns))
+		dst := make([]any, 0, 1+len(rq.Dimensions)+len(need))
 		dimVals := make([]string, len(rq.Dimensions))
 		dst = append(dst, &row.Period)
 		for i := range dimVals {
 			dst = append(dst, &dimVals[i])
 		}
-		for i := range row.sums {
-			dst = append(dst, &row.sums[i])
+		for _, c := range need {
+			dst = append(dst, &row.sums[reportColumnIndex[c]])
 		}
 		err := r.Scan(dst...)
 		for i, d := range rq.Dimensions {
@@ -514,23 +564,20 @@ func mergePushed(ctx context.Context, q Querier, rq ReportQuery, rep Report, ser
 
 // finish derives a row's figures from its sums.
 func (r *ReportRow) finish(typ string) {
-	s := map[string]int64{}
-	for i, c := range reportColumns {
-		s[c] = r.sums[i]
-	}
+	s := func(c string) int64 { return r.sums[reportColumnIndex[c]] }
 	avg := func(ms, n string) float64 {
-		if s[n] == 0 {
+		if s(n) == 0 {
 			return 0
 		}
-		return round3(float64(s[ms]) / float64(s[n]) / 1000)
+		return round3(float64(s(ms)) / float64(s(n)) / 1000)
 	}
 	rate := func(a, b string) float64 {
-		if s[b] == 0 {
+		if s(b) == 0 {
 			return 0
 		}
-		return round3(float64(s[a]) / float64(s[b]))
+		return round3(float64(s(a)) / float64(s(b)))
 	}
-	r.Metrics = map[string]float64{}
+	r.Metrics = make(map[string]float64, len(reportMetrics[typ]))
 	for _, m := range reportMetrics[typ] {
 		switch m {
 		case "first_response_avg_seconds":
@@ -550,7 +597,7 @@ func (r *ReportRow) finish(typ string) {
 		case "bot_resolution_rate":
 			r.Metrics[m] = rate("bot_resolved", "bot_closed")
 		default:
-			r.Metrics[m] = float64(s[m])
+			r.Metrics[m] = float64(s(m))
 		}
 	}
 	if len(r.pushed) > 0 {
