@@ -30,33 +30,50 @@ var reportColumnIndex = func() map[string]int {
 	return m
 }()
 
-// reportSumColumns are the sums each report type's figures are made of,
-// in reportColumns order.
-var reportSumColumns = map[string][]string{}
+// reportRatios are the figures derived from two sums: num / den (0 when
+// den is 0), divided by 1,000 for averages of milliseconds in seconds. Every
+// other figure is a sum itself.
+var reportRatios = map[string]struct {
+	num, den string
+	div      float64
+}{
+	"first_response_avg_seconds":          {"first_response_ms", "first_responses", 1000},
+	"first_response_business_avg_seconds": {"first_response_business_ms", "first_responses", 1000},
+	"resolution_avg_seconds":              {"resolution_ms", "conversations_closed", 1000},
+	"resolution_business_avg_seconds":     {"resolution_business_ms", "conversations_closed", 1000},
+	"reply_avg_seconds":                   {"reply_ms", "replies", 1000},
+	"reply_business_avg_seconds":          {"reply_business_ms", "replies", 1000},
+	"bot_handling_avg_seconds":            {"bot_handling_ms", "bot_ended", 1000},
+	"bot_resolution_rate":                 {"bot_resolved", "bot_closed", 1},
+}
+
+// reportFigure is a figure of a report type, with the places of its sums.
+type reportFigure struct {
+	name     string
+	num, den int // den < 0: the figure is the sum num
+	div      float64
+}
+
+var (
+	// reportFigures are each report type's figures, in order.
+	reportFigures = map[string][]reportFigure{}
+	// reportSumColumns are the sums each type's figures are made of, in
+	// reportColumns order.
+	reportSumColumns = map[string][]string{}
+)
 
 func init() {
-	// The sums behind each derived figure (finish); a figure that is a
-	// column is its own sum.
-	derived := map[string][]string{
-		"first_response_avg_seconds":          {"first_response_ms", "first_responses"},
-		"first_response_business_avg_seconds": {"first_response_business_ms", "first_responses"},
-		"resolution_avg_seconds":              {"resolution_ms", "conversations_closed"},
-		"resolution_business_avg_seconds":     {"resolution_business_ms", "conversations_closed"},
-		"reply_avg_seconds":                   {"reply_ms", "replies"},
-		"reply_business_avg_seconds":          {"reply_business_ms", "replies"},
-		"bot_handling_avg_seconds":            {"bot_handling_ms", "bot_ended"},
-		"bot_resolution_rate":                 {"bot_resolved", "bot_closed"},
-	}
 	for typ, metrics := range reportMetrics {
 		used := map[string]bool{}
 		for _, m := range metrics {
-			if d, ok := derived[m]; ok {
-				for _, c := range d {
-					used[c] = true
-				}
+			f := reportFigure{name: m, num: reportColumnIndex[m], den: -1}
+			if r, ok := reportRatios[m]; ok {
+				f = reportFigure{name: m, num: reportColumnIndex[r.num], den: reportColumnIndex[r.den], div: r.div}
+				used[r.num], used[r.den] = true, true
 			} else {
 				used[m] = true
 			}
+			reportFigures[typ] = append(reportFigures[typ], f)
 		}
 		for _, c := range reportColumns {
 			if used[c] {
@@ -242,9 +259,16 @@ func readReportMarks(ctx context.Context, q Querier, instanceID string) (reportM
 // full-key rollups (periods not sealed yet, or every dimension asked for),
 // each a range [lo, hi) of buckets.
 type reportSource struct {
-	parts []string
+	parts []reportPart
 	args  []any
 	mask  int
+}
+
+// reportPart is one range of one table.
+type reportPart struct {
+	from  string // the table and its condition
+	grain string // what one bucket is: hour, day or month
+	cube  bool   // rows of the report's own dimensions already (else summed per bucket and dimensions)
 }
 
 // dimensionBits are the mask bits of report_cube.
@@ -314,25 +338,53 @@ func (s *reportSource) add(table, grain string, lo, hi time.Time) {
 	}
 	cond := fmt.Sprintf("bucket >= $%d::%s AND bucket < $%d::%s", n, typ, n+1, typ)
 	s.args = append(s.args, lo.Format(time.DateTime), hi.Format(time.DateTime))
-	if grain != "" {
+	part := reportPart{grain: grain, cube: grain != ""}
+	if part.cube {
 		cond += fmt.Sprintf(" AND grain = '%s' AND mask = %d", grain, s.mask)
+	} else if table == "report_hourly" {
+		part.grain = "hour"
+	} else {
+		part.grain = "day"
 	}
-	s.parts = append(s.parts, table+" WHERE instance_id = $1 AND "+cond)
+	part.from = table + " WHERE instance_id = $1 AND " + cond
+	s.parts = append(s.parts, part)
 }
 
-// sql is the union of the parts, with the bucket, the given dimensions and sums.
+// perPeriod tells whether every row of the parts is one period and
+// combination of dimensions of a report by granularity: then the rows need
+// no summing, only ordering.
+func (s *reportSource) perPeriod(granularity string) bool {
+	for _, p := range s.parts {
+		if p.grain != granularity {
+			return false
+		}
+	}
+	return true
+}
+
+// sql is the union of the parts, each row one bucket and combination of
+// the given dimensions, with the given sums.
 func (s *reportSource) sql(dims, sums []string) string {
-	cols := "bucket::timestamp AS bucket"
+	key := "bucket::timestamp AS bucket"
 	for _, d := range dims {
-		cols += ", " + d
+		key += ", " + d
 	}
-	cols += ", " + strings.Join(sums, ", ")
+	plain, summed := key, key
+	for _, c := range sums {
+		plain += ", " + c
+		summed += ", sum(" + c + ")::bigint AS " + c
+	}
 	if len(s.parts) == 0 {
-		return `SELECT ` + cols + ` FROM report_daily WHERE false`
+		return `SELECT ` + plain + ` FROM report_daily WHERE false`
 	}
+	group := strings.Join(append([]string{"1"}, dims...), ", ")
 	out := make([]string, len(s.parts))
 	for i, p := range s.parts {
-		out[i] = `SELECT ` + cols + ` FROM ` + p
+		if p.cube {
+			out[i] = `SELECT ` + plain + ` FROM ` + p.from
+		} else {
+			out[i] = `SELECT ` + summed + ` FROM ` + p.from + ` GROUP BY ` + group
+		}
 	}
 	return strings.Join(out, " UNION ALL ")
 }
@@ -381,14 +433,21 @@ func BuildReport(ctx context.Context, q Querier, rq ReportQuery) (Report, error)
 	}
 	// Only the sums the type's figures need (the others stay 0).
 	need := reportSumColumns[rq.Type]
-	sums := make([]string, len(need))
-	for i, c := range need {
-		sums[i] = "sum(" + c + ")::bigint"
-	}
 	src := reportSources(rq, live)
-	rows, err := q.Query(ctx, `SELECT `+periodSQL[rq.Granularity]+dims+`, `+strings.Join(sums, ", ")+
-		` FROM (`+src.sql(rq.Dimensions, need)+`) x GROUP BY `+group+` ORDER BY `+group+` LIMIT $2`,
-		append([]any{rq.InstanceID, MaxReportRows + 1}, src.args...)...)
+	var query string
+	if src.perPeriod(rq.Granularity) {
+		// Each row is a period already (a bucket's text sorts as its time).
+		query = `SELECT ` + periodSQL[rq.Granularity] + dims + `, ` + strings.Join(need, ", ") +
+			` FROM (` + src.sql(rq.Dimensions, need) + `) x ORDER BY bucket` + dims + ` LIMIT $2`
+	} else {
+		sums := make([]string, len(need))
+		for i, c := range need {
+			sums[i] = "sum(" + c + ")::bigint"
+		}
+		query = `SELECT ` + periodSQL[rq.Granularity] + dims + `, ` + strings.Join(sums, ", ") +
+			` FROM (` + src.sql(rq.Dimensions, need) + `) x GROUP BY ` + group + ` ORDER BY ` + group + ` LIMIT $2`
+	}
+	rows, err := q.Query(ctx, query, append([]any{rq.InstanceID, MaxReportRows + 1}, src.args...)...)
 	if err != nil {
 		return Report{}, fmt.Errorf("report: %w", err)
 	}
@@ -564,40 +623,16 @@ func mergePushed(ctx context.Context, q Querier, rq ReportQuery, rep Report, ser
 
 // finish derives a row's figures from its sums.
 func (r *ReportRow) finish(typ string) {
-	s := func(c string) int64 { return r.sums[reportColumnIndex[c]] }
-	avg := func(ms, n string) float64 {
-		if s(n) == 0 {
-			return 0
-		}
-		return round3(float64(s(ms)) / float64(s(n)) / 1000)
-	}
-	rate := func(a, b string) float64 {
-		if s(b) == 0 {
-			return 0
-		}
-		return round3(float64(s(a)) / float64(s(b)))
-	}
-	r.Metrics = make(map[string]float64, len(reportMetrics[typ]))
-	for _, m := range reportMetrics[typ] {
-		switch m {
-		case "first_response_avg_seconds":
-			r.Metrics[m] = avg("first_response_ms", "first_responses")
-		case "first_response_business_avg_seconds":
-			r.Metrics[m] = avg("first_response_business_ms", "first_responses")
-		case "resolution_avg_seconds":
-			r.Metrics[m] = avg("resolution_ms", "conversations_closed")
-		case "resolution_business_avg_seconds":
-			r.Metrics[m] = avg("resolution_business_ms", "conversations_closed")
-		case "reply_avg_seconds":
-			r.Metrics[m] = avg("reply_ms", "replies")
-		case "reply_business_avg_seconds":
-			r.Metrics[m] = avg("reply_business_ms", "replies")
-		case "bot_handling_avg_seconds":
-			r.Metrics[m] = avg("bot_handling_ms", "bot_ended")
-		case "bot_resolution_rate":
-			r.Metrics[m] = rate("bot_resolved", "bot_closed")
+	figures := reportFigures[typ]
+	r.Metrics = make(map[string]float64, len(figures))
+	for _, f := range figures {
+		switch {
+		case f.den < 0:
+			r.Metrics[f.name] = float64(r.sums[f.num])
+		case r.sums[f.den] == 0:
+			r.Metrics[f.name] = 0
 		default:
-			r.Metrics[m] = float64(s(m))
+			r.Metrics[f.name] = round3(float64(r.sums[f.num]) / float64(r.sums[f.den]) / f.div)
 		}
 	}
 	if len(r.pushed) > 0 {

@@ -531,6 +531,44 @@ func compareReports(t *testing.T, ctx context.Context, pool *pgxpool.Pool, r *ra
 			}
 			got[key] = projections.RowSums(row)
 		}
+		// The derived figures, as README "Reports" defines them, from the
+		// brute-force sums.
+		col := map[string]int{}
+		for i, c := range projections.RollupColumns() {
+			col[c] = i
+		}
+		ratios := map[string][3]string{ // figure: sum, divided by sum, unit
+			"first_response_avg_seconds":          {"first_response_ms", "first_responses", "s"},
+			"first_response_business_avg_seconds": {"first_response_business_ms", "first_responses", "s"},
+			"resolution_avg_seconds":              {"resolution_ms", "conversations_closed", "s"},
+			"resolution_business_avg_seconds":     {"resolution_business_ms", "conversations_closed", "s"},
+			"reply_avg_seconds":                   {"reply_ms", "replies", "s"},
+			"reply_business_avg_seconds":          {"reply_business_ms", "replies", "s"},
+			"bot_handling_avg_seconds":            {"bot_handling_ms", "bot_ended", "s"},
+			"bot_resolution_rate":                 {"bot_resolved", "bot_closed", ""},
+		}
+		for _, row := range rep.Series {
+			key := row.Period
+			for _, d := range q.Dimensions {
+				key += "|" + row.Dimension[d]
+			}
+			w := want[key]
+			if w == nil {
+				continue // reported by compareSums below
+			}
+			for name, v := range row.Metrics {
+				expect := 0.0
+				if r, ok := ratios[name]; !ok {
+					expect = float64(w[col[name]])
+				} else if den := w[col[r[1]]]; den != 0 {
+					expect = float64(w[col[r[0]]]) / float64(den)
+					if r[2] == "s" {
+						expect /= 1000
+					}
+				}
+				assert.InDelta(t, expect, v, 0.0006, "%s: %s of %s", what, name, key)
+			}
+		}
 		// A report reads only the sums its type's figures need.
 		read := map[string]bool{}
 		for _, c := range projections.ReportSumColumns(q.Type) {
