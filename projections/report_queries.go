@@ -30,59 +30,6 @@ var reportColumnIndex = func() map[string]int {
 	return m
 }()
 
-// reportRatios are the figures derived from two sums: num / den (0 when
-// den is 0), divided by 1,000 for averages of milliseconds in seconds. Every
-// other figure is a sum itself.
-var reportRatios = map[string]struct {
-	num, den string
-	div      float64
-}{
-	"first_response_avg_seconds":          {"first_response_ms", "first_responses", 1000},
-	"first_response_business_avg_seconds": {"first_response_business_ms", "first_responses", 1000},
-	"resolution_avg_seconds":              {"resolution_ms", "conversations_closed", 1000},
-	"resolution_business_avg_seconds":     {"resolution_business_ms", "conversations_closed", 1000},
-	"reply_avg_seconds":                   {"reply_ms", "replies", 1000},
-	"reply_business_avg_seconds":          {"reply_business_ms", "replies", 1000},
-	"bot_handling_avg_seconds":            {"bot_handling_ms", "bot_ended", 1000},
-	"bot_resolution_rate":                 {"bot_resolved", "bot_closed", 1},
-}
-
-// reportFigure is a figure of a report type, with the places of its sums.
-type reportFigure struct {
-	name     string
-	num, den int // den < 0: the figure is the sum num
-	div      float64
-}
-
-var (
-	// reportFigures are each report type's figures, in order.
-	reportFigures = map[string][]reportFigure{}
-	// reportSumColumns are the sums each type's figures are made of, in
-	// reportColumns order.
-	reportSumColumns = map[string][]string{}
-)
-
-func init() {
-	for typ, metrics := range reportMetrics {
-		used := map[string]bool{}
-		for _, m := range metrics {
-			f := reportFigure{name: m, num: reportColumnIndex[m], den: -1}
-			if r, ok := reportRatios[m]; ok {
-				f = reportFigure{name: m, num: reportColumnIndex[r.num], den: reportColumnIndex[r.den], div: r.div}
-				used[r.num], used[r.den] = true, true
-			} else {
-				used[m] = true
-			}
-			reportFigures[typ] = append(reportFigures[typ], f)
-		}
-		for _, c := range reportColumns {
-			if used[c] {
-				reportSumColumns[typ] = append(reportSumColumns[typ], c)
-			}
-		}
-	}
-}
-
 // ReportSumColumns names the sums a report of type typ reads.
 func ReportSumColumns(typ string) []string { return append([]string(nil), reportSumColumns[typ]...) }
 
@@ -130,7 +77,7 @@ type ReportQuery struct {
 type ReportRow struct {
 	Period    string             `json:"period,omitempty"`
 	Dimension map[string]string  `json:"dimension"`
-	Metrics   map[string]float64 `json:"metrics"`
+	Metrics   Figures            `json:"metrics"`
 	Pushed    map[string]float64 `json:"pushed,omitempty"`
 	sums      []int64
 	pushed    map[string]*pushedSum
@@ -619,36 +566,6 @@ func mergePushed(ctx context.Context, q Querier, rq ReportQuery, rep Report, ser
 		return nil, errTooLarge
 	}
 	return series, nil
-}
-
-// finish derives a row's figures from its sums.
-func (r *ReportRow) finish(typ string) {
-	figures := reportFigures[typ]
-	r.Metrics = make(map[string]float64, len(figures))
-	for _, f := range figures {
-		switch {
-		case f.den < 0:
-			r.Metrics[f.name] = float64(r.sums[f.num])
-		case r.sums[f.den] == 0:
-			r.Metrics[f.name] = 0
-		default:
-			r.Metrics[f.name] = round3(float64(r.sums[f.num]) / float64(r.sums[f.den]) / f.div)
-		}
-	}
-	if len(r.pushed) > 0 {
-		r.Pushed = map[string]float64{}
-		for k, v := range r.pushed {
-			if strings.HasPrefix(k, "avg_") && v.count > 0 {
-				r.Pushed[k] = v.sum / float64(v.count)
-			} else {
-				r.Pushed[k] = v.sum
-			}
-		}
-	}
-}
-
-func round3(f float64) float64 {
-	return float64(int64(f*1000+0.5)) / 1000
 }
 
 // RollupSums is every rollup sum of an instance, per local day and full

@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -556,7 +557,7 @@ func compareReports(t *testing.T, ctx context.Context, pool *pgxpool.Pool, r *ra
 			if w == nil {
 				continue // reported by compareSums below
 			}
-			for name, v := range row.Metrics {
+			for name, v := range row.Metrics.Map() {
 				expect := 0.0
 				if r, ok := ratios[name]; !ok {
 					expect = float64(w[col[name]])
@@ -633,4 +634,15 @@ func TestBusinessDurationAgreesWithSQL(t *testing.T) {
 		require.NoError(t, pool.QueryRow(ctx, `SELECT report_business_ms($1, $2, $3, $4::jsonb)`, a, b, tz, hj).Scan(&got))
 		require.Equal(t, want, got, "seed %d: %s to %s in %s with %s", seed, a, b, tz, hj)
 	}
+}
+
+// Figures marshal as encoding/json marshals the same map.
+func TestFiguresMarshalLikeAMap(t *testing.T) {
+	row := projections.ReportRowOf(domain.StatisticsAgent, []int64{3, 0, 7, 11, 250, 1, 0, 4, 1234567, 3, 9, 1e13, 1, 2500, 1, 0, 0, 0, 0, 0, 0})
+	got, err := json.Marshal(row.Metrics)
+	require.NoError(t, err)
+	want, err := json.Marshal(row.Metrics.Map())
+	require.NoError(t, err)
+	assert.JSONEq(t, string(want), string(got))
+	assert.Len(t, row.Metrics.Map(), len(projections.ReportMetricNames(domain.StatisticsAgent)))
 }

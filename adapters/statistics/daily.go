@@ -148,7 +148,7 @@ func (d *Daily) compile(ctx context.Context, instanceID, alias, timeZone string,
 		if err != nil {
 			return false, err
 		}
-		figures[typ] = rep.Total.Metrics
+		figures[typ] = rep.Total.Metrics.Map()
 	}
 	_, ok, err := d.commands.RecordDailyStatistics(ctx, domain.DailyStatisticsCompiled{InstanceID: instanceID, InstanceAlias: alias,
 		Date: date, TimeZone: timeZone, Conversation: figures[domain.StatisticsConversation], Message: figures[domain.StatisticsMessage]},

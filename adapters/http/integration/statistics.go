@@ -129,7 +129,7 @@ func writeReportCSV(c *gin.Context, rep projections.Report) {
 			row = append(row, safeCell(r.Dimension[d]))
 		}
 		for _, m := range rep.Metrics {
-			row = append(row, strconv.FormatFloat(r.Metrics[m], 'f', -1, 64))
+			row = append(row, strconv.FormatFloat(r.Metrics.Get(m), 'f', -1, 64))
 		}
 		for _, p := range pushed {
 			v, ok := r.Pushed[p]
