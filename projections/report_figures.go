@@ -113,10 +113,31 @@ func (f Figures) MarshalJSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// finish derives a row's figures from its sums.
-func (r *ReportRow) finish(typ string) {
+// figureSlab hands out the figures of many rows from one allocation.
+type figureSlab struct {
+	values []float64
+	n      int
+}
+
+func newFigureSlab(typ string, rows int) *figureSlab {
+	n := len(reportFigures[typ])
+	return &figureSlab{values: make([]float64, n*rows), n: n}
+}
+
+func (s *figureSlab) next() []float64 {
+	out := s.values[:s.n:s.n]
+	s.values = s.values[s.n:]
+	return out
+}
+
+// finish derives a row's figures from its sums, into values (its type's
+// number of figures, zeroed) or, when nil, a slice of its own.
+func (r *ReportRow) finish(typ string, values []float64) {
 	figures := reportFigures[typ]
-	r.Metrics = Figures{names: reportMetrics[typ], values: make([]float64, len(figures))}
+	if values == nil {
+		values = make([]float64, len(figures))
+	}
+	r.Metrics = Figures{names: reportMetrics[typ], values: values}
 	for i, f := range figures {
 		switch {
 		case f.den < 0:

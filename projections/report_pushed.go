@@ -67,9 +67,12 @@ func mergePushed(ctx context.Context, q Querier, rq ReportQuery, rep Report, ser
 	if len(list) > MaxReportRows {
 		return nil, errTooLarge
 	}
+	if len(list) == 0 {
+		return series, nil
+	}
 	index := map[string]int{}
 	for i := range series {
-		index[series[i].Period+"\x01"+dimKey(rq.Dimensions, series[i].Dimension)] = i
+		index[series[i].Period+"\x01"+series[i].key] = i
 	}
 	added := false
 	for _, p := range list {
@@ -86,10 +89,11 @@ func mergePushed(ctx context.Context, q Querier, rq ReportQuery, rep Report, ser
 				dim[d] = ""
 			}
 		}
-		key := p.period + "\x01" + dimKey(rq.Dimensions, dim)
+		dk := dimKey(rq.Dimensions, dim)
+		key := p.period + "\x01" + dk
 		i, ok := index[key]
 		if !ok {
-			series = append(series, ReportRow{Period: p.period, Dimension: dim, sums: make([]int64, len(reportColumns))})
+			series = append(series, ReportRow{Period: p.period, Dimension: dim, key: dk, sums: make([]int64, len(reportColumns))})
 			i = len(series) - 1
 			index[key] = i
 			added = true
@@ -105,7 +109,7 @@ func mergePushed(ctx context.Context, q Querier, rq ReportQuery, rep Report, ser
 			if series[a].Period != series[b].Period {
 				return series[a].Period < series[b].Period
 			}
-			return dimKey(rq.Dimensions, series[a].Dimension) < dimKey(rq.Dimensions, series[b].Dimension)
+			return series[a].key < series[b].key
 		})
 	}
 	if len(series) > MaxReportRows {

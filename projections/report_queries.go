@@ -81,6 +81,7 @@ type ReportRow struct {
 	Pushed    map[string]float64 `json:"pushed,omitempty"`
 	sums      []int64
 	pushed    map[string]*pushedSum
+	key       string // dimKey of Dimension
 }
 
 // Report is a report's answer.
@@ -222,23 +223,7 @@ func BuildReport(ctx context.Context, q Querier, rq ReportQuery) (Report, error)
 	if err != nil {
 		return Report{}, fmt.Errorf("report: %w", err)
 	}
-	series, err := collect(rows, func(r pgx.CollectableRow) (ReportRow, error) {
-		row := ReportRow{Dimension: map[string]string{}, sums: make([]int64, len(reportColumns))}
-		dst := make([]any, 0, 1+len(rq.Dimensions)+len(need))
-		dimVals := make([]string, len(rq.Dimensions))
-		dst = append(dst, &row.Period)
-		for i := range dimVals {
-			dst = append(dst, &dimVals[i])
-		}
-		for _, c := range need {
-			dst = append(dst, &row.sums[reportColumnIndex[c]])
-		}
-		err := r.Scan(dst...)
-		for i, d := range rq.Dimensions {
-			row.Dimension[d] = dimVals[i]
-		}
-		return row, err
-	})
+	series, err := newReportScanner(rq.Dimensions, need).scan(rows)
 	if err != nil {
 		return Report{}, fmt.Errorf("report: %w", err)
 	}
@@ -253,14 +238,14 @@ func BuildReport(ctx context.Context, q Querier, rq ReportQuery) (Report, error)
 	totals := map[string]*ReportRow{}
 	var order []string
 	rep.Total = ReportRow{Dimension: map[string]string{}, sums: make([]int64, len(reportColumns))}
+	figures := newFigureSlab(rq.Type, len(series))
 	for i := range series {
 		row := &series[i]
-		key := dimKey(rq.Dimensions, row.Dimension)
-		t, ok := totals[key]
+		t, ok := totals[row.key]
 		if !ok {
 			t = &ReportRow{Dimension: row.Dimension, sums: make([]int64, len(reportColumns))}
-			totals[key] = t
-			order = append(order, key)
+			totals[row.key] = t
+			order = append(order, row.key)
 		}
 		for j, v := range row.sums {
 			t.sums[j] += v
@@ -268,16 +253,16 @@ func BuildReport(ctx context.Context, q Querier, rq ReportQuery) (Report, error)
 		}
 		addPushed(&t.pushed, row.pushed)
 		addPushed(&rep.Total.pushed, row.pushed)
-		row.finish(rq.Type)
+		row.finish(rq.Type, figures.next())
 	}
 	sort.Strings(order)
 	for _, k := range order {
 		t := totals[k]
-		t.finish(rq.Type)
+		t.finish(rq.Type, nil)
 		rep.Totals = append(rep.Totals, *t)
 	}
 	rep.Series = series
-	rep.Total.finish(rq.Type)
+	rep.Total.finish(rq.Type, nil)
 	return rep, nil
 }
 
