@@ -74,6 +74,7 @@ func BenchmarkAppend(b *testing.B) {
 			perSec := float64(b.N) / b.Elapsed().Seconds()
 			b.ReportMetric(perSec, "events/s")
 			b.ReportMetric(batches.perBatch(), "appends/batch")
+			b.ReportMetric(batches.batchMillis(), "batch_ms")
 			if baseline > 0 {
 				b.ReportMetric(baseline, "pgbench_tps")
 				b.ReportMetric(perSec/baseline, "ratio_vs_pgbench")
@@ -84,15 +85,24 @@ func BenchmarkAppend(b *testing.B) {
 
 // batchCounter counts the group-commit batches, to report their mean size.
 type batchCounter struct {
-	batches, appends atomic.Int64
+	batches, appends, nanos atomic.Int64
 }
 
 func (c *batchCounter) BatchCommitted(st pgstore.BatchStats) {
 	c.batches.Add(1)
 	c.appends.Add(int64(st.Appends))
+	c.nanos.Add(st.Duration.Nanoseconds())
 }
 
-func (c *batchCounter) reset() { c.batches.Store(0); c.appends.Store(0) }
+func (c *batchCounter) reset() { c.batches.Store(0); c.appends.Store(0); c.nanos.Store(0) }
+
+// batchMillis is the mean time of a batch's round trip and commit.
+func (c *batchCounter) batchMillis() float64 {
+	if n := c.batches.Load(); n > 0 {
+		return float64(c.nanos.Load()) / float64(n) / 1e6
+	}
+	return 0
+}
 
 func (c *batchCounter) perBatch() float64 {
 	if n := c.batches.Load(); n > 0 {

@@ -1,0 +1,253 @@
+-- +goose Up
+-- event_store_append (migrations/00014) again, with the same arguments and
+-- answer, in three statements where it had eight (issue 21):
+--   * the streams' revisions and the stored first ids are read in one
+--     statement, each value one index probe. The join it replaces was planned
+--     once per connection; a plan made while event_store_streams was small (a
+--     hash join over a sequential scan) stayed as the table grew, so a batch
+--     on a connection opened on a young database took longer with every
+--     stream (0.1 ms to 1 ms for four appends after 12,000 streams).
+--   * the events, the streams' revisions, the head and the notification are
+--     written in one statement. It runs after the head lock, as before, so
+--     its single snapshot sees every committed append.
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION event_store_append(
+    a_stream   text[],
+    a_expected bigint[],
+    a_count    int[],
+    a_first    uuid[],
+    a_prev     int[],
+    a_group    int[],
+    e_stream   text[],
+    e_id       uuid[],
+    e_type     text[],
+    e_data     bytea[],
+    e_meta     bytea[]
+) RETURNS TABLE (status smallint, revision bigint, "position" bigint)
+LANGUAGE plpgsql
+-- Plans made once per connection: a custom plan per call costs more than
+-- the index probes it would choose.
+SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+    n        int := coalesce(array_length(a_stream, 1), 0);
+    head     bigint;
+    pos      bigint;
+    db_rev   bigint[];
+    stored   boolean[];
+    -- Sized up front: assigning element k of an empty array would make an
+    -- array that starts at k, and unnest would misalign it.
+    fin      bigint[] := array_fill(NULL::bigint, ARRAY[n]);   -- the stream's revision after append i (applied or not)
+    st       smallint[] := array_fill(NULL::smallint, ARRAY[n]);
+    out_rev  bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+    out_pos  bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+    ev_pos   bigint[] := array_fill(NULL::bigint, ARRAY[coalesce(array_length(e_id, 1), 0)]);
+    ev_rev   bigint[] := array_fill(NULL::bigint, ARRAY[coalesce(array_length(e_id, 1), 0)]);
+    i        int;
+    k        int;
+    g0       int := 1;           -- first append of the current group
+    g0_pos   bigint;
+    g0_ev    int;
+    ev       int := 0;           -- events of the appends before i
+    cur      bigint;
+    ex       bigint;
+    ok       boolean;
+    failed   boolean := false;   -- the current group failed
+    notified text;
+BEGIN
+    SELECT h.position INTO head FROM event_store_head h WHERE h.id = 1 FOR UPDATE;
+    pos := head;
+
+    -- One statement, each value one index probe: a join would be planned
+    -- once per connection, and a plan made while the tables were small (a
+    -- hash join over a sequential scan) would stay as they grow.
+    SELECT array_agg((SELECT s.revision FROM event_store_streams s WHERE s.stream_name = u.name) ORDER BY u.i),
+           array_agg(EXISTS (SELECT 1 FROM event_store_events e WHERE e.event_id = u.id AND e.stream_name = u.name) ORDER BY u.i)
+      INTO db_rev, stored
+      FROM unnest(a_stream, a_first) WITH ORDINALITY AS u(name, id, i);
+
+    g0_pos := pos;
+    g0_ev := 0;
+    FOR i IN 1 .. n LOOP
+        IF i > 1 AND a_group[i] <> a_group[i - 1] THEN
+            g0 := i; g0_pos := pos; g0_ev := ev; failed := false;
+        END IF;
+        IF a_prev[i] > 0 THEN cur := fin[a_prev[i]]; ELSE cur := coalesce(db_rev[i], -1); END IF;
+        fin[i] := cur;
+        IF failed THEN
+            st[i] := 2; out_rev[i] := cur;
+        ELSE
+            ex := a_expected[i];
+            IF stored[i] THEN
+                st[i] := 3; out_rev[i] := cur;
+                ok := false;
+            ELSE
+                ok := CASE WHEN ex = -2 THEN true WHEN ex = -1 THEN cur = -1 WHEN ex = -3 THEN cur >= 0 ELSE cur = ex END;
+                IF ok THEN
+                    FOR k IN 1 .. a_count[i] LOOP
+                        pos := pos + 1; cur := cur + 1;
+                        ev_pos[ev + k] := pos; ev_rev[ev + k] := cur;
+                    END LOOP;
+                    fin[i] := cur; st[i] := 0; out_rev[i] := cur; out_pos[i] := pos;
+                ELSE
+                    st[i] := 1; out_rev[i] := cur;
+                END IF;
+            END IF;
+            IF NOT ok THEN
+                -- Undo the group's earlier members and skip the rest of it.
+                failed := true;
+                FOR k IN g0 .. i - 1 LOOP
+                    st[k] := 2; out_rev[k] := coalesce(CASE WHEN a_prev[k] > 0 THEN fin[a_prev[k]] END, db_rev[k], -1);
+                    fin[k] := out_rev[k]; out_pos[k] := NULL;
+                END LOOP;
+                FOR k IN g0_ev + 1 .. ev LOOP
+                    ev_pos[k] := NULL; ev_rev[k] := NULL;
+                END LOOP;
+                pos := g0_pos;
+            END IF;
+        END IF;
+        ev := ev + a_count[i];
+    END LOOP;
+
+    IF pos > head THEN
+        -- The writes in one statement (they run after the head lock, so one
+        -- snapshot is enough).
+        WITH events AS (
+            INSERT INTO event_store_events (position, stream_name, revision, event_id, event_type, data, metadata, created_at)
+            SELECT u.p, u.s, u.r, u.id, u.t, u.d, u.m, now()
+              FROM unnest(ev_pos, ev_rev, e_stream, e_id, e_type, e_data, e_meta) AS u(p, r, s, id, t, d, m)
+             WHERE u.p IS NOT NULL
+        ), streams AS (
+            INSERT INTO event_store_streams (stream_name, revision)
+            SELECT DISTINCT ON (u.s) u.s, u.r
+              FROM unnest(a_stream, out_rev, st) AS u(s, r, c)
+             WHERE u.c = 0
+             ORDER BY u.s, u.r DESC
+            ON CONFLICT (stream_name) DO UPDATE SET revision = EXCLUDED.revision
+        ), moved AS (
+            UPDATE event_store_head SET position = pos WHERE id = 1
+        )
+        SELECT pg_notify('socialops_events', pos::text) INTO notified;
+    END IF;
+
+    RETURN QUERY SELECT u.c, u.r, u.p FROM unnest(st, out_rev, out_pos) AS u(c, r, p);
+END;
+$$;
+-- +goose StatementEnd
+
+-- +goose Down
+-- +goose StatementBegin
+ALTER FUNCTION event_store_append(text[], bigint[], int[], uuid[], int[], int[], text[], uuid[], text[], bytea[], bytea[]) RESET plan_cache_mode;
+CREATE OR REPLACE FUNCTION event_store_append(
+    a_stream   text[],
+    a_expected bigint[],
+    a_count    int[],
+    a_first    uuid[],
+    a_prev     int[],
+    a_group    int[],
+    e_stream   text[],
+    e_id       uuid[],
+    e_type     text[],
+    e_data     bytea[],
+    e_meta     bytea[]
+) RETURNS TABLE (status smallint, revision bigint, "position" bigint)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    n        int := coalesce(array_length(a_stream, 1), 0);
+    head     bigint;
+    pos      bigint;
+    db_rev   bigint[];
+    stored   boolean[];
+    -- Sized up front: assigning element k of an empty array would make an
+    -- array that starts at k, and unnest would misalign it.
+    fin      bigint[] := array_fill(NULL::bigint, ARRAY[n]);   -- the stream's revision after append i (applied or not)
+    st       smallint[] := array_fill(NULL::smallint, ARRAY[n]);
+    out_rev  bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+    out_pos  bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+    ev_pos   bigint[] := array_fill(NULL::bigint, ARRAY[coalesce(array_length(e_id, 1), 0)]);
+    ev_rev   bigint[] := array_fill(NULL::bigint, ARRAY[coalesce(array_length(e_id, 1), 0)]);
+    i        int;
+    k        int;
+    g0       int := 1;           -- first append of the current group
+    g0_pos   bigint;
+    g0_ev    int;
+    ev       int := 0;           -- events of the appends before i
+    cur      bigint;
+    ex       bigint;
+    ok       boolean;
+    failed   boolean := false;   -- the current group failed
+BEGIN
+    SELECT h.position INTO head FROM event_store_head h WHERE h.id = 1 FOR UPDATE;
+    pos := head;
+
+    SELECT array_agg(s.revision ORDER BY u.i) INTO db_rev
+      FROM unnest(a_stream) WITH ORDINALITY AS u(name, i)
+      LEFT JOIN event_store_streams s ON s.stream_name = u.name;
+    SELECT array_agg(EXISTS (SELECT 1 FROM event_store_events e WHERE e.event_id = u.id AND e.stream_name = u.name) ORDER BY u.i)
+      INTO stored
+      FROM unnest(a_stream, a_first) WITH ORDINALITY AS u(name, id, i);
+
+    g0_pos := pos;
+    g0_ev := 0;
+    FOR i IN 1 .. n LOOP
+        IF i > 1 AND a_group[i] <> a_group[i - 1] THEN
+            g0 := i; g0_pos := pos; g0_ev := ev; failed := false;
+        END IF;
+        IF a_prev[i] > 0 THEN cur := fin[a_prev[i]]; ELSE cur := coalesce(db_rev[i], -1); END IF;
+        fin[i] := cur;
+        IF failed THEN
+            st[i] := 2; out_rev[i] := cur;
+        ELSE
+            ex := a_expected[i];
+            IF stored[i] THEN
+                st[i] := 3; out_rev[i] := cur;
+                ok := false;
+            ELSE
+                ok := CASE WHEN ex = -2 THEN true WHEN ex = -1 THEN cur = -1 WHEN ex = -3 THEN cur >= 0 ELSE cur = ex END;
+                IF ok THEN
+                    FOR k IN 1 .. a_count[i] LOOP
+                        pos := pos + 1; cur := cur + 1;
+                        ev_pos[ev + k] := pos; ev_rev[ev + k] := cur;
+                    END LOOP;
+                    fin[i] := cur; st[i] := 0; out_rev[i] := cur; out_pos[i] := pos;
+                ELSE
+                    st[i] := 1; out_rev[i] := cur;
+                END IF;
+            END IF;
+            IF NOT ok THEN
+                -- Undo the group's earlier members and skip the rest of it.
+                failed := true;
+                FOR k IN g0 .. i - 1 LOOP
+                    st[k] := 2; out_rev[k] := coalesce(CASE WHEN a_prev[k] > 0 THEN fin[a_prev[k]] END, db_rev[k], -1);
+                    fin[k] := out_rev[k]; out_pos[k] := NULL;
+                END LOOP;
+                FOR k IN g0_ev + 1 .. ev LOOP
+                    ev_pos[k] := NULL; ev_rev[k] := NULL;
+                END LOOP;
+                pos := g0_pos;
+            END IF;
+        END IF;
+        ev := ev + a_count[i];
+    END LOOP;
+
+    IF pos > head THEN
+        INSERT INTO event_store_events (position, stream_name, revision, event_id, event_type, data, metadata, created_at)
+        SELECT u.p, u.s, u.r, u.id, u.t, u.d, u.m, now()
+          FROM unnest(ev_pos, ev_rev, e_stream, e_id, e_type, e_data, e_meta) AS u(p, r, s, id, t, d, m)
+         WHERE u.p IS NOT NULL;
+        INSERT INTO event_store_streams (stream_name, revision)
+        SELECT DISTINCT ON (u.s) u.s, u.r
+          FROM unnest(a_stream, out_rev, st) AS u(s, r, c)
+         WHERE u.c = 0
+         ORDER BY u.s, u.r DESC
+        ON CONFLICT (stream_name) DO UPDATE SET revision = EXCLUDED.revision;
+        UPDATE event_store_head SET position = pos WHERE id = 1;
+        PERFORM pg_notify('socialops_events', pos::text);
+    END IF;
+
+    RETURN QUERY SELECT u.c, u.r, u.p FROM unnest(st, out_rev, out_pos) AS u(c, r, p);
+END;
+$$;
+-- +goose StatementEnd
