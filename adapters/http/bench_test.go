@@ -374,14 +374,47 @@ func runPaced(b *testing.B, s *benchService, rate int, duration time.Duration, a
 func BenchmarkIngestPaced1000(b *testing.B) {
 	s := newBenchService(b, true)
 	s.warmUp(b, 2000)
+	batches := &storeBatches{}
+	s.store.SetObserver(batches)
 	b.ResetTimer()
 	cpu0 := processCPU()
 	run := runPaced(b, s, 1000, 5*time.Second, nil)
 	b.StopTimer()
+	s.store.SetObserver(nil)
+	batches.report(b)
 	reportProcess(b, cpu0, int64(run.accepted))
 	b.ReportMetric(float64(run.elapsed.Nanoseconds()), "ns/op")
 	b.ReportMetric(float64(run.accepted)/run.elapsed.Seconds(), "accepted/s")
 	reportLatency(b, run.latencies)
+}
+
+// storeBatches tells how the store's group commits went: their mean size
+// and the mean time of one (its round trip and commit), so the share of a
+// webhook's latency spent appending shows.
+type storeBatches struct {
+	mu               sync.Mutex
+	batches, appends int
+	total, longest   time.Duration
+}
+
+func (o *storeBatches) BatchCommitted(st pgstore.BatchStats) {
+	o.mu.Lock()
+	o.batches++
+	o.appends += st.Appends
+	o.total += st.Duration
+	o.longest = max(o.longest, st.Duration)
+	o.mu.Unlock()
+}
+
+func (o *storeBatches) report(b *testing.B) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.batches == 0 {
+		return
+	}
+	b.ReportMetric(float64(o.appends)/float64(o.batches), "appends/batch")
+	b.ReportMetric(float64(o.total.Microseconds())/float64(o.batches)/1000, "batch_ms")
+	b.ReportMetric(float64(o.longest.Microseconds())/1000, "batch_max_ms")
 }
 
 // checkpointWatcher resolves waiters when the inbox projector's checkpoint
