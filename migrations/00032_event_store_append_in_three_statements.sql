@@ -10,8 +10,12 @@
 --   * the events, the streams' revisions, the head and the notification are
 --     written in one statement. It runs after the head lock, as before, so
 --     its single snapshot sees every committed append.
+--   * the answer also gives the events' created_at (the transaction's
+--     now()), so the store can keep what it wrote in its memory of the
+--     log's tail, exactly as a read would return it.
+DROP FUNCTION event_store_append(text[], bigint[], int[], uuid[], int[], int[], text[], uuid[], text[], bytea[], bytea[]);
 -- +goose StatementBegin
-CREATE OR REPLACE FUNCTION event_store_append(
+CREATE FUNCTION event_store_append(
     a_stream   text[],
     a_expected bigint[],
     a_count    int[],
@@ -23,7 +27,7 @@ CREATE OR REPLACE FUNCTION event_store_append(
     e_type     text[],
     e_data     bytea[],
     e_meta     bytea[]
-) RETURNS TABLE (status smallint, revision bigint, "position" bigint)
+) RETURNS TABLE (status smallint, revision bigint, "position" bigint, created_at timestamptz)
 LANGUAGE plpgsql
 -- Plans made once per connection: a custom plan per call costs more than
 -- the index probes it would choose.
@@ -131,15 +135,15 @@ BEGIN
         SELECT pg_notify('socialops_events', pos::text) INTO notified;
     END IF;
 
-    RETURN QUERY SELECT u.c, u.r, u.p FROM unnest(st, out_rev, out_pos) AS u(c, r, p);
+    RETURN QUERY SELECT u.c, u.r, u.p, now() FROM unnest(st, out_rev, out_pos) AS u(c, r, p);
 END;
 $$;
 -- +goose StatementEnd
 
 -- +goose Down
+DROP FUNCTION event_store_append(text[], bigint[], int[], uuid[], int[], int[], text[], uuid[], text[], bytea[], bytea[]);
 -- +goose StatementBegin
-ALTER FUNCTION event_store_append(text[], bigint[], int[], uuid[], int[], int[], text[], uuid[], text[], bytea[], bytea[]) RESET plan_cache_mode;
-CREATE OR REPLACE FUNCTION event_store_append(
+CREATE FUNCTION event_store_append(
     a_stream   text[],
     a_expected bigint[],
     a_count    int[],

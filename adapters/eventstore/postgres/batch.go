@@ -158,7 +158,7 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 	if len(sent) == 0 {
 		return outcomes, deferred, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT status, revision, position FROM event_store_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	rows, err := s.pool.Query(ctx, `SELECT status, revision, position, created_at FROM event_store_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		aStream, aExpected, aCount, aFirst, aPrev, aGrp, eStream, eID, eType, eData, eMeta)
 	if err != nil {
 		return nil, nil, err
@@ -167,11 +167,12 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 		status   int16
 		revision int64
 		position *int64
+		created  time.Time
 	}
 	answers := make([]answer, 0, len(aStream))
 	for rows.Next() {
 		var a answer
-		if err := rows.Scan(&a.status, &a.revision, &a.position); err != nil {
+		if err := rows.Scan(&a.status, &a.revision, &a.position, &a.created); err != nil {
 			rows.Close()
 			return nil, nil, err
 		}
@@ -185,6 +186,7 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 		return nil, nil, fmt.Errorf("event_store_append answered %d rows for %d appends", len(answers), len(aStream))
 	}
 	k := 0
+	var written []domain.RecordedEvent
 	for _, i := range sent {
 		r := batch[i]
 		res := make([]domain.AppendResult, len(r.parts))
@@ -198,6 +200,7 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 					return nil, nil, fmt.Errorf("event_store_append applied %s without a position", p.stream)
 				}
 				res[j] = domain.AppendResult{NextExpectedRevision: uint64(a.revision), Position: uint64(*a.position)}
+				written = appendRecorded(written, p, uint64(a.revision), uint64(*a.position), a.created)
 			case statusWrong:
 				failure = &domain.WrongExpectedRevisionError{Stream: p.stream, Expected: p.expected, Actual: a.revision}
 			case statusDeferred:
@@ -215,7 +218,21 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 			outcomes[i] = appendOutcome{res: res}
 		}
 	}
+	s.tail.put(written)
 	return outcomes, deferred, nil
+}
+
+// appendRecorded adds the events of an applied part to dst as the log holds
+// them: its last event is at revision last and position pos, and the ones
+// before it at the revisions and positions just below.
+func appendRecorded(dst []domain.RecordedEvent, p appendPart, last, pos uint64, created time.Time) []domain.RecordedEvent {
+	n := uint64(len(p.events))
+	for j, ev := range p.events {
+		back := n - 1 - uint64(j)
+		dst = append(dst, domain.RecordedEvent{StreamID: p.stream, Revision: last - back, Position: pos - back,
+			ID: p.ids[j].String(), Type: ev.Type, Data: nonNil(ev.Data), Metadata: nonNil(ev.Metadata), Created: created})
+	}
+	return dst
 }
 
 // runChecked decides one request that may repeat stored events with the

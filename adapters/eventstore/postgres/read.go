@@ -71,11 +71,28 @@ func (s *Store) ReadStream(ctx context.Context, stream string, direction domain.
 	return evs, nil
 }
 
-// ReadAll implements eventstore.Store.
+// ReadAll implements eventstore.Store: from the tail this process holds
+// (see tail.go) where it can, the rest from the database.
 func (s *Store) ReadAll(ctx context.Context, after uint64, count uint64) ([]domain.RecordedEvent, error) {
 	if count == 0 {
 		return nil, nil
 	}
+	held, complete := s.tail.read(after, count)
+	if complete {
+		return held, nil
+	}
+	if n := len(held); n > 0 {
+		after, count = held[n-1].Position, count-uint64(n)
+	}
+	evs, err := s.readAll(ctx, after, count)
+	if err != nil {
+		return nil, err
+	}
+	s.tail.put(evs)
+	return append(held, evs...), nil
+}
+
+func (s *Store) readAll(ctx context.Context, after uint64, count uint64) ([]domain.RecordedEvent, error) {
 	rows, err := s.pool.Query(ctx, selectEvents+`WHERE position > $1 ORDER BY position LIMIT $2`, clampInt64(after), clampInt64(count))
 	if err != nil {
 		return nil, fmt.Errorf("read all: %w", err)

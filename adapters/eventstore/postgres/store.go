@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,7 @@ type Store struct {
 	stopOnce sync.Once
 
 	wake *broadcaster
+	tail *tail
 
 	observer atomic.Pointer[observerBox]
 }
@@ -73,6 +75,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger) *Store {
 		closing:  make(chan struct{}),
 		stopped:  make(chan struct{}),
 		wake:     newBroadcaster(),
+		tail:     newTail(),
 	}
 	s.wg.Add(1 + writers)
 	loops := &sync.WaitGroup{}
@@ -295,8 +298,13 @@ func (s *Store) listen(ctx context.Context) error {
 		}
 	}()
 	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
 			return err
+		}
+		// The payload is the head position after the append that notified.
+		if pos, err := strconv.ParseUint(n.Payload, 10, 64); err == nil {
+			s.tail.committed(pos)
 		}
 		s.wake.notify()
 	}

@@ -1,0 +1,125 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
+	"github.com/socialops/socialops/adapters/postgres/pgtest"
+	"github.com/socialops/socialops/domain"
+)
+
+// Two processes append to one log at once (groups, conflicts, repeats);
+// every $all read through either store's tail, at every position, equals
+// the same read from a store that holds nothing yet (the database's
+// answer), and a subscriber of each process gets every event once, in order.
+func TestTailReadsEqualTheDatabase(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	a, b := pgstore.New(pool, nil), pgstore.New(pool, nil)
+	t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	const appends = 300
+	got := make([][]domain.RecordedEvent, 2)
+	var subs sync.WaitGroup
+	for i, s := range []*pgstore.Store{a, b} {
+		subs.Add(1)
+		go func() {
+			defer subs.Done()
+			_ = s.SubscribeAll(ctx, 0, func(_ context.Context, e domain.RecordedEvent) error {
+				got[i] = append(got[i], e)
+				return nil
+			})
+		}()
+	}
+
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := []*pgstore.Store{a, b}[w%2]
+			for n := range appends / 8 {
+				stream := fmt.Sprintf("tail-%d", n%5) // streams shared by writers: some appends conflict
+				first := ev("A")
+				_, _ = s.AppendMulti(ctx,
+					domain.StreamAppend{Stream: fmt.Sprintf("claim-%d-%d", w, n), Expected: domain.NoStream(), Events: []domain.ProposedEvent{first}},
+					domain.StreamAppend{Stream: stream, Expected: domain.AnyRevision(), Events: []domain.ProposedEvent{ev("B"), ev("C")}})
+				if n%7 == 0 { // a repeat of a stored event: an idempotent success
+					_, err := s.Append(ctx, fmt.Sprintf("claim-%d-%d", w, n), domain.NoStream(), first)
+					require.NoError(t, err)
+				}
+				if n%11 == 0 { // a conflict: nothing stored
+					_, err := s.Append(ctx, stream, domain.NoStream(), ev("D"))
+					require.ErrorIs(t, err, domain.ErrWrongExpectedRevision)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
+	head, err := a.HeadPosition(ctx)
+	require.NoError(t, err)
+	fresh := pgstore.New(pool, nil)
+	t.Cleanup(func() { _ = fresh.Close() })
+	want, err := fresh.ReadAll(ctx, 0, head+10)
+	require.NoError(t, err)
+	require.Len(t, want, int(head))
+	for _, s := range []*pgstore.Store{a, b} {
+		for after := uint64(0); after <= head; after += 3 {
+			for _, count := range []uint64{1, 7, 512} {
+				evs, err := s.ReadAll(ctx, after, count)
+				require.NoError(t, err)
+				if end := min(after+count, head); end > after {
+					require.Equal(t, want[after:end], evs, "after %d, count %d", after, count)
+				} else {
+					require.Empty(t, evs, "after the head")
+				}
+			}
+		}
+	}
+	require.Eventually(t, func() bool {
+		subs := 0
+		for _, g := range got {
+			if len(g) == int(head) {
+				subs++
+			}
+		}
+		return subs == 2
+	}, 10*time.Second, 10*time.Millisecond)
+	cancel()
+	subs.Wait()
+	for i := range got {
+		require.Equal(t, want, got[i], "subscriber of process %d", i)
+	}
+}
+
+// A process holds what it wrote, not what another process wrote between: a
+// read from its tail stops at the gap and takes the rest from the database.
+func TestTailReadsPastAnotherProcessesAppends(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	a, b := pgstore.New(pool, nil), pgstore.New(pool, nil)
+	t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+	ctx := context.Background()
+	for i, s := range []*pgstore.Store{a, b, a, a, b, a} {
+		_, err := s.Append(ctx, fmt.Sprintf("gap-%d", i), domain.NoStream(), ev("A"))
+		require.NoError(t, err)
+	}
+	for _, s := range []*pgstore.Store{a, b} {
+		for after := range uint64(6) {
+			evs, err := s.ReadAll(ctx, after, 10)
+			require.NoError(t, err)
+			require.Len(t, evs, int(6-after), "after %d", after)
+			for i, e := range evs {
+				require.Equal(t, after+uint64(i)+1, e.Position)
+				require.Equal(t, fmt.Sprintf("gap-%d", after+uint64(i)), e.StreamID)
+			}
+		}
+	}
+}
