@@ -158,7 +158,7 @@ type BatchResult struct {
 // same transaction as the checkpoint moving past it, and the others are
 // applied; on any other error the events before the failing one are kept and
 // the batch fails with an *ApplyError naming the failing event.
-func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, registry *domain.Registry, p Projector, events []domain.RecordedEvent, schema string, hooks Hooks) (BatchResult, error) {
+func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, registry Decoder, p Projector, events []domain.RecordedEvent, schema string, hooks Hooks) (BatchResult, error) {
 	res, err := applyBatchTx(ctx, pool, registry, p, events, schema, hooks, false)
 	var lost *lostBatchError
 	if errors.As(err, &lost) && ctx.Err() == nil {
@@ -170,7 +170,7 @@ func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, registry *domain.Regist
 	return res, err
 }
 
-func applyBatchTx(ctx context.Context, pool *pgxpool.Pool, registry *domain.Registry, p Projector, events []domain.RecordedEvent, schema string, hooks Hooks, oneByOne bool) (BatchResult, error) {
+func applyBatchTx(ctx context.Context, pool *pgxpool.Pool, registry Decoder, p Projector, events []domain.RecordedEvent, schema string, hooks Hooks, oneByOne bool) (BatchResult, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return BatchResult{}, err
@@ -225,7 +225,7 @@ type pendingEvent struct {
 // applyInTx applies events after the checkpoint and advances it, inside tx.
 // It first sends the whole batch at once; if that fails (or oneByOne), it
 // applies event by event, each under a savepoint, parking data errors.
-func applyInTx(ctx context.Context, tx pgx.Tx, registry *domain.Registry, p Projector, events []domain.RecordedEvent, hooks Hooks, oneByOne bool) (BatchResult, error) {
+func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, events []domain.RecordedEvent, hooks Hooks, oneByOne bool) (BatchResult, error) {
 	var checkpoint int64
 	err := tx.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projector = $1 FOR UPDATE`, p.Name()).Scan(&checkpoint)
 	if errors.Is(err, pgx.ErrNoRows) {

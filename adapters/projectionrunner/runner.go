@@ -40,7 +40,7 @@ type Status struct {
 type Runner struct {
 	pool       *pgxpool.Pool
 	store      eventstore.Store
-	registry   *domain.Registry
+	decoder    *projections.SharedDecoder // one decode of each event for every projector
 	logger     *slog.Logger
 	projectors []projections.Projector
 	hooks      projections.Hooks
@@ -73,7 +73,7 @@ func New(pool *pgxpool.Pool, store eventstore.Store, registry *domain.Registry, 
 		opts.ParkedRefresh = 10 * time.Second
 	}
 	r := &Runner{
-		pool: pool, store: store, registry: registry,
+		pool: pool, store: store, decoder: projections.NewSharedDecoder(registry),
 		logger:     opts.Logger.With("component", "projections"),
 		projectors: opts.Projectors,
 		hooks:      opts.Hooks,
@@ -141,7 +141,7 @@ func (r *Runner) handler(p projections.Projector) message.NoPublishHandlerFunc {
 		if err != nil {
 			return err
 		}
-		res, err := projections.ApplyBatch(msg.Context(), r.pool, r.registry, p, batch, "", r.hooks)
+		res, err := projections.ApplyBatch(msg.Context(), r.pool, r.decoder, p, batch, "", r.hooks)
 		r.reportParked(res.Parked)
 		if err != nil {
 			errPos := batch[0].Position
