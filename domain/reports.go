@@ -78,7 +78,8 @@ func ValidateReportSettings(tz string, hours []BusinessWindow) error {
 
 // BusinessDuration is how much of [a, b) falls in the business hours in
 // loc (every hour when there are none), in whole milliseconds rounded down:
-// the definition the reports projector's SQL follows.
+// the definition the reports projector's SQL follows. The projector works on
+// times as Postgres keeps them, to the microsecond.
 func BusinessDuration(a, b time.Time, loc *time.Location, hours []BusinessWindow) int64 {
 	if !b.After(a) {
 		return 0
