@@ -17,7 +17,7 @@ type Decoder interface {
 }
 
 // sharedDecoderSize is how many decoded events a SharedDecoder keeps.
-const sharedDecoderSize = 2048
+const sharedDecoderSize = 1024
 
 // SharedDecoder decodes with a registry and keeps the latest envelopes by
 // position, so the projectors of a runner, which all read the same events,

@@ -20,7 +20,7 @@ import (
 )
 
 // tailSize is how many events the tail holds (a power of two).
-const tailSize = 4096
+const tailSize = 2048
 
 type tail struct {
 	mu    sync.RWMutex
