@@ -71,18 +71,25 @@ func (s *Store) ReadStream(ctx context.Context, stream string, direction domain.
 	return evs, nil
 }
 
-// ReadAll implements eventstore.Store: from the tail this process holds
-// (see tail.go) where it can, the rest from the database.
+// ReadAll implements eventstore.Store: the run of events the tail holds
+// right after after (see tail.go), the rest of the page from the database.
 func (s *Store) ReadAll(ctx context.Context, after uint64, count uint64) ([]domain.RecordedEvent, error) {
+	return s.readAllVia(ctx, after, count, false)
+}
+
+// readAllVia is ReadAll; for a subscription (following), a run that reaches
+// the newest event known here is the whole answer.
+func (s *Store) readAllVia(ctx context.Context, after uint64, count uint64, following bool) ([]domain.RecordedEvent, error) {
 	if count == 0 {
 		return nil, nil
 	}
-	held, complete := s.tail.read(after, count)
-	if complete {
+	held, gap := s.tail.read(after, count)
+	n := uint64(len(held))
+	if n == count || following && n > 0 && !gap {
 		return held, nil
 	}
-	if n := len(held); n > 0 {
-		after, count = held[n-1].Position, count-uint64(n)
+	if n > 0 {
+		after, count = held[n-1].Position, count-n
 	}
 	evs, err := s.readAll(ctx, after, count)
 	if err != nil {
@@ -113,7 +120,7 @@ func (s *Store) SubscribeAll(ctx context.Context, after uint64, handle func(cont
 	backoff := 100 * time.Millisecond
 	for {
 		woken := s.wake.wait()
-		evs, err := s.ReadAll(ctx, pos, readPageSize)
+		evs, err := s.readAllVia(ctx, pos, readPageSize, true)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

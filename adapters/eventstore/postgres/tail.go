@@ -4,14 +4,16 @@ package postgres
 // projector, each process manager) reads the same latest events, each with a
 // query of its own; at 1,000 webhooks/s that was 2,000 reads a second of
 // events this process had just written (issue 21). The store keeps the
-// events it wrote, and those it read, by position, and answers a $all read
-// from memory when it holds the first event asked for.
+// events it wrote, and those it read, by position, and a $all read takes
+// from memory the run of them it holds right after its position.
 //
 // It can never make a reader skip an event: it holds only committed events,
-// which never change, and answers only a run of consecutive positions that
-// starts right after the reader's position. Where the run stops at a
-// position it lacks while later ones are known (held, or announced by a
-// notification), the rest is read from the database.
+// which never change, and gives only a run of consecutive positions that
+// starts right after the reader's position. ReadAll reads the rest of the
+// page from the database, so its answer is the database's. A subscription
+// goes further: when the run reaches the newest event this process knows of,
+// it hands the run over without asking the database, and asks on its next
+// wake (an append here, a notification from another process) or poll.
 
 import (
 	"sync"
@@ -52,11 +54,11 @@ func (t *tail) committed(position uint64) {
 	t.mu.Unlock()
 }
 
-// read returns the held run of events after position after, at most count.
-// complete is false when the database must be asked for more: the first
-// event is not held, or the run stops short of count at a position the log
-// is known to hold.
-func (t *tail) read(after uint64, count uint64) (events []domain.RecordedEvent, complete bool) {
+// read returns the held run of events after position after, at most count,
+// and whether the log is known to hold the position where the run stops (a
+// later event is held, or a notification announced one): then the database
+// holds more than the run for sure.
+func (t *tail) read(after uint64, count uint64) (events []domain.RecordedEvent, gap bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	p := after + 1
@@ -68,8 +70,5 @@ func (t *tail) read(after uint64, count uint64) (events []domain.RecordedEvent, 
 		events = append(events, e)
 		p++
 	}
-	if len(events) == 0 {
-		return nil, false
-	}
-	return events, uint64(len(events)) == count || p > t.known
+	return events, p <= t.known
 }

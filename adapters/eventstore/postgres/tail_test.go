@@ -123,3 +123,30 @@ func TestTailReadsPastAnotherProcessesAppends(t *testing.T) {
 		}
 	}
 }
+
+// Events written without this store (another process whose notification has
+// not come yet, a bulk load) are in ReadAll's answer at once: the tail gives
+// only the run it holds, and the database the rest of the page.
+func TestReadAllIncludesEventsTheTailNeverSaw(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	s := pgstore.New(pool, nil)
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	for i := range 3 {
+		_, err := s.Append(ctx, fmt.Sprintf("own-%d", i), domain.NoStream(), ev("A"))
+		require.NoError(t, err)
+	}
+	_, err := pgtest.CopyEvents(ctx, pool, func(emit func(pgtest.BulkEvent) bool) error {
+		for i := range 2 {
+			emit(pgtest.BulkEvent{Stream: fmt.Sprintf("loaded-%d", i), Event: ev("B")})
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	for after := range uint64(5) {
+		evs, err := s.ReadAll(ctx, after, 100)
+		require.NoError(t, err)
+		require.Len(t, evs, int(5-after), "after %d", after)
+		require.Equal(t, "loaded-1", evs[len(evs)-1].StreamID)
+	}
+}
