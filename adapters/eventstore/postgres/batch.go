@@ -362,6 +362,11 @@ func (s *Store) runChecked(ctx context.Context, r *appendRequest) (appendOutcome
 		return appendOutcome{}, fmt.Errorf("write events: %w", err)
 	}
 	committed = true
+	if len(positions) > 0 {
+		// Not kept in the tail, but known there: a read of the tail stops
+		// before these positions and takes them from the database.
+		s.tail.committed(uint64(pos))
+	}
 	return appendOutcome{res: res}, nil
 }
 
