@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Paging limits (seed 000: limit max 100).
@@ -143,9 +144,18 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 	}
 	filter := strings.Join(where, " AND ")
 
+	// The count and the page are independent reads: from a pool they run at
+	// once, on two connections (a keyword over a deep instance makes each
+	// scan thousands of index entries).
 	var total int
-	if err := q.QueryRow(ctx, "SELECT count(*) FROM inbox_threads WHERE "+filter, args...).Scan(&total); err != nil {
-		return ThreadPage{}, fmt.Errorf("count threads: %w", err)
+	counted := make(chan error, 1)
+	count := func() {
+		counted <- q.QueryRow(ctx, "SELECT count(*) FROM inbox_threads WHERE "+filter, args...).Scan(&total)
+	}
+	if _, pool := q.(*pgxpool.Pool); pool {
+		go count()
+	} else {
+		count()
 	}
 	pageWhere := filter
 	pageArgs := append([]any(nil), args...)
@@ -168,6 +178,9 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 		return ThreadPage{}, fmt.Errorf("list threads: %w", err)
 	}
 	threads, err := collect(rows, scanThreadView)
+	if cerr := <-counted; cerr != nil {
+		return ThreadPage{}, fmt.Errorf("count threads: %w", cerr)
+	}
 	if err != nil {
 		return ThreadPage{}, fmt.Errorf("list threads: %w", err)
 	}
