@@ -274,14 +274,22 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, ev
 			oneByOne = true // the batch cannot pass: go event by event at once
 		}
 	}
+	// With nothing to park and no hook before it, the checkpoint moves in
+	// the batch's own round trip.
+	checkpointed := false
 	if !oneByOne && b.Len() > 1 {
 		queueFlush(b, p)
+		if hooks.BeforeCheckpoint == nil {
+			queueCheckpoint(b, p, last)
+		}
 		b.Queue("RELEASE SAVEPOINT projector_batch")
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			if _, rbErr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT projector_batch"); rbErr != nil {
 				return BatchResult{}, &lostBatchError{projector: p.Name(), first: pending[0].raw.Position, last: last, err: err}
 			}
 			oneByOne = true
+		} else {
+			checkpointed = hooks.BeforeCheckpoint == nil
 		}
 	}
 	res := BatchResult{Position: last}
@@ -312,7 +320,7 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, ev
 	if err := park(ctx, tx, res.Parked); err != nil {
 		return BatchResult{}, fmt.Errorf("park events of %s: %w", p.Name(), err)
 	}
-	if res.Position == uint64(checkpoint) {
+	if res.Position == uint64(checkpoint) || checkpointed {
 		return res, nil
 	}
 	if hooks.BeforeCheckpoint != nil {
@@ -320,10 +328,17 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, ev
 			return BatchResult{}, err
 		}
 	}
-	if _, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE projector = $1`, p.Name(), int64(res.Position)); err != nil {
+	b = &pgx.Batch{}
+	queueCheckpoint(b, p, res.Position)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return BatchResult{}, fmt.Errorf("write checkpoint of %s: %w", p.Name(), err)
 	}
 	return res, nil
+}
+
+// queueCheckpoint queues the move of p's checkpoint to position.
+func queueCheckpoint(b *pgx.Batch, p Projector, position uint64) {
+	b.Queue(`UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE projector = $1`, p.Name(), int64(position))
 }
 
 // queueEvent queues the SQL of one decoded event; a refusal is a data error.
