@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -75,6 +76,14 @@ func typesOf(samples ...domain.Event) eventTypes {
 func All() []Projector {
 	return []Projector{InboxProjector{}, MessagesProjector{}, WalletProjector{}, ActionsProjector{}, ChannelsProjector{},
 		OperatorsProjector{}, SessionsProjector{}, CRMProjector{}, ReportsProjector{}}
+}
+
+// Paced is a projector whose batches should start at most once per
+// BatchInterval when it follows the log live: one with a cost per
+// transaction (the reports projector's flush) pays it less often, and its
+// read model trails by that much more.
+type Paced interface {
+	BatchInterval() time.Duration
 }
 
 // ByName finds a projector.

@@ -44,6 +44,11 @@ type WatermillSubscriber struct {
 	Logger    *slog.Logger
 	// OnRedeliver is told each time a batch is sent again after a nack.
 	OnRedeliver func(topic string, first, last uint64, attempt int)
+	// Interval, when set, is the least time between a topic's batches while
+	// it follows the log live (0: none): events arriving meanwhile join the
+	// next batch, so a consumer with a cost per batch pays it less often. A
+	// batch that fills up goes at once, so catching up never waits.
+	Interval func(topic string) time.Duration
 
 	mu      sync.Mutex
 	closing chan struct{}
@@ -117,6 +122,11 @@ func (s *WatermillSubscriber) follow(ctx context.Context, topic string, out chan
 			}
 		})
 	}()
+	var interval time.Duration
+	if s.Interval != nil {
+		interval = s.Interval(topic)
+	}
+	var last time.Time // when the previous batch was sent
 	for {
 		var first domain.RecordedEvent
 		select {
@@ -139,6 +149,24 @@ func (s *WatermillSubscriber) follow(ctx context.Context, topic string, out chan
 				break drain
 			}
 		}
+		if wait := interval - time.Since(last); interval > 0 && wait > 0 && len(batch) < s.BatchSize {
+			// Live: gather until the interval is over or the batch is full.
+			timer := time.NewTimer(wait)
+		gather:
+			for len(batch) < s.BatchSize {
+				select {
+				case e := <-events:
+					batch = append(batch, e)
+				case <-timer.C:
+					break gather
+				case <-ctx.Done():
+					timer.Stop()
+					return ctx.Err()
+				}
+			}
+			timer.Stop()
+		}
+		last = time.Now()
 		if err := s.deliver(ctx, topic, batch, out); err != nil {
 			return err
 		}

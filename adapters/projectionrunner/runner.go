@@ -98,6 +98,14 @@ func (r *Runner) Run(ctx context.Context) error {
 			return projections.Checkpoint(ctx, r.pool, topic)
 		},
 		Logger: r.logger,
+		Interval: func(topic string) time.Duration {
+			for _, p := range r.projectors {
+				if paced, ok := p.(projections.Paced); ok && p.Name() == topic {
+					return paced.BatchInterval()
+				}
+			}
+			return 0
+		},
 		OnRedeliver: func(topic string, first, last uint64, attempt int) {
 			r.logger.Error("projector batch failed after retries; halted and retrying",
 				"projector", topic, "first_position", first, "last_position", last, "attempt", attempt)
