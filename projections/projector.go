@@ -285,10 +285,10 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, ev
 	}
 	// With nothing to park and no hook before it, the checkpoint moves in
 	// the batch's own round trip.
-	checkpointed := false
+	inBatch, checkpointed := hooks.BeforeCheckpoint == nil, false
 	if !oneByOne && b.Len() > 1 {
 		queueFlush(b, p)
-		if hooks.BeforeCheckpoint == nil {
+		if inBatch {
 			queueCheckpoint(b, p, last)
 		}
 		b.Queue("RELEASE SAVEPOINT projector_batch")
@@ -298,7 +298,7 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, ev
 			}
 			oneByOne = true
 		} else {
-			checkpointed = hooks.BeforeCheckpoint == nil
+			checkpointed = inBatch
 		}
 	}
 	res := BatchResult{Position: last}

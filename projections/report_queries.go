@@ -273,12 +273,17 @@ func nonNilStrings(s []string) []string {
 	return s
 }
 
+// dimSeparator joins the values of a combination of dimensions into its key
+// (Postgres text never holds it).
+const dimSeparator = "\x00"
+
+// dimKey is the key of a combination of dimension values.
 func dimKey(dims []string, v map[string]string) string {
 	parts := make([]string, len(dims))
 	for i, d := range dims {
 		parts[i] = v[d]
 	}
-	return strings.Join(parts, "\x00")
+	return strings.Join(parts, dimSeparator)
 }
 
 // RollupSums is every rollup sum of an instance, per local day and full

@@ -35,6 +35,8 @@ type reportCombo struct {
 }
 
 func newReportScanner(dims, need []string) *reportScanner {
+	// The period and dimension slots of dst stay nil (Scan skips them):
+	// they are read from the raw bytes.
 	s := &reportScanner{dims: dims, periods: map[string]string{}, combos: map[string]reportCombo{},
 		dst: make([]any, 1+len(dims)+len(need))}
 	for _, c := range need {
@@ -67,9 +69,6 @@ func (s *reportScanner) scan(rows pgx.Rows) ([]ReportRow, error) {
 		row.Period = s.intern(raw[0])
 		combo := s.combo(raw[1 : 1+len(s.dims)])
 		row.Dimension, row.key = combo.dimension, combo.key
-		for i := range 1 + len(s.dims) {
-			s.dst[i] = nil // read above, from the raw bytes
-		}
 		for i, c := range s.need {
 			s.dst[1+len(s.dims)+i] = &row.sums[c]
 		}
@@ -97,7 +96,7 @@ func (s *reportScanner) combo(raw [][]byte) reportCombo {
 	s.key = s.key[:0]
 	for i, b := range raw {
 		if i > 0 {
-			s.key = append(s.key, 0)
+			s.key = append(s.key, dimSeparator...)
 		}
 		s.key = append(s.key, b...)
 	}

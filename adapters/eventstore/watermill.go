@@ -139,38 +139,51 @@ func (s *WatermillSubscriber) follow(ctx context.Context, topic string, out chan
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		batch := []domain.RecordedEvent{first}
-	drain:
-		for len(batch) < s.BatchSize {
-			select {
-			case e := <-events:
-				batch = append(batch, e)
-			default:
-				break drain
-			}
+		// Live and paced: gather until the interval is over or the batch
+		// is full; otherwise take only what is waiting.
+		var until <-chan time.Time
+		var timer *time.Timer
+		if wait := interval - time.Since(last); interval > 0 && wait > 0 {
+			timer = time.NewTimer(wait)
+			until = timer.C
 		}
-		if wait := interval - time.Since(last); interval > 0 && wait > 0 && len(batch) < s.BatchSize {
-			// Live: gather until the interval is over or the batch is full.
-			timer := time.NewTimer(wait)
-		gather:
-			for len(batch) < s.BatchSize {
-				select {
-				case e := <-events:
-					batch = append(batch, e)
-				case <-timer.C:
-					break gather
-				case <-ctx.Done():
-					timer.Stop()
-					return ctx.Err()
-				}
-			}
+		batch, err := s.fill(ctx, []domain.RecordedEvent{first}, events, until)
+		if timer != nil {
 			timer.Stop()
+		}
+		if err != nil {
+			return err
 		}
 		last = time.Now()
 		if err := s.deliver(ctx, topic, batch, out); err != nil {
 			return err
 		}
 	}
+}
+
+// fill adds events to batch until it holds BatchSize: those waiting, then,
+// when until is not nil, those that come before it fires.
+func (s *WatermillSubscriber) fill(ctx context.Context, batch []domain.RecordedEvent, events <-chan domain.RecordedEvent, until <-chan time.Time) ([]domain.RecordedEvent, error) {
+	for len(batch) < s.BatchSize {
+		select {
+		case e := <-events:
+			batch = append(batch, e)
+			continue
+		default:
+		}
+		if until == nil {
+			break
+		}
+		select {
+		case e := <-events:
+			batch = append(batch, e)
+		case <-until:
+			return batch, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return batch, nil
 }
 
 func (s *WatermillSubscriber) deliver(ctx context.Context, topic string, batch []domain.RecordedEvent, out chan<- *message.Message) error {
