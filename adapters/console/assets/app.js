@@ -46,7 +46,7 @@
   const state = {
     session: null, instances: [], alias: null, view: 'inbox',
     filters: { status: '', priority: '', provider: '', session_state: '', assignee: '', q: '' },
-    threads: [], nextCursor: '', hasMore: false, loading: false, active: -1,
+    threads: [], nextCursor: '', hasMore: false, loading: false, active: -1, listGen: 0,
     selected: null, messages: [], operators: [], mode: 'reply',
     ws: null, wsPosition: 0, wsRetry: 0, pending: null, written: 0,
   };
@@ -215,17 +215,21 @@
     return p.toString();
   }
 
+  // reloadThreads starts the list over (the filters changed): an answer to
+  // a request made before, for the old filters, is dropped when it lands.
   function reloadThreads() {
+    state.listGen++;
     state.threads = []; state.nextCursor = ''; state.hasMore = false; state.active = -1;
     return loadThreads(true);
   }
 
   async function loadThreads(first, position) {
     const alias = state.alias;
+    const gen = state.listGen;
     state.loading = true;
     try {
       const { data } = await api('GET', base() + '/inbox?' + threadQuery(first ? '' : state.nextCursor), undefined, { position });
-      if (alias !== state.alias) return;
+      if (alias !== state.alias || gen !== state.listGen) return;
       if (first && state.threads.length) {
         // A live refresh of the first page: it replaces what it holds and
         // keeps the older pages already loaded.
@@ -241,9 +245,9 @@
       state.total = data.total;
       drawThreads();
     } catch (err) {
-      fail(err);
+      if (gen === state.listGen) fail(err);
     } finally {
-      state.loading = false;
+      if (gen === state.listGen) state.loading = false;
     }
   }
 
