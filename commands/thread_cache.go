@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"maps"
 	"strings"
 	"sync"
 
@@ -65,9 +64,7 @@ func (c *threadCache) dropStream(stream string) {
 // evolved is t with events just appended at revisions after t.Version, the
 // last of them at position pos, folded in; t itself is left as it was.
 func evolved(t domain.Thread, events []domain.Event, pos uint64) domain.Thread {
-	t.ProviderEvents = maps.Clone(t.ProviderEvents)
-	t.Replies = maps.Clone(t.Replies)
-	t = t.WithMaps()
+	t = t.Forked()
 	rev := t.Version
 	for _, e := range events {
 		rev++

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
 	"time"
 )
@@ -123,9 +124,12 @@ type Thread struct {
 	ContactID       string
 	// ProviderEvents maps each accepted provider event (its id, with its
 	// source when it has one) to the message it became.
-	ProviderEvents map[string]AcceptedEvent
+	ProviderEvents AcceptedEvents
 	// Replies holds the queued replies by message id.
 	Replies map[string]ReplyQueued
+	// repliesShared says Replies is another state's too (Forked): it is
+	// copied before its first change here.
+	repliesShared bool
 	// lastInbound is the provider event of the last message folded in: its
 	// charge, appended right after it, gives the append's position.
 	lastInbound string
@@ -144,18 +148,34 @@ type AcceptedEvent struct {
 
 // NewThread is the state before the first event.
 func NewThread(id string) Thread {
-	return Thread{ID: id, Version: -1, ProviderEvents: map[string]AcceptedEvent{}, Replies: map[string]ReplyQueued{}}
+	return Thread{ID: id, Version: -1, Replies: map[string]ReplyQueued{}}
 }
 
 // WithMaps returns the state with its maps allocated (a decoded snapshot may lack them).
 func (t Thread) WithMaps() Thread {
-	if t.ProviderEvents == nil {
-		t.ProviderEvents = map[string]AcceptedEvent{}
-	}
 	if t.Replies == nil {
 		t.Replies = map[string]ReplyQueued{}
 	}
 	return t
+}
+
+// Forked returns the state for folding further events into while t stays
+// as it is (t may be shared, as in the commands' thread cache). It copies
+// only what is small: the recent provider events; the replies are copied
+// when an event changes them.
+func (t Thread) Forked() Thread {
+	t = t.WithMaps()
+	t.ProviderEvents = t.ProviderEvents.fork()
+	t.repliesShared = true
+	return t
+}
+
+// ownReplies makes t.Replies t's own before a change.
+func (t *Thread) ownReplies() {
+	if t.repliesShared {
+		t.Replies = maps.Clone(t.Replies)
+		t.repliesShared = false
+	}
 }
 
 // Exists tells whether the thread has been opened.
@@ -171,18 +191,21 @@ func EvolveThread(t Thread, env Envelope) Thread {
 		t.ContactID = e.ContactID
 	case InboundMessageReceived:
 		key := threadKey(e.Source, e.ProviderEventID)
-		t.ProviderEvents[key] = AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position}
+		t.ProviderEvents.set(key, AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position})
 		t.lastInbound = key
 	case ReplyQueued:
+		t.ownReplies()
 		t.Replies[e.MessageID] = e
 	case MessageEdited:
 		if r, ok := t.Replies[e.MessageID]; ok {
 			r.Text = e.To
+			t.ownReplies()
 			t.Replies[e.MessageID] = r
 		}
 	case MessageRetracted:
 		if r, ok := t.Replies[e.MessageID]; ok {
 			r.Retracted = true
+			t.ownReplies()
 			t.Replies[e.MessageID] = r
 		}
 	case ThreadStatusChanged:
@@ -194,8 +217,8 @@ func EvolveThread(t Thread, env Envelope) Thread {
 	default:
 		t = evolveSession(t, env)
 	case ChargeApplied:
-		if acc, ok := t.ProviderEvents[t.lastInbound]; ok && acc.MessageID == e.MessageID {
-			t.ProviderEvents[t.lastInbound] = AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position}
+		if acc, ok := t.ProviderEvents.Get(t.lastInbound); ok && acc.MessageID == e.MessageID {
+			t.ProviderEvents.set(t.lastInbound, AcceptedEvent{MessageID: e.MessageID, Position: env.Raw.Position})
 		}
 	}
 	t.Version = int64(env.Raw.Revision)
@@ -242,8 +265,7 @@ func InboundMessageID(instanceID, provider, providerEventID string) string {
 
 // AcceptedInbound is where the thread holds a provider event, if it does.
 func (t Thread) AcceptedInbound(k InboundEvent) (AcceptedEvent, bool) {
-	acc, ok := t.ProviderEvents[threadKey(k.Source, k.EventID)]
-	return acc, ok
+	return t.ProviderEvents.Get(threadKey(k.Source, k.EventID))
 }
 
 // DecideInbound returns the events that accept a delivery: the thread's
