@@ -27,12 +27,23 @@ func BenchmarkForkLongThread(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("messages=%d/fork", n), func(b *testing.B) {
-			c := cached
+			// Each webhook forks the state the previous one left, as the
+			// cache does, so the merges are in the figure: cycles of
+			// recentLimit+1 webhooks from the cached state, each ending in
+			// one merge, keep the base at about n however long it runs.
+			cycle := recentLimit(len(cached.base)) + 1
+			keys := make([]string, cycle)
+			for i := range keys {
+				keys[i] = threadKey("", fmt.Sprint("next-", i))
+			}
+			c, i := cached, 0
 			for b.Loop() {
-				// Each webhook forks the state the previous one left, as
-				// the cache does: the merges are in the figure.
+				if i == cycle {
+					c, i = cached, 0
+				}
 				c = c.fork()
-				c.set(key+fmt.Sprint(len(c.recent)), AcceptedEvent{MessageID: "somsg_next", Position: 1})
+				c.set(keys[i], AcceptedEvent{MessageID: "somsg_next", Position: 1})
+				i++
 			}
 		})
 	}
