@@ -46,7 +46,7 @@
   const state = {
     session: null, instances: [], alias: null, view: 'inbox',
     filters: { status: '', priority: '', provider: '', session_state: '', assignee: '', q: '' },
-    threads: [], nextCursor: '', hasMore: false, loading: false, active: -1, listGen: 0,
+    threads: [], nextCursor: '', hasMore: false, loading: false, active: -1, listGen: 0, reportRun: 0,
     selected: null, messages: [], operators: [], mode: 'reply',
     ws: null, wsPosition: 0, wsRetry: 0, pending: null, written: 0,
   };
@@ -709,12 +709,16 @@
     drawReports(iso(from), iso(today));
   }
 
+  // drawReports shows the reports of a date range; the answers for a range
+  // asked before the last one are dropped when they land.
   async function drawReports(start, end) {
+    const run = ++state.reportRun;
     const box = document.getElementById('charts');
     box.replaceChildren(el('p', { class: 'muted' }, t('loading')));
     try {
       const q = (extra) => api('GET', base() + '/reports?' + new URLSearchParams({ type: 'conversation', start_date: start, end_date: end, ...extra }).toString());
       const [{ data: byDay }, { data: byChannel }] = await Promise.all([q({}), q({ dimensions: 'channel' })]);
+      if (run !== state.reportRun) return;
       const tot = byDay.total.metrics;
       const total = tot.conversations_created;
       const answered = tot.first_responses;
@@ -727,6 +731,7 @@
         el('figure', { id: 'chart-volume' }, el('figcaption', {}, t('chart_volume')),
           barChart(byChannel.totals.filter((r) => r.metrics.conversations_created).map((r) => ({ x: r.dimension.channel, y: r.metrics.conversations_created })))));
     } catch (err) {
+      if (run !== state.reportRun) return;
       box.replaceChildren(el('p', { class: 'error' }, t('reports_unavailable') + ' (' + err.message + ')'));
     }
   }
