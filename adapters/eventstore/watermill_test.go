@@ -64,9 +64,13 @@ func TestPacedTopicWaitsOnlyWhenLive(t *testing.T) {
 		}
 		return events, len(batches)
 	}
+	// Full batches go at once; only the backlog's last batch may wait one
+	// interval, when it is not full (the first batch takes what is waiting,
+	// so the batches need not fall on multiples of ten). Paced batch by
+	// batch, the backlog would take 29 intervals.
 	start := time.Now()
 	require.Eventually(t, func() bool { e, _ := delivered(); return e == backlog }, 10*time.Second, 5*time.Millisecond)
-	require.Less(t, time.Since(start), interval, "30 full batches of the backlog did not wait for the interval")
+	require.Less(t, time.Since(start), 2*interval, "the backlog's batches waited for the interval more than once")
 
 	_, before := delivered()
 	for i := range 5 {
