@@ -169,6 +169,34 @@ func (r *consoleRig) generic(eventID, thread, title, text string) string {
 	return out["thread_id"].(string)
 }
 
+// genericThreads opens n threads through the generic webhook, titled
+// "Alert 00" onwards; it returns the last one's id.
+func (r *consoleRig) genericThreads(n int, prefix, text string) (last string) {
+	for i := range n {
+		last = r.generic(fmt.Sprintf("evt_%s_%d", prefix, i), fmt.Sprintf("%s_%d", prefix, i), fmt.Sprintf("Alert %02d", i), text)
+	}
+	return last
+}
+
+// assignToNewOperator creates an operator through the console API and
+// assigns the thread to it; it returns the operator's id.
+func (r *consoleRig) assignToNewOperator(name, threadID string) string {
+	st, body := r.call("POST", "/console/socialops/support/operators", "Bearer "+r.token, fmt.Sprintf(`{"name":%q}`, name))
+	require.Equal(r.t, 201, st, body)
+	var created struct {
+		Data struct {
+			Operator struct {
+				ID int64 `json:"id"`
+			} `json:"operator"`
+		} `json:"data"`
+	}
+	require.NoError(r.t, json.Unmarshal([]byte(body), &created))
+	id := fmt.Sprint(created.Data.Operator.ID)
+	st, body = r.call("PATCH", "/console/socialops/support/threads/"+threadID, "Bearer "+r.token, `{"assignee":"`+id+`"}`)
+	require.Equal(r.t, 200, st, body)
+	return id
+}
+
 func (r *consoleRig) link(permissions string) string {
 	return strings.TrimSpace(cli(r.t, r.envm, "console", "link", "--user", "ops-user", "--permissions", permissions, "--base-url", r.base))
 }
@@ -368,23 +396,8 @@ func TestConsoleInABrowser(t *testing.T) {
 // operator accepts and closes a session from the thread.
 func TestConsoleScrollKeysAndSessions(t *testing.T) {
 	r := newConsoleRig(t)
-	var last string
-	for i := 0; i < 35; i++ {
-		last = r.generic(fmt.Sprintf("evt_page_%d", i), fmt.Sprintf("page_%d", i), fmt.Sprintf("Alert %02d", i), "cpu high")
-	}
-	st, body := r.call("POST", "/console/socialops/support/operators", "Bearer "+r.token, `{"name":"Mei"}`)
-	require.Equal(t, 201, st, body)
-	var created struct {
-		Data struct {
-			Operator struct {
-				ID int64 `json:"id"`
-			} `json:"operator"`
-		} `json:"data"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(body), &created))
-	mei := fmt.Sprint(created.Data.Operator.ID)
-	st, body = r.call("PATCH", "/console/socialops/support/threads/"+last, "Bearer "+r.token, `{"assignee":"`+mei+`"}`)
-	require.Equal(t, 200, st, body)
+	last := r.genericThreads(35, "page", "cpu high")
+	mei := r.assignToNewOperator("Mei", last)
 	ctx := browser(t)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(r.link("service:manage"))))
 	waitFor(t, ctx, "the first page", `document.querySelectorAll('#thread-list .thread-item').length === 30`)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -82,23 +81,8 @@ func receive(t *testing.T, ch <-chan struct{}, what string) {
 // dropped: the list keeps showing what the new filters select.
 func TestConsoleDropsAListAnswerForOldFilters(t *testing.T) {
 	r := newConsoleRig(t)
-	var assigned string
-	for i := 0; i < 4; i++ {
-		assigned = r.generic(fmt.Sprintf("evt_old_%d", i), fmt.Sprintf("old_%d", i), fmt.Sprintf("Alert %d", i), "disk full")
-	}
-	st, body := r.call("POST", "/console/socialops/support/operators", "Bearer "+r.token, `{"name":"Mei"}`)
-	require.Equal(t, 201, st, body)
-	var created struct {
-		Data struct {
-			Operator struct {
-				ID int64 `json:"id"`
-			} `json:"operator"`
-		} `json:"data"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(body), &created))
-	mei := fmt.Sprint(created.Data.Operator.ID)
-	st, body = r.call("PATCH", "/console/socialops/support/threads/"+assigned, "Bearer "+r.token, `{"assignee":"`+mei+`"}`)
-	require.Equal(t, 200, st, body)
+	assigned := r.genericThreads(4, "old", "disk full")
+	mei := r.assignToNewOperator("Mei", assigned)
 
 	proxy := newHoldingProxy(t, r.base)
 	ctx := browser(t)
