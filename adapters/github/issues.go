@@ -60,17 +60,7 @@ func (n normalizer) issueComment() (domain.InboundMessage, error) {
 		kind = "pull request"
 	}
 	what := fmt.Sprintf("%s #%d", kind, is.Number)
-	var text string
-	switch n.action {
-	case "created":
-		text = withBody("commented on "+what, c.Body)
-	case "edited":
-		text = withBody("edited a comment on "+what, c.Body)
-	case "deleted":
-		text = "deleted a comment on " + what
-	default:
-		text = n.verb() + " a comment on " + what
-	}
+	text := n.commentText(what, c.Body)
 	return domain.InboundMessage{
 		ExternalThreadID:  n.numbered(is.Number),
 		ExternalMessageID: id(c.ID),

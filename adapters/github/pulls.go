@@ -124,17 +124,7 @@ func (n normalizer) pullRequestReviewComment() (domain.InboundMessage, error) {
 		}
 		where = path + " in " + where
 	}
-	var text string
-	switch n.action {
-	case "created":
-		text = withBody("commented on "+where, c.Body)
-	case "edited":
-		text = withBody("edited a comment on "+where, c.Body)
-	case "deleted":
-		text = "deleted a comment on " + where
-	default:
-		text = n.verb() + " a comment on " + where
-	}
+	text := n.commentText(where, c.Body)
 	msg := n.prMessage(pr, number, text)
 	msg.ExternalMessageID = id(c.ID)
 	msg.OccurredAt = firstTime(c.UpdatedAt, c.CreatedAt, pr.UpdatedAt)

@@ -113,6 +113,21 @@ func (n normalizer) actionsRunID(urls ...string) int64 {
 	return 0
 }
 
+// commentText words what the sender did to a comment on where (an issue, a
+// pull request, a line of a file), with the comment's body when it has one.
+func (n normalizer) commentText(where, body string) string {
+	switch n.action {
+	case "created":
+		return withBody("commented on "+where, body)
+	case "edited":
+		return withBody("edited a comment on "+where, body)
+	case "deleted":
+		return "deleted a comment on " + where
+	default:
+		return n.verb() + " a comment on " + where
+	}
+}
+
 // withBody appends a written body to a summary, leaving out empty bodies.
 func withBody(summary, body string) string {
 	if b := providertext.CleanText(body, providertext.MaxTextBytes); b != "" {
