@@ -223,7 +223,7 @@ func (s *benchService) warmUp(b *testing.B, n int) {
 	wg.Wait()
 	fails.check(b)
 	ctx := context.Background()
-	if err := pgtest.VacuumAnalyze(ctx, s.pool, "event_store_events", "event_store_streams", "event_store_head"); err != nil {
+	if err := pgtest.VacuumAnalyze(ctx, s.pool, "event_store_events"); err != nil {
 		b.Fatal(err)
 	}
 	if len(s.projectors) > 0 {

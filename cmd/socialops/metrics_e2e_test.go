@@ -82,7 +82,7 @@ func TestServeMetrics(t *testing.T) {
 	defer pool.Close()
 	head := func() float64 {
 		var h int64
-		require.NoError(t, pool.QueryRow(context.Background(), `SELECT position FROM event_store_head`).Scan(&h))
+		require.NoError(t, pool.QueryRow(context.Background(), `SELECT coalesce(max(position), 0) FROM event_store_events`).Scan(&h))
 		return float64(h)
 	}
 	followers := []string{deliveryworker.CheckpointName}

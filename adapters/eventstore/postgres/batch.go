@@ -75,7 +75,13 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 	}
 }
 
-// Outcome codes of event_store_append (migrations/00014).
+// appendLockKey is the advisory lock that serializes every writer of the log
+// (migrations/00034): the append functions take it, and so must anything
+// else that assigns positions.
+const appendLockKey int64 = 8317976083403535475
+
+// Outcome codes of event_store_append (migrations/00014) and
+// event_store_append_one (migrations/00034).
 const (
 	statusApplied  = 0
 	statusWrong    = 1
@@ -158,6 +164,15 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 	if len(sent) == 0 {
 		return outcomes, deferred, nil
 	}
+	if len(sent) == 1 && len(batch[sent[0]].parts) == 1 {
+		i := sent[0]
+		out, repeat, err := s.runOne(ctx, batch[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		outcomes[i], deferred[i] = out, repeat
+		return outcomes, deferred, nil
+	}
 	rows, err := s.pool.Query(ctx, `SELECT status, revision, position, created_at FROM event_store_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		aStream, aExpected, aCount, aFirst, aPrev, aGrp, eStream, eID, eType, eData, eMeta)
 	if err != nil {
@@ -222,6 +237,44 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 	return outcomes, deferred, nil
 }
 
+// runOne commits a batch of one append to one stream with
+// event_store_append_one: the same rule as event_store_append without its
+// batch bookkeeping. repeat says the append may repeat stored events and is
+// left to runChecked.
+func (s *Store) runOne(ctx context.Context, r *appendRequest) (out appendOutcome, repeat bool, err error) {
+	p := r.parts[0]
+	types := make([]string, len(p.events))
+	datas := make([][]byte, len(p.events))
+	metas := make([][]byte, len(p.events))
+	for j, ev := range p.events {
+		types[j], datas[j], metas[j] = ev.Type, nonNil(ev.Data), nonNil(ev.Metadata)
+	}
+	var (
+		status   int16
+		revision int64
+		position *int64
+		created  time.Time
+	)
+	err = s.pool.QueryRow(ctx, `SELECT status, revision, position, created_at FROM event_store_append_one($1, $2, $3, $4, $5, $6)`,
+		p.stream, expectationCode(p.expected), p.ids, types, datas, metas).Scan(&status, &revision, &position, &created)
+	if err != nil {
+		return appendOutcome{}, false, err
+	}
+	switch status {
+	case statusApplied:
+		if position == nil {
+			return appendOutcome{}, false, fmt.Errorf("event_store_append_one applied %s without a position", p.stream)
+		}
+		s.tail.put(appendRecorded(nil, p, uint64(revision), uint64(*position), created))
+		return appendOutcome{res: []domain.AppendResult{{NextExpectedRevision: uint64(revision), Position: uint64(*position)}}}, false, nil
+	case statusWrong:
+		return appendOutcome{err: &domain.WrongExpectedRevisionError{Stream: p.stream, Expected: p.expected, Actual: revision}}, false, nil
+	case statusDeferred:
+		return appendOutcome{}, true, nil
+	}
+	return appendOutcome{}, false, fmt.Errorf("event_store_append_one: unknown status %d", status)
+}
+
 // appendRecorded adds the events of an applied part to dst as the log holds
 // them: its last event is at revision last and position pos, and the ones
 // before it at the revisions and positions just below.
@@ -237,9 +290,9 @@ func appendRecorded(dst []domain.RecordedEvent, p appendPart, last, pos uint64, 
 
 // runChecked decides one request that may repeat stored events with the
 // whole idempotency rule, in two pipelined round trips: the first opens a
-// transaction, takes the head lock and reads the streams' revisions and any
-// stored copies of the proposed event ids; the second writes and commits, or
-// rolls back when a part fails.
+// transaction, takes the append lock and reads the head, the streams'
+// revisions and any stored copies of the proposed event ids; the second
+// writes and commits, or rolls back when a part fails.
 func (s *Store) runChecked(ctx context.Context, r *appendRequest) (appendOutcome, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -267,18 +320,24 @@ func (s *Store) runChecked(ctx context.Context, r *appendRequest) (appendOutcome
 	read.Queue("BEGIN")
 	var head int64
 	var now time.Time
-	read.Queue(`SELECT position, now() FROM event_store_head WHERE id = 1 FOR UPDATE`).QueryRow(func(row pgx.Row) error {
+	read.Queue(`SELECT pg_advisory_xact_lock($1)`, appendLockKey)
+	// Each statement of the pipeline reads with a snapshot of its own, taken
+	// after the lock: every earlier append is visible to them.
+	read.Queue(`SELECT coalesce(max(position), 0), now() FROM event_store_events`).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&head, &now)
 	})
 	current := make(map[string]int64, len(streams))
-	read.Queue(`SELECT stream_name, revision FROM event_store_streams WHERE stream_name = ANY($1)`, streams).Query(func(rows pgx.Rows) error {
+	read.Queue(`SELECT u.name, (SELECT max(e.revision) FROM event_store_events e WHERE e.stream_name = u.name)
+		FROM unnest($1::text[]) AS u(name)`, streams).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var name string
-			var rev int64
+			var rev *int64
 			if err := rows.Scan(&name, &rev); err != nil {
 				return err
 			}
-			current[name] = rev
+			if rev != nil {
+				current[name] = *rev
+			}
 		}
 		return rows.Err()
 	})
@@ -305,7 +364,6 @@ func (s *Store) runChecked(ctx context.Context, r *appendRequest) (appendOutcome
 		datas, metas         [][]byte
 	)
 	pos := head
-	touched := map[string]int64{}
 	res := make([]domain.AppendResult, len(r.parts))
 	var failure error
 	for i, p := range r.parts {
@@ -333,7 +391,6 @@ func (s *Store) runChecked(ctx context.Context, r *appendRequest) (appendOutcome
 			datas, metas = append(datas, nonNil(ev.Data)), append(metas, nonNil(ev.Metadata))
 		}
 		current[p.stream] = cur
-		touched[p.stream] = cur
 		res[i] = domain.AppendResult{NextExpectedRevision: uint64(cur), Position: uint64(pos)}
 	}
 	if failure != nil {
@@ -345,16 +402,6 @@ func (s *Store) runChecked(ctx context.Context, r *appendRequest) (appendOutcome
 		write.Queue(`INSERT INTO event_store_events (position, stream_name, revision, event_id, event_type, data, metadata, created_at)
 			SELECT p, s, r, i, t, d, m, $8 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bytea[], $7::bytea[]) AS u(p, s, r, i, t, d, m)`,
 			positions, names, revisions, ids, types, datas, metas, now)
-		tNames := make([]string, 0, len(touched))
-		tRevs := make([]int64, 0, len(touched))
-		for n, r := range touched {
-			tNames = append(tNames, n)
-			tRevs = append(tRevs, r)
-		}
-		write.Queue(`INSERT INTO event_store_streams (stream_name, revision)
-			SELECT * FROM unnest($1::text[], $2::bigint[])
-			ON CONFLICT (stream_name) DO UPDATE SET revision = EXCLUDED.revision`, tNames, tRevs)
-		write.Queue(`UPDATE event_store_head SET position = $1 WHERE id = 1`, pos)
 		write.Queue(`SELECT pg_notify($1, $2)`, notifyChannel, fmt.Sprint(pos))
 	}
 	write.Queue("COMMIT")

@@ -59,7 +59,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, direction domain.
 		evs, err = scanEvents(rows)
 		return err
 	})
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM event_store_streams WHERE stream_name = $1)`, stream).QueryRow(func(row pgx.Row) error {
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM event_store_events WHERE stream_name = $1)`, stream).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&exists)
 	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
@@ -165,7 +165,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // HeadPosition implements eventstore.Store.
 func (s *Store) HeadPosition(ctx context.Context) (uint64, error) {
 	var head int64
-	if err := s.pool.QueryRow(ctx, `SELECT position FROM event_store_head WHERE id = 1`).Scan(&head); err != nil {
+	// The greatest position: one backward probe of the primary key.
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(position), 0) FROM event_store_events`).Scan(&head); err != nil {
 		return 0, fmt.Errorf("read head position: %w", err)
 	}
 	return uint64(head), nil

@@ -1,11 +1,13 @@
 // Package postgres is the Postgres event store, the default backend.
 //
-// Appends from every process are serialized by a row lock on
-// event_store_head, taken first in each append transaction, and positions are
-// assigned under that lock. A transaction therefore commits (and becomes
-// visible) before the next one can assign a position, so a reader that sees
-// position N has every position below N too: catch-up readers never skip an
-// event, which a bare bigserial with concurrent writers cannot promise.
+// Appends from every process are serialized by a transaction-scoped advisory
+// lock (appendLockKey), taken first in each append transaction, and positions
+// are assigned under that lock, after the greatest one stored. The lock is
+// released only once the transaction has committed and is visible, so a
+// transaction commits (and becomes visible) before the next one can assign a
+// position: a reader that sees position N has every position below N too.
+// Catch-up readers never skip an event, which a bare bigserial with
+// concurrent writers cannot promise.
 //
 // Serializing would cost one disk flush per append, so each Store batches the
 // appends waiting at the same moment into one transaction (group commit). Each

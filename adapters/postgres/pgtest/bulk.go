@@ -125,8 +125,8 @@ type BulkEvent struct {
 // CopyEvents stores the events gen emits in the Postgres event store's tables
 // (migrations/00001_event_store.sql) as appends would have, but with COPY:
 // positions continue from the head and revisions from each stream's current
-// revision, and event_store_streams and event_store_head are brought up to
-// date, in one transaction that holds the head lock (appends wait meanwhile).
+// revision, in one transaction that holds the store's append lock (appends
+// wait meanwhile).
 // It skips the store's checks (expected revisions, repeated event ids): gen
 // must not emit an event id twice. Afterwards the tables are vacuumed and
 // analyzed, as a long-lived log would be, so the first reader does not pay
@@ -137,12 +137,16 @@ func CopyEvents(ctx context.Context, pool *pgxpool.Pool, gen func(emit func(Bulk
 		return 0, err
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck
+	// The store's append lock (migrations/00034): appends wait meanwhile.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(8317976083403535475)`); err != nil {
+		return 0, fmt.Errorf("take the event store's append lock: %w", err)
+	}
 	var head int64
-	if err := tx.QueryRow(ctx, `SELECT position FROM event_store_head WHERE id = 1 FOR UPDATE`).Scan(&head); err != nil {
-		return 0, fmt.Errorf("lock the event store head: %w", err)
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(position), 0) FROM event_store_events`).Scan(&head); err != nil {
+		return 0, fmt.Errorf("read the event store head: %w", err)
 	}
 	revisions := map[string]int64{}
-	rows, err := tx.Query(ctx, `SELECT stream_name, revision FROM event_store_streams`)
+	rows, err := tx.Query(ctx, `SELECT stream_name, max(revision) FROM event_store_events GROUP BY stream_name`)
 	if err != nil {
 		return 0, err
 	}
@@ -157,7 +161,6 @@ func CopyEvents(ctx context.Context, pool *pgxpool.Pool, gen func(emit func(Bulk
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	touched := map[string]bool{}
 	pos := head
 	now := time.Now().UTC()
 	_, err = CopyRows(ctx, tx, "event_store_events",
@@ -179,7 +182,7 @@ func CopyEvents(ctx context.Context, pool *pgxpool.Pool, gen func(emit func(Bulk
 					rev = -1
 				}
 				rev++
-				revisions[e.Stream], touched[e.Stream] = rev, true
+				revisions[e.Stream] = rev
 				pos++
 				created := e.Created
 				if created.IsZero() {
@@ -195,31 +198,10 @@ func CopyEvents(ctx context.Context, pool *pgxpool.Pool, gen func(emit func(Bulk
 	if pos == head {
 		return uint64(head), nil
 	}
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE bulk_streams (stream_name text, revision bigint) ON COMMIT DROP`); err != nil {
-		return 0, err
-	}
-	_, err = CopyRows(ctx, tx, "bulk_streams", []string{"stream_name", "revision"}, func(emit func(row ...any) bool) error {
-		for s := range touched {
-			if !emit(s, revisions[s]) {
-				return nil
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO event_store_streams (stream_name, revision) SELECT stream_name, revision FROM bulk_streams
-		ON CONFLICT (stream_name) DO UPDATE SET revision = EXCLUDED.revision`); err != nil {
-		return 0, err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE event_store_head SET position = $1 WHERE id = 1`, pos); err != nil {
-		return 0, err
-	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, err
 	}
-	if err := VacuumAnalyze(ctx, pool, "event_store_events", "event_store_streams"); err != nil {
+	if err := VacuumAnalyze(ctx, pool, "event_store_events"); err != nil {
 		return 0, err
 	}
 	return uint64(pos), nil
