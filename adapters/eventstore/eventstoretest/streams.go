@@ -110,6 +110,11 @@ func testReadMissingStream(t *testing.T, s eventstore.Store) {
 	assert.NotErrorIs(t, err, domain.ErrWrongExpectedRevision)
 	_, err = s.ReadStream(c, stream, domain.Backwards, domain.StreamEnd, 10)
 	assert.ErrorIs(t, err, domain.ErrStreamNotFound)
+	// From a revision other than the ends, either way.
+	_, err = s.ReadStream(c, stream, domain.Forwards, 5, 10)
+	assert.ErrorIs(t, err, domain.ErrStreamNotFound)
+	_, err = s.ReadStream(c, stream, domain.Backwards, 2, 10)
+	assert.ErrorIs(t, err, domain.ErrStreamNotFound)
 }
 
 func testNoStreamTwice(t *testing.T, s eventstore.Store) {

@@ -49,8 +49,28 @@ func (s *Store) ReadStream(ctx context.Context, stream string, direction domain.
 	if direction == domain.Backwards {
 		query = selectEvents + `WHERE stream_name = $1 AND revision <= $2 ORDER BY revision DESC LIMIT $3`
 	}
-	// The events and whether the stream exists, in one round trip: an empty
-	// answer must tell a missing stream from a read past its end.
+	// Revisions are dense from 0 and events are never removed, so a stream
+	// exists exactly when it has an event at revision 0. A read that would
+	// return that event if there were one (forwards from 0, or backwards
+	// from anywhere) is empty only for a missing stream: one query says both.
+	// (A new thread's first webhook reads its stream this way.)
+	if direction == domain.Backwards || from == 0 {
+		rows, err := s.pool.Query(ctx, query, stream, clampInt64(from), clampInt64(count))
+		if err != nil {
+			return nil, fmt.Errorf("read stream %s: %w", stream, err)
+		}
+		evs, err := scanEvents(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read stream %s: %w", stream, err)
+		}
+		if len(evs) == 0 {
+			return nil, &domain.StreamNotFoundError{Stream: stream}
+		}
+		return evs, nil
+	}
+	// Forwards past revision 0, an empty answer must tell a missing stream
+	// from a read past its end: the events and whether the stream exists, in
+	// one round trip.
 	var evs []domain.RecordedEvent
 	exists := false
 	b := &pgx.Batch{}
