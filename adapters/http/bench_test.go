@@ -264,7 +264,7 @@ func BenchmarkIngestWebhook(b *testing.B) {
 				}
 				baseline = tps
 			}
-			cpu0 := processCPU()
+			cpu0 := cpuNow()
 			perClient := make([][]time.Duration, clients)
 			var next, accepted atomic.Int64
 			var fails failures
@@ -377,7 +377,7 @@ func BenchmarkIngestPaced1000(b *testing.B) {
 	batches := &storeBatches{}
 	s.store.SetObserver(batches)
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cpuNow()
 	run := runPaced(b, s, 1000, 5*time.Second, nil)
 	b.StopTimer()
 	s.store.SetObserver(nil)
@@ -524,12 +524,70 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// reportProcess reports the Go process's CPU per accepted webhook since cpu0
-// (server and load generator together: they share this process; Postgres is
-// not counted) and its resident memory now and at its peak, in MB.
-func reportProcess(b *testing.B, cpu0 time.Duration, accepted int64) {
+// cpuTimes is the CPU the Go process and the machine's Postgres processes
+// have used so far.
+type cpuTimes struct {
+	process, postgres time.Duration
+	havePostgres      bool
+}
+
+func cpuNow() cpuTimes {
+	pg, ok := postgresCPU()
+	return cpuTimes{process: processCPU(), postgres: pg, havePostgres: ok}
+}
+
+// postgresCPU is the CPU used so far by every process on this machine named
+// postgres (the local cluster's server, its backends and workers), with what
+// its exited children used (a backend that closed is counted by the server
+// that reaped it). ok is false when none is found: a remote database.
+func postgresCPU() (time.Duration, bool) {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, false
+	}
+	const tick = 10 * time.Millisecond // USER_HZ, 100 on Linux
+	var total time.Duration
+	found := false
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		raw, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ... : utime, stime, cutime and cstime are
+		// fields 14 to 17, counted from the pid.
+		open, end := strings.IndexByte(string(raw), '('), strings.LastIndexByte(string(raw), ')')
+		if open < 0 || end < open || string(raw[open+1:end]) != "postgres" {
+			continue
+		}
+		fields := strings.Fields(string(raw[end+1:]))
+		if len(fields) < 15 {
+			continue
+		}
+		for _, f := range fields[11:15] {
+			if n, err := strconv.ParseInt(f, 10, 64); err == nil {
+				total += time.Duration(n) * tick
+			}
+		}
+		found = true
+	}
+	return total, found
+}
+
+// reportProcess reports, per accepted webhook since t0, the CPU of the Go
+// process (server and load generator together: they share this process)
+// and of the machine's Postgres processes, so the split between our code
+// and the database shows; and the process's resident memory now and at its
+// peak, in MB.
+func reportProcess(b *testing.B, t0 cpuTimes, accepted int64) {
 	if accepted > 0 {
-		b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(accepted), "go_cpu_us/webhook")
+		now := cpuNow()
+		b.ReportMetric(float64((now.process-t0.process).Microseconds())/float64(accepted), "go_cpu_us/webhook")
+		if now.havePostgres && t0.havePostgres {
+			b.ReportMetric(float64((now.postgres-t0.postgres).Microseconds())/float64(accepted), "pg_cpu_us/webhook")
+		}
 	}
 	raw, err := os.ReadFile("/proc/self/status")
 	if err != nil {
