@@ -383,9 +383,27 @@ func BenchmarkIngestPaced1000(b *testing.B) {
 	s.store.SetObserver(nil)
 	batches.report(b)
 	reportProcess(b, cpu0, int64(run.accepted))
+	s.reportCatchUp(b)
 	b.ReportMetric(float64(run.elapsed.Nanoseconds()), "ns/op")
 	b.ReportMetric(float64(run.accepted)/run.elapsed.Seconds(), "accepted/s")
 	reportLatency(b, run.latencies)
+}
+
+// reportCatchUp reports how long after the load every projector reached the
+// head of the log (catchup_ms): what the read models trailed by when it
+// ended, background projectors included.
+func (s *benchService) reportCatchUp(b *testing.B) {
+	ctx := context.Background()
+	head, err := s.store.HeadPosition(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	fresh, err := projections.WaitForPosition(ctx, s.pool, s.projectors, head, time.Minute)
+	if err != nil || !fresh {
+		b.Fatalf("projectors did not reach position %d within a minute: %v", head, err)
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "catchup_ms")
 }
 
 // storeBatches tells how the store's group commits went: their mean size
