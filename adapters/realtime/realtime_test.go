@@ -410,11 +410,13 @@ func TestShutdownClosesWithGoingAway(t *testing.T) {
 
 func TestKeepaliveClosesSilentClients(t *testing.T) {
 	e := newEnv(t)
-	_, srv := e.server(realtime.Options{PingInterval: 50 * time.Millisecond, PongTimeout: 50 * time.Millisecond})
+	// The pong timeout leaves a loaded machine room to answer (a 50 ms one
+	// closed a reading client during a busy CI run); the pings stay frequent.
+	_, srv := e.server(realtime.Options{PingInterval: 50 * time.Millisecond, PongTimeout: 500 * time.Millisecond})
 	c := dial(t, srv, "proto=events")
 	defer c.CloseNow()
 	// A client that reads answers pings and stays connected.
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	read(t, c)
 	_, _, err := c.Read(ctx)
@@ -423,7 +425,7 @@ func TestKeepaliveClosesSilentClients(t *testing.T) {
 	// One that never reads never answers a ping: closed with a reason.
 	silent := dial(t, srv, "proto=events")
 	defer silent.CloseNow()
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(700 * time.Millisecond)
 	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer rcancel()
 	for err = nil; err == nil; {
