@@ -38,6 +38,7 @@ type env struct {
 	store *pgstore.Store
 	reg   *domain.Registry
 	pool  *pgxpool.Pool
+	hubs  []*realtime.Hub
 }
 
 func newEnv(t *testing.T) *env {
@@ -56,6 +57,7 @@ func (e *env) server(opts realtime.Options) (*realtime.Hub, *httptest.Server) {
 	done := make(chan struct{})
 	go func() { _ = hub.Run(ctx); close(done) }()
 	<-hub.Ready()
+	e.hubs = append(e.hubs, hub)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		cl := realtime.Client{Instance: inst, Protocol: q.Get("proto")}
@@ -89,9 +91,14 @@ func (e *env) append(thread string, events ...domain.Event) uint64 {
 	return res.Position
 }
 
+// openThread opens a thread and waits until every hub has fanned it out,
+// so a client connected next does not receive it as a live push.
 func (e *env) openThread(id string) {
-	e.append(id, domain.ThreadOpened{ThreadID: id, InstanceID: inst.ID, OwnerID: inst.OwnerID, InstanceAlias: inst.Alias,
+	pos := e.append(id, domain.ThreadOpened{ThreadID: id, InstanceID: inst.ID, OwnerID: inst.OwnerID, InstanceAlias: inst.Alias,
 		Provider: "generic-webhook", ExternalThreadID: "x-" + id, Subject: "s", Status: "open", Priority: "normal", ContactID: "socus_1"})
+	for _, hub := range e.hubs {
+		require.Eventually(e.t, func() bool { return hub.Position() >= pos }, 5*time.Second, 5*time.Millisecond)
+	}
 }
 
 func dial(t *testing.T, srv *httptest.Server, query string) *websocket.Conn {

@@ -64,11 +64,15 @@ func TestResumeFrameReplaysTheGapOnce(t *testing.T) {
 
 func TestResumeFrameErrors(t *testing.T) {
 	e := newEnv(t)
-	_, srv := e.server(realtime.Options{MaxReplay: 5})
+	hub, srv := e.server(realtime.Options{MaxReplay: 5})
 	e.openThread("soth_a")
+	var head uint64
 	for i := 0; i < 10; i++ {
-		e.append("soth_a", domain.InboundMessageReceived{ThreadID: "soth_a", MessageID: fmt.Sprint(i), Text: "x"})
+		head = e.append("soth_a", domain.InboundMessageReceived{ThreadID: "soth_a", MessageID: fmt.Sprint(i), Text: "x"})
 	}
+	// Connected once the hub has fanned the appends out, so no push of them
+	// comes between the resume frames and their answers.
+	require.Eventually(t, func() bool { return hub.Position() >= head }, 5*time.Second, 5*time.Millisecond)
 	c := dial(t, srv, "proto=events")
 	defer c.CloseNow()
 	read(t, c)
