@@ -10,3 +10,10 @@ import "embed"
 //
 //go:embed *.sql
 var FS embed.FS
+
+// EventStoreAppendLock is the key of the transaction-scoped advisory lock
+// that serializes every writer of the Postgres event store (the bytes of
+// "soc-evts"). The append functions of 00034_event_store_append_lock.sql
+// take it by this literal; Go code that assigns positions takes it by this
+// name.
+const EventStoreAppendLock int64 = 8317976083403535475

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/socialops/socialops/domain"
+	"github.com/socialops/socialops/migrations"
 )
 
 type storedID struct {
@@ -78,7 +79,7 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 // appendLockKey is the advisory lock that serializes every writer of the log
 // (migrations/00034): the append functions take it, and so must anything
 // else that assigns positions.
-const appendLockKey int64 = 8317976083403535475
+const appendLockKey = migrations.EventStoreAppendLock
 
 // Outcome codes of event_store_append (migrations/00014) and
 // event_store_append_one (migrations/00034).
@@ -178,12 +179,6 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 	if err != nil {
 		return nil, nil, err
 	}
-	type answer struct {
-		status   int16
-		revision int64
-		position *int64
-		created  time.Time
-	}
 	answers := make([]answer, 0, len(aStream))
 	for rows.Next() {
 		var a answer
@@ -204,37 +199,56 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 	var written []domain.RecordedEvent
 	for _, i := range sent {
 		r := batch[i]
-		res := make([]domain.AppendResult, len(r.parts))
-		var failure error
-		for j, p := range r.parts {
-			a := answers[k]
-			k++
-			switch a.status {
-			case statusApplied:
-				if a.position == nil {
-					return nil, nil, fmt.Errorf("event_store_append applied %s without a position", p.stream)
-				}
-				res[j] = domain.AppendResult{NextExpectedRevision: uint64(a.revision), Position: uint64(*a.position)}
-				written = appendRecorded(written, p, uint64(a.revision), uint64(*a.position), a.created)
-			case statusWrong:
-				failure = &domain.WrongExpectedRevisionError{Stream: p.stream, Expected: p.expected, Actual: a.revision}
-			case statusDeferred:
-				deferred[i] = true
-			case statusSkipped:
-			default:
-				return nil, nil, fmt.Errorf("event_store_append: unknown status %d", a.status)
-			}
+		var err error
+		outcomes[i], deferred[i], written, err = r.outcomeOf(answers[k:k+len(r.parts)], written)
+		if err != nil {
+			return nil, nil, err
 		}
-		switch {
-		case deferred[i]:
-		case failure != nil:
-			outcomes[i] = appendOutcome{err: failure}
-		default:
-			outcomes[i] = appendOutcome{res: res}
-		}
+		k += len(r.parts)
 	}
 	s.tail.put(written)
 	return outcomes, deferred, nil
+}
+
+// answer is what an append function answered for one part of a request.
+type answer struct {
+	status   int16
+	revision int64
+	position *int64
+	created  time.Time
+}
+
+// outcomeOf turns the answers for r's parts into its outcome, or says that
+// r may repeat stored events (deferred: runChecked decides it). The events
+// of the applied parts are added to written, as the log holds them.
+func (r *appendRequest) outcomeOf(answers []answer, written []domain.RecordedEvent) (out appendOutcome, deferred bool, _ []domain.RecordedEvent, err error) {
+	res := make([]domain.AppendResult, len(r.parts))
+	var failure error
+	for j, p := range r.parts {
+		a := answers[j]
+		switch a.status {
+		case statusApplied:
+			if a.position == nil {
+				return appendOutcome{}, false, written, fmt.Errorf("append function applied %s without a position", p.stream)
+			}
+			res[j] = domain.AppendResult{NextExpectedRevision: uint64(a.revision), Position: uint64(*a.position)}
+			written = appendRecorded(written, p, uint64(a.revision), uint64(*a.position), a.created)
+		case statusWrong:
+			failure = &domain.WrongExpectedRevisionError{Stream: p.stream, Expected: p.expected, Actual: a.revision}
+		case statusDeferred:
+			deferred = true
+		case statusSkipped:
+		default:
+			return appendOutcome{}, false, written, fmt.Errorf("append function: unknown status %d", a.status)
+		}
+	}
+	switch {
+	case deferred:
+		return appendOutcome{}, true, written, nil
+	case failure != nil:
+		return appendOutcome{err: failure}, false, written, nil
+	}
+	return appendOutcome{res: res}, false, written, nil
 }
 
 // runOne commits a batch of one append to one stream with
@@ -249,30 +263,18 @@ func (s *Store) runOne(ctx context.Context, r *appendRequest) (out appendOutcome
 	for j, ev := range p.events {
 		types[j], datas[j], metas[j] = ev.Type, nonNil(ev.Data), nonNil(ev.Metadata)
 	}
-	var (
-		status   int16
-		revision int64
-		position *int64
-		created  time.Time
-	)
+	var a answer
 	err = s.pool.QueryRow(ctx, `SELECT status, revision, position, created_at FROM event_store_append_one($1, $2, $3, $4, $5, $6)`,
-		p.stream, expectationCode(p.expected), p.ids, types, datas, metas).Scan(&status, &revision, &position, &created)
+		p.stream, expectationCode(p.expected), p.ids, types, datas, metas).Scan(&a.status, &a.revision, &a.position, &a.created)
 	if err != nil {
 		return appendOutcome{}, false, err
 	}
-	switch status {
-	case statusApplied:
-		if position == nil {
-			return appendOutcome{}, false, fmt.Errorf("event_store_append_one applied %s without a position", p.stream)
-		}
-		s.tail.put(appendRecorded(nil, p, uint64(revision), uint64(*position), created))
-		return appendOutcome{res: []domain.AppendResult{{NextExpectedRevision: uint64(revision), Position: uint64(*position)}}}, false, nil
-	case statusWrong:
-		return appendOutcome{err: &domain.WrongExpectedRevisionError{Stream: p.stream, Expected: p.expected, Actual: revision}}, false, nil
-	case statusDeferred:
-		return appendOutcome{}, true, nil
+	out, repeat, written, err := r.outcomeOf([]answer{a}, nil)
+	if err != nil {
+		return appendOutcome{}, false, err
 	}
-	return appendOutcome{}, false, fmt.Errorf("event_store_append_one: unknown status %d", status)
+	s.tail.put(written)
+	return out, repeat, nil
 }
 
 // appendRecorded adds the events of an applied part to dst as the log holds

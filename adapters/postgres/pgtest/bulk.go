@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/socialops/socialops/domain"
+	"github.com/socialops/socialops/migrations"
 )
 
 // Copier is what CopyRows writes through: a pool, a connection or a transaction.
@@ -138,7 +139,7 @@ func CopyEvents(ctx context.Context, pool *pgxpool.Pool, gen func(emit func(Bulk
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck
 	// The store's append lock (migrations/00034): appends wait meanwhile.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(8317976083403535475)`); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrations.EventStoreAppendLock); err != nil {
 		return 0, fmt.Errorf("take the event store's append lock: %w", err)
 	}
 	var head int64
