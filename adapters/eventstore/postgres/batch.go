@@ -135,12 +135,19 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 		aStream             []string
 		aExpected           []int64
 		aCount, aPrev, aGrp []int32
-		aFirst              []uuid.UUID
+		aFirst              [][16]byte
 		eStream, eType      []string
-		eID                 []uuid.UUID
-		eData, eMeta        [][]byte
+		eID                 [][16]byte
 		sent                []int // batch index of each group sent
 	)
+	nEvents, size := 0, 0
+	for i, r := range batch {
+		if !deferred[i] {
+			n, sz := bodiesSize(r.parts)
+			nEvents, size = nEvents+n, size+sz
+		}
+	}
+	bodies := packBodies(nEvents, size)
 	lastOf := map[string]int32{}
 	for i, r := range batch {
 		if deferred[i] {
@@ -157,7 +164,7 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 			lastOf[p.stream] = int32(len(aStream))
 			for j, ev := range p.events {
 				eStream, eID, eType = append(eStream, p.stream), append(eID, p.ids[j]), append(eType, ev.Type)
-				eData, eMeta = append(eData, nonNil(ev.Data)), append(eMeta, nonNil(ev.Metadata))
+				bodies.add(ev.Data, ev.Metadata)
 			}
 		}
 	}
@@ -174,8 +181,8 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 		outcomes[i], deferred[i] = out, repeat
 		return outcomes, deferred, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT status, revision, position, created_at FROM event_store_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		aStream, aExpected, aCount, aFirst, aPrev, aGrp, eStream, eID, eType, eData, eMeta)
+	rows, err := s.pool.Query(ctx, appendBatchSQL,
+		aStream, aExpected, aCount, aFirst, aPrev, aGrp, eStream, eID, eType, bodies.offsets, bodies.lengths, bodies.blob)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -209,6 +216,15 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 	s.tail.put(written)
 	return outcomes, deferred, nil
 }
+
+// The calls of the append functions, the events' bodies packed (packedBodies):
+// the blob is the last parameter, so pgx grows its buffer for it once.
+var (
+	appendBatchSQL = `SELECT status, revision, position, created_at FROM event_store_append($1, $2, $3, $4, $5, $6, $7, $8, $9, ` +
+		unpackSQL(0, 10, 11, 12) + `, ` + unpackSQL(1, 10, 11, 12) + `)`
+	appendOneSQL = `SELECT status, revision, position, created_at FROM event_store_append_one($1, $2, $3, $4, ` +
+		unpackSQL(0, 5, 6, 7) + `, ` + unpackSQL(1, 5, 6, 7) + `)`
+)
 
 // answer is what an append function answered for one part of a request.
 type answer struct {
@@ -258,14 +274,15 @@ func (r *appendRequest) outcomeOf(answers []answer, written []domain.RecordedEve
 func (s *Store) runOne(ctx context.Context, r *appendRequest) (out appendOutcome, repeat bool, err error) {
 	p := r.parts[0]
 	types := make([]string, len(p.events))
-	datas := make([][]byte, len(p.events))
-	metas := make([][]byte, len(p.events))
+	n, size := bodiesSize(r.parts)
+	bodies := packBodies(n, size)
 	for j, ev := range p.events {
-		types[j], datas[j], metas[j] = ev.Type, nonNil(ev.Data), nonNil(ev.Metadata)
+		types[j] = ev.Type
+		bodies.add(ev.Data, ev.Metadata)
 	}
 	var a answer
-	err = s.pool.QueryRow(ctx, `SELECT status, revision, position, created_at FROM event_store_append_one($1, $2, $3, $4, $5, $6)`,
-		p.stream, expectationCode(p.expected), p.ids, types, datas, metas).Scan(&a.status, &a.revision, &a.position, &a.created)
+	err = s.pool.QueryRow(ctx, appendOneSQL, p.stream, expectationCode(p.expected), wireIDs(p.ids), types,
+		bodies.offsets, bodies.lengths, bodies.blob).Scan(&a.status, &a.revision, &a.position, &a.created)
 	if err != nil {
 		return appendOutcome{}, false, err
 	}
@@ -312,10 +329,10 @@ func (s *Store) runChecked(ctx context.Context, r *appendRequest) (appendOutcome
 	}()
 
 	var streams []string
-	var allIDs []uuid.UUID
+	var allIDs [][16]byte
 	for _, p := range r.parts {
 		streams = append(streams, p.stream)
-		allIDs = append(allIDs, p.ids...)
+		allIDs = append(allIDs, wireIDs(p.ids)...)
 	}
 
 	read := &pgx.Batch{}
@@ -348,7 +365,7 @@ func (s *Store) runChecked(ctx context.Context, r *appendRequest) (appendOutcome
 		for rows.Next() {
 			var id uuid.UUID
 			var sid storedID
-			if err := rows.Scan(&id, &sid.stream, &sid.revision, &sid.position); err != nil {
+			if err := rows.Scan((*[16]byte)(&id), &sid.stream, &sid.revision, &sid.position); err != nil {
 				return err
 			}
 			known[id] = append(known[id], sid)
@@ -362,7 +379,7 @@ func (s *Store) runChecked(ctx context.Context, r *appendRequest) (appendOutcome
 	var (
 		positions, revisions []int64
 		names, types         []string
-		ids                  []uuid.UUID
+		ids                  [][16]byte
 		datas, metas         [][]byte
 	)
 	pos := head

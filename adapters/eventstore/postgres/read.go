@@ -24,7 +24,7 @@ func scanEvents(rows pgx.Rows) ([]domain.RecordedEvent, error) {
 		var e domain.RecordedEvent
 		var rev, pos int64
 		var id uuid.UUID
-		if err := rows.Scan(&e.StreamID, &rev, &pos, &id, &e.Type, &e.Data, &e.Metadata, &e.Created); err != nil {
+		if err := rows.Scan(&e.StreamID, &rev, &pos, (*[16]byte)(&id), &e.Type, &e.Data, &e.Metadata, &e.Created); err != nil {
 			return nil, err
 		}
 		e.Revision, e.Position, e.ID = uint64(rev), uint64(pos), id.String()
