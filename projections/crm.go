@@ -32,25 +32,35 @@ func (CRMProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 		if contact == "" {
 			contact = domain.ContactID(e.InstanceID, e.Provider, domain.Sender{}, e.ExternalThreadID)
 		}
-		queue(b, `INSERT INTO crm_threads (thread_id, instance_id, contact_id, original_contact_id)
+		// One statement for the thread's link and the contact's profile. Both
+		// parts read the tables as they were before it, as two statements in
+		// this order did: the link takes the merge of an existing profile, and
+		// a new profile is never merged.
+		queue(b, `WITH profile AS (
+				INSERT INTO contact_profiles (contact_id, instance_id, updated_at) VALUES ($3, $2, $4) ON CONFLICT DO NOTHING)
+			INSERT INTO crm_threads (thread_id, instance_id, contact_id, original_contact_id)
 			VALUES ($1, $2, coalesce((SELECT merged_into FROM contact_profiles WHERE contact_id = $3), $3), $3) ON CONFLICT DO NOTHING`,
-			e.ThreadID, e.InstanceID, contact)
-		queue(b, `INSERT INTO contact_profiles (contact_id, instance_id, updated_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-			contact, e.InstanceID, at)
+			e.ThreadID, e.InstanceID, contact, at)
 	case domain.InboundMessageReceived:
-		queue(b, `UPDATE contact_profiles SET updated_at = greatest(updated_at, $2) WHERE contact_id = $1`, e.ContactID, at)
 		if e.ContactID == "" {
-			return nil // messages from before contacts existed name none
+			// Messages from before contacts existed name none.
+			queue(b, `UPDATE contact_profiles SET updated_at = greatest(updated_at, $2) WHERE contact_id = $1`, e.ContactID, at)
+			return nil
 		}
-		queue(b, `INSERT INTO contact_profiles (contact_id, instance_id, display_name, updated_at)
-			SELECT $1, instance_id, $2, $3 FROM crm_threads WHERE thread_id = $4
-			ON CONFLICT (contact_id) DO UPDATE SET display_name = CASE WHEN EXCLUDED.display_name = '' THEN contact_profiles.display_name
-				ELSE EXCLUDED.display_name END`, e.ContactID, e.Sender.DisplayName, at, e.ThreadID)
-		if e.Sender.ExternalID != "" {
-			queue(b, `INSERT INTO contact_identities (instance_id, provider, external_id, contact_id, original_contact_id)
-				SELECT instance_id, $2, $3, coalesce((SELECT merged_into FROM contact_profiles WHERE contact_id = $1), $1), $1
-				FROM crm_threads WHERE thread_id = $4 ON CONFLICT DO NOTHING`, e.ContactID, e.Provider, e.Sender.ExternalID, e.ThreadID)
-		}
+		// The profile (created, renamed, its time moved on) and the sender's
+		// identity in one statement. The identity reads the contact's merge
+		// as it was before the statement: the profile part never changes it,
+		// and a profile it creates is not merged.
+		queue(b, `WITH thread AS (SELECT instance_id FROM crm_threads WHERE thread_id = $4),
+			profile AS (
+				INSERT INTO contact_profiles (contact_id, instance_id, display_name, updated_at)
+				SELECT $1, instance_id, $2, $3 FROM thread
+				ON CONFLICT (contact_id) DO UPDATE SET updated_at = greatest(contact_profiles.updated_at, EXCLUDED.updated_at),
+					display_name = CASE WHEN EXCLUDED.display_name = '' THEN contact_profiles.display_name ELSE EXCLUDED.display_name END)
+			INSERT INTO contact_identities (instance_id, provider, external_id, contact_id, original_contact_id)
+			SELECT instance_id, $5, $6, coalesce((SELECT merged_into FROM contact_profiles WHERE contact_id = $1), $1), $1
+			FROM thread WHERE $6 <> '' ON CONFLICT DO NOTHING`,
+			e.ContactID, e.Sender.DisplayName, at, e.ThreadID, e.Provider, e.Sender.ExternalID)
 	case domain.ContactProfileChanged:
 		ch := e.Changes
 		var tags []string
