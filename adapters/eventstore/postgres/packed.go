@@ -30,7 +30,7 @@ func (p *packedBodies) add(data, meta []byte) {
 // unpackSQL is the SQL of the bytea[] of the data (part 0) or the metadata
 // (part 1) of the events, in their order, from the offsets, lengths and blob
 // parameters $off, $len and $blob. Each element is a slice of the blob, never
-// NULL: an empty body is ''.
+// NULL: an empty body is an empty bytea.
 func unpackSQL(part, off, length, blob int) string {
 	return fmt.Sprintf(`ARRAY(SELECT substring($%[3]d::bytea FROM u.o FOR u.l) FROM unnest($%[1]d::int[], $%[2]d::int[]) WITH ORDINALITY AS u(o, l, k)
 		WHERE u.k %% 2 = %[4]d ORDER BY u.k)`, off, length, blob, 1-part)
