@@ -27,6 +27,41 @@ var inboxTypes = typesOf(domain.ThreadOpened{}, domain.InboundMessageReceived{},
 
 func (InboxProjector) Handles(t string) bool { return inboxTypes[t] }
 
+// Merge applies a thread's opening and its first message, which a new
+// conversation's first webhook appends together, as one row written once
+// (issue 21): the row as Apply's insert and then its update would leave it.
+// The update touches every index of inbox_threads (they all hold
+// last_message_at), so one write instead of two saves a tuple and an entry
+// per index. A thread already there (opened twice) gets the message as
+// Apply's update would give it.
+func (InboxProjector) Merge(b *pgx.Batch, first, second domain.Envelope) (bool, error) {
+	o, ok := first.Payload.(domain.ThreadOpened)
+	if !ok {
+		return false, nil
+	}
+	m, ok := second.Payload.(domain.InboundMessageReceived)
+	if !ok || m.ThreadID != o.ThreadID {
+		return false, nil
+	}
+	msgAt := occurredAt(second)
+	queue(b, `INSERT INTO inbox_threads AS t (thread_id, instance_id, owner_id, provider, subject, status, priority, labels,
+			last_message_at, created_at, updated_at, last_position, session_state, last_message_preview, message_count)
+		VALUES ($1, $2, $3, $4, CASE WHEN $5::text = '' THEN $12::text ELSE $5 END, $6, $7,
+			ARRAY(SELECT l FROM unnest($8::text[] || $13::text[]) WITH ORDINALITY AS u(l, o) GROUP BY l ORDER BY min(o)),
+			$14, $9, $14, $15, $10, $11, 1)
+		ON CONFLICT (thread_id) DO UPDATE SET
+			last_message_preview = $11,
+			last_message_at = $14,
+			updated_at = $14,
+			message_count = t.message_count + 1,
+			subject = CASE WHEN t.subject = '' THEN $12 ELSE t.subject END,
+			labels = ARRAY(SELECT l FROM unnest(t.labels || $13::text[]) WITH ORDINALITY AS u(l, o) GROUP BY l ORDER BY min(o)),
+			last_position = $15`,
+		o.ThreadID, o.InstanceID, o.OwnerID, o.Provider, o.Subject, o.Status, o.Priority, nonNilLabels(o.Labels),
+		occurredAt(first), domain.StatePending, Preview(m.Text), m.Subject, nonNilLabels(m.Labels), msgAt, int64(second.Raw.Position))
+	return true, nil
+}
+
 func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	at := occurredAt(env)
 	pos := int64(env.Raw.Position)

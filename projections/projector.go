@@ -40,6 +40,17 @@ type Flusher interface {
 	Flush(b *pgx.Batch)
 }
 
+// Merger is a projector that can apply two consecutive events of a batch
+// (consecutive among those it handles) in one statement where applying them
+// one at a time would write the same row twice: a new row and then an update
+// of it is one tuple and one entry per index instead of two. Merge queues
+// that statement and says whether it did; when it did not, each event is
+// applied on its own. Only a whole batch merges: the event-by-event pass
+// (finding and parking a failing event) applies each with Apply.
+type Merger interface {
+	Merge(b *pgx.Batch, first, second domain.Envelope) (bool, error)
+}
+
 // queueFlush queues p's flush, when it has one; it tells whether it did.
 func queueFlush(b *pgx.Batch, p Projector) bool {
 	f, ok := p.(Flusher)
@@ -275,7 +286,20 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, ev
 	// leaves the transaction usable for the event-by-event pass.
 	b := &pgx.Batch{}
 	b.Queue("SAVEPOINT projector_batch")
-	for _, ev := range pending {
+	merger, _ := p.(Merger)
+	for i := 0; i < len(pending); i++ {
+		ev := pending[i]
+		if ev.bad == nil && merger != nil && i+1 < len(pending) && pending[i+1].bad == nil {
+			merged, err := merger.Merge(b, ev.env, pending[i+1].env)
+			if err != nil {
+				oneByOne = true // the event-by-event pass finds which one fails
+				break
+			}
+			if merged {
+				i++
+				continue
+			}
+		}
 		if ev.bad == nil {
 			ev.bad = queueEvent(b, p, ev)
 		}

@@ -1,0 +1,102 @@
+package projections_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialops/socialops/adapters/postgres/pgtest"
+	"github.com/socialops/socialops/domain"
+	"github.com/socialops/socialops/projections"
+)
+
+// recorded encodes events as the log holds them, at positions from first on.
+func recorded(t *testing.T, reg *domain.Registry, first uint64, at time.Time, events ...domain.Event) []domain.RecordedEvent {
+	t.Helper()
+	var out []domain.RecordedEvent
+	for i, e := range events {
+		p, err := reg.Encode(e, domain.Metadata{EventID: domain.RandomUUID(domain.CryptoRandom), OccurredAt: at.Add(time.Duration(i) * time.Second)})
+		require.NoError(t, err)
+		out = append(out, domain.RecordedEvent{StreamID: "thread-x", Revision: uint64(i), Position: first + uint64(i),
+			ID: p.ID, Type: p.Type, Data: p.Data, Metadata: p.Metadata, Created: at})
+	}
+	return out
+}
+
+// A new conversation's first webhook (ThreadOpened, then its first message)
+// is one write of its inbox row when both are in one batch, and the row is
+// the one two batches (insert, then update) leave: also when the thread was
+// already there.
+func TestInboxWritesANewThreadsRowOnce(t *testing.T) {
+	ctx := context.Background()
+	reg := domain.NewEventRegistry()
+	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	opened := domain.ThreadOpened{ThreadID: "t-merge", InstanceID: "i-1", OwnerID: "o-1", Provider: "telegram",
+		Subject: "", Status: "open", Priority: "normal", Labels: []string{"support", "vip", "support"}}
+	msg := domain.InboundMessageReceived{ThreadID: "t-merge", Provider: "telegram", Subject: "Where is my parcel?",
+		Labels: []string{"vip", "shipping"}, Text: "Hello, my parcel has not arrived."}
+	again := opened
+	again.Subject = "Opened twice"
+
+	// The row of each history, applied as one batch (merged) and one event
+	// per batch (never merged).
+	row := func(pool pgxQuerier, t *testing.T) map[string]any {
+		var r map[string]any
+		require.NoError(t, pool.QueryRow(ctx, `SELECT to_jsonb(t) - 'thread_id' FROM inbox_threads t`).Scan(&r))
+		return r
+	}
+	for _, tc := range []struct {
+		name    string
+		history []domain.Event
+	}{
+		{"new thread", []domain.Event{opened, msg}},
+		{"thread opened twice", []domain.Event{opened, again, msg}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			evs := recorded(t, reg, 1, at, tc.history...)
+			merged, single := pgtest.NewPool(t), pgtest.NewPool(t)
+			_, err := projections.ApplyBatch(ctx, merged, reg, projections.InboxProjector{}, evs, "", projections.Hooks{})
+			require.NoError(t, err)
+			for _, ev := range evs {
+				_, err := projections.ApplyBatch(ctx, single, reg, projections.InboxProjector{}, []domain.RecordedEvent{ev}, "", projections.Hooks{})
+				require.NoError(t, err)
+			}
+			assert.Equal(t, row(single, t), row(merged, t))
+			assert.Equal(t, float64(evs[len(evs)-1].Position), row(merged, t)["last_position"])
+		})
+	}
+
+	// Written once: the row is still the first tuple of the table's first
+	// page (an update would have written a second one).
+	pool := pgtest.NewPool(t)
+	_, err := projections.ApplyBatch(ctx, pool, reg, projections.InboxProjector{}, recorded(t, reg, 1, at, opened, msg), "", projections.Hooks{})
+	require.NoError(t, err)
+	var ctid string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT ctid::text FROM inbox_threads`).Scan(&ctid))
+	assert.Equal(t, "(0,1)", ctid)
+
+	// Merge queues one statement for the pair, and nothing for others.
+	b := &pgx.Batch{}
+	evs := recorded(t, reg, 1, at, opened, msg)
+	envs := make([]domain.Envelope, len(evs))
+	for i, raw := range evs {
+		envs[i], err = reg.Decode(raw)
+		require.NoError(t, err)
+	}
+	ok, err := projections.InboxProjector{}.Merge(b, envs[0], envs[1])
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, 1, b.Len())
+	ok, err = projections.InboxProjector{}.Merge(b, envs[1], envs[0])
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.Equal(t, 1, b.Len())
+}
+
+type pgxQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
