@@ -27,29 +27,41 @@ var inboxTypes = typesOf(domain.ThreadOpened{}, domain.InboundMessageReceived{},
 
 func (InboxProjector) Handles(t string) bool { return inboxTypes[t] }
 
-// Merge applies a thread's opening and its first message, which a new
-// conversation's first webhook appends together, as one row written once
-// (issue 21): the row as Apply's insert and then its update would leave it.
-// The update touches every index of inbox_threads (they all hold
-// last_message_at), so one write instead of two saves a tuple and an entry
-// per index. A thread already there (opened twice) gets the message as
-// Apply's update would give it.
-func (InboxProjector) Merge(b *pgx.Batch, first, second domain.Envelope) (bool, error) {
-	o, ok := first.Payload.(domain.ThreadOpened)
+// Merge applies a new conversation's first webhook, which appends the
+// thread's opening, its session's first state and its first message, as one
+// row written once (issue 21): the row as Apply's insert and then its
+// updates would leave it. Each update touches every index of inbox_threads
+// (they all hold last_message_at or the session state), so one write
+// instead of three saves two tuples and two entries per index. A thread
+// already there (opened twice) gets the session state and the message as
+// Apply's updates would give them.
+func (InboxProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, error) {
+	if len(events) < 2 {
+		return 0, nil
+	}
+	o, ok := events[0].Payload.(domain.ThreadOpened)
 	if !ok {
-		return false, nil
+		return 0, nil
 	}
-	m, ok := second.Payload.(domain.InboundMessageReceived)
+	n, state, stateSet := 1, domain.StatePending, false
+	if id, st, ok := inboxSessionState(events[1].Payload); ok && id == o.ThreadID {
+		n, state, stateSet = 2, st, true
+	}
+	if n == len(events) {
+		return 0, nil
+	}
+	m, ok := events[n].Payload.(domain.InboundMessageReceived)
 	if !ok || m.ThreadID != o.ThreadID {
-		return false, nil
+		return 0, nil
 	}
-	msgAt := occurredAt(second)
+	msg := events[n]
 	queue(b, `INSERT INTO inbox_threads AS t (thread_id, instance_id, owner_id, provider, subject, status, priority, labels,
 			last_message_at, created_at, updated_at, last_position, session_state, last_message_preview, message_count)
 		VALUES ($1, $2, $3, $4, CASE WHEN $5::text = '' THEN $12::text ELSE $5 END, $6, $7,
 			ARRAY(SELECT l FROM unnest($8::text[] || $13::text[]) WITH ORDINALITY AS u(l, o) GROUP BY l ORDER BY min(o)),
 			$14, $9, $14, $15, $10, $11, 1)
 		ON CONFLICT (thread_id) DO UPDATE SET
+			session_state = CASE WHEN $16 THEN $10 ELSE t.session_state END,
 			last_message_preview = $11,
 			last_message_at = $14,
 			updated_at = $14,
@@ -58,8 +70,9 @@ func (InboxProjector) Merge(b *pgx.Batch, first, second domain.Envelope) (bool, 
 			labels = ARRAY(SELECT l FROM unnest(t.labels || $13::text[]) WITH ORDINALITY AS u(l, o) GROUP BY l ORDER BY min(o)),
 			last_position = $15`,
 		o.ThreadID, o.InstanceID, o.OwnerID, o.Provider, o.Subject, o.Status, o.Priority, nonNilLabels(o.Labels),
-		occurredAt(first), domain.StatePending, Preview(m.Text), m.Subject, nonNilLabels(m.Labels), msgAt, int64(second.Raw.Position))
-	return true, nil
+		occurredAt(events[0]), state, Preview(m.Text), m.Subject, nonNilLabels(m.Labels), occurredAt(msg), int64(msg.Raw.Position),
+		stateSet)
+	return n + 1, nil
 }
 
 func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
@@ -105,18 +118,10 @@ func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 		queue(b, `UPDATE inbox_threads SET assignee = NULLIF($2, ''), updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
 	// The session's state, for the session_state filter (the sessions read
 	// model keeps the rest of the session).
-	case domain.SessionQueued:
-		queue(b, `UPDATE inbox_threads SET session_state = 'pending' WHERE thread_id = $1`, e.ThreadID)
-	case domain.SessionReopened:
-		queue(b, `UPDATE inbox_threads SET session_state = 'pending' WHERE thread_id = $1`, e.ThreadID)
-	case domain.SessionAssigned:
-		queue(b, `UPDATE inbox_threads SET session_state = 'manual' WHERE thread_id = $1`, e.ThreadID)
-	case domain.SessionAccepted:
-		queue(b, `UPDATE inbox_threads SET session_state = 'manual' WHERE thread_id = $1`, e.ThreadID)
-	case domain.SessionClosed:
-		queue(b, `UPDATE inbox_threads SET session_state = 'closed' WHERE thread_id = $1`, e.ThreadID)
-	case domain.SessionBotHandling:
-		queue(b, `UPDATE inbox_threads SET session_state = 'ai' WHERE thread_id = $1`, e.ThreadID)
+	case domain.SessionQueued, domain.SessionReopened, domain.SessionAssigned, domain.SessionAccepted, domain.SessionClosed,
+		domain.SessionBotHandling:
+		id, state, _ := inboxSessionState(e)
+		queue(b, `UPDATE inbox_threads SET session_state = $2 WHERE thread_id = $1`, id, state)
 	}
 	return nil
 }
@@ -145,4 +150,24 @@ func occurredAt(env domain.Envelope) time.Time {
 		return env.Metadata.OccurredAt.UTC()
 	}
 	return env.Raw.Created.UTC()
+}
+
+// inboxSessionState is the session state the inbox shows after a session
+// event, and the event's thread.
+func inboxSessionState(payload domain.Event) (threadID, state string, ok bool) {
+	switch e := payload.(type) {
+	case domain.SessionQueued:
+		return e.ThreadID, domain.StatePending, true
+	case domain.SessionReopened:
+		return e.ThreadID, domain.StatePending, true
+	case domain.SessionAssigned:
+		return e.ThreadID, domain.StateManual, true
+	case domain.SessionAccepted:
+		return e.ThreadID, domain.StateManual, true
+	case domain.SessionClosed:
+		return e.ThreadID, domain.StateClosed, true
+	case domain.SessionBotHandling:
+		return e.ThreadID, domain.StateAI, true
+	}
+	return "", "", false
 }

@@ -27,23 +27,25 @@ func recorded(t *testing.T, reg *domain.Registry, first uint64, at time.Time, ev
 	return out
 }
 
-// A new conversation's first webhook (ThreadOpened, then its first message)
-// is one write of its inbox row when both are in one batch, and the row is
-// the one two batches (insert, then update) leave: also when the thread was
-// already there.
+// A new conversation's first webhook (ThreadOpened, its session's first
+// state, then its first message) is one write of its inbox row when all are
+// in one batch, and the row is the one one batch per event (an insert, then
+// updates) leaves: with or without a session event, a bot's or a queue's,
+// and when the thread was already there.
 func TestInboxWritesANewThreadsRowOnce(t *testing.T) {
 	ctx := context.Background()
 	reg := domain.NewEventRegistry()
 	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
 	opened := domain.ThreadOpened{ThreadID: "t-merge", InstanceID: "i-1", OwnerID: "o-1", Provider: "telegram",
 		Subject: "", Status: "open", Priority: "normal", Labels: []string{"support", "vip", "support"}}
+	queued := domain.SessionQueued{ThreadID: "t-merge", InstanceID: "i-1", Reason: domain.SessionReasonOpened}
+	bot := domain.SessionBotHandling{ThreadID: "t-merge", InstanceID: "i-1", BotID: "b-1", Reason: domain.SessionReasonOpened}
 	msg := domain.InboundMessageReceived{ThreadID: "t-merge", Provider: "telegram", Subject: "Where is my parcel?",
 		Labels: []string{"vip", "shipping"}, Text: "Hello, my parcel has not arrived."}
 	again := opened
 	again.Subject = "Opened twice"
+	assign := domain.SessionAssigned{ThreadID: "t-merge", InstanceID: "i-1", OperatorID: 7}
 
-	// The row of each history, applied as one batch (merged) and one event
-	// per batch (never merged).
 	row := func(pool pgxQuerier, t *testing.T) map[string]any {
 		var r map[string]any
 		require.NoError(t, pool.QueryRow(ctx, `SELECT to_jsonb(t) - 'thread_id' FROM inbox_threads t`).Scan(&r))
@@ -52,9 +54,13 @@ func TestInboxWritesANewThreadsRowOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		history []domain.Event
+		state   string
 	}{
-		{"new thread", []domain.Event{opened, msg}},
-		{"thread opened twice", []domain.Event{opened, again, msg}},
+		{"queued", []domain.Event{opened, queued, msg}, domain.StatePending},
+		{"with a bot", []domain.Event{opened, bot, msg}, domain.StateAI},
+		{"no session event", []domain.Event{opened, msg}, domain.StatePending},
+		{"thread opened twice", []domain.Event{opened, assign, again, queued, msg}, domain.StatePending},
+		{"opened twice, no session event", []domain.Event{opened, assign, again, msg}, domain.StateManual},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			evs := recorded(t, reg, 1, at, tc.history...)
@@ -65,36 +71,42 @@ func TestInboxWritesANewThreadsRowOnce(t *testing.T) {
 				_, err := projections.ApplyBatch(ctx, single, reg, projections.InboxProjector{}, []domain.RecordedEvent{ev}, "", projections.Hooks{})
 				require.NoError(t, err)
 			}
-			assert.Equal(t, row(single, t), row(merged, t))
-			assert.Equal(t, float64(evs[len(evs)-1].Position), row(merged, t)["last_position"])
+			got := row(merged, t)
+			assert.Equal(t, row(single, t), got)
+			assert.Equal(t, float64(evs[len(evs)-1].Position), got["last_position"])
+			assert.Equal(t, tc.state, got["session_state"])
 		})
 	}
 
 	// Written once: the row is still the first tuple of the table's first
 	// page (an update would have written a second one).
 	pool := pgtest.NewPool(t)
-	_, err := projections.ApplyBatch(ctx, pool, reg, projections.InboxProjector{}, recorded(t, reg, 1, at, opened, msg), "", projections.Hooks{})
+	_, err := projections.ApplyBatch(ctx, pool, reg, projections.InboxProjector{}, recorded(t, reg, 1, at, opened, queued, msg), "", projections.Hooks{})
 	require.NoError(t, err)
 	var ctid string
 	require.NoError(t, pool.QueryRow(ctx, `SELECT ctid::text FROM inbox_threads`).Scan(&ctid))
 	assert.Equal(t, "(0,1)", ctid)
 
-	// Merge queues one statement for the pair, and nothing for others.
-	b := &pgx.Batch{}
-	evs := recorded(t, reg, 1, at, opened, msg)
+	// Merge queues one statement for the run at the head, and says how long
+	// it is; nothing for a run that does not start a thread with a message.
+	evs := recorded(t, reg, 1, at, opened, queued, msg, opened)
 	envs := make([]domain.Envelope, len(evs))
 	for i, raw := range evs {
 		envs[i], err = reg.Decode(raw)
 		require.NoError(t, err)
 	}
-	ok, err := projections.InboxProjector{}.Merge(b, envs[0], envs[1])
-	require.NoError(t, err)
-	assert.True(t, ok)
-	assert.Equal(t, 1, b.Len())
-	ok, err = projections.InboxProjector{}.Merge(b, envs[1], envs[0])
-	require.NoError(t, err)
-	assert.False(t, ok)
-	assert.Equal(t, 1, b.Len())
+	for _, tc := range []struct {
+		envs []domain.Envelope
+		want int
+	}{
+		{envs, 3}, {[]domain.Envelope{envs[0], envs[2]}, 2}, {envs[1:], 0}, {envs[:2], 0}, {envs[3:], 0},
+	} {
+		b := &pgx.Batch{}
+		n, err := projections.InboxProjector{}.Merge(b, tc.envs)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, n)
+		assert.Equal(t, min(n, 1), b.Len())
+	}
 }
 
 type pgxQuerier interface {

@@ -40,15 +40,17 @@ type Flusher interface {
 	Flush(b *pgx.Batch)
 }
 
-// Merger is a projector that can apply two consecutive events of a batch
-// (consecutive among those it handles) in one statement where applying them
-// one at a time would write the same row twice: a new row and then an update
-// of it is one tuple and one entry per index instead of two. Merge queues
-// that statement and says whether it did; when it did not, each event is
-// applied on its own. Only a whole batch merges: the event-by-event pass
-// (finding and parking a failing event) applies each with Apply.
+// Merger is a projector that can apply a run of consecutive events of a
+// batch (consecutive among those it handles) in one statement where applying
+// them one at a time would write the same row several times: a new row and
+// then updates of it is one tuple and one entry per index instead of one per
+// event. Merge looks at the events from the next one on, queues that
+// statement for a run at their head and says how many events it covers (0:
+// the first is applied on its own). Only a whole batch merges: the
+// event-by-event pass (finding and parking a failing event) applies each
+// with Apply.
 type Merger interface {
-	Merge(b *pgx.Batch, first, second domain.Envelope) (bool, error)
+	Merge(b *pgx.Batch, events []domain.Envelope) (int, error)
 }
 
 // queueFlush queues p's flush, when it has one; it tells whether it did.
@@ -287,16 +289,27 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, ev
 	b := &pgx.Batch{}
 	b.Queue("SAVEPOINT projector_batch")
 	merger, _ := p.(Merger)
+	var envs []domain.Envelope // the events to merge from, when all are good
+	if merger != nil {
+		envs = make([]domain.Envelope, 0, len(pending))
+		for _, ev := range pending {
+			if ev.bad != nil {
+				envs = nil // the batch cannot pass: go event by event at once
+				break
+			}
+			envs = append(envs, ev.env)
+		}
+	}
 	for i := 0; i < len(pending); i++ {
 		ev := pending[i]
-		if ev.bad == nil && merger != nil && i+1 < len(pending) && pending[i+1].bad == nil {
-			merged, err := merger.Merge(b, ev.env, pending[i+1].env)
+		if envs != nil {
+			n, err := merger.Merge(b, envs[i:])
 			if err != nil {
 				oneByOne = true // the event-by-event pass finds which one fails
 				break
 			}
-			if merged {
-				i++
+			if n > 0 {
+				i += n - 1
 				continue
 			}
 		}
