@@ -25,6 +25,75 @@ var sessionTypes = typesOf(domain.ThreadOpened{}, domain.InboundMessageReceived{
 
 func (SessionsProjector) Handles(t string) bool { return sessionTypes[t] }
 
+// Merge applies a new conversation's first webhook (the thread's opening,
+// its session's first state, its first message) as one write of the
+// session's row and the contact's upsert, in one statement (issue 21): the
+// rows Apply's insert and updates would leave. A thread already there
+// (opened twice) gets the session state and the message as Apply's updates
+// would give them.
+func (SessionsProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, error) {
+	if len(events) < 2 {
+		return 0, nil
+	}
+	o, ok := events[0].Payload.(domain.ThreadOpened)
+	if !ok {
+		return 0, nil
+	}
+	n := 1
+	kind, sessionAt, queuedAt := "", time.Time{}, int64(events[0].Raw.Position)
+	switch e := events[1].Payload.(type) {
+	case domain.SessionQueued:
+		if e.ThreadID == o.ThreadID {
+			n, kind, sessionAt, queuedAt = 2, domain.StatePending, occurredAt(events[1]), int64(events[1].Raw.Position)
+		}
+	case domain.SessionBotHandling:
+		if e.ThreadID == o.ThreadID {
+			n, kind, sessionAt = 2, domain.StateAI, occurredAt(events[1])
+		}
+	}
+	if n == len(events) {
+		return 0, nil
+	}
+	m, ok := events[n].Payload.(domain.InboundMessageReceived)
+	if !ok || m.ThreadID != o.ThreadID {
+		return 0, nil
+	}
+	contact := o.ContactID
+	if contact == "" {
+		contact = domain.ContactID(o.InstanceID, o.Provider, domain.Sender{}, o.ExternalThreadID)
+	}
+	openedAt, msgAt := occurredAt(events[0]), occurredAt(events[n])
+	status, updated, aiSince := domain.StatePending, openedAt, (*time.Time)(nil)
+	if kind != "" {
+		status, updated = kind, sessionAt
+	}
+	if kind == domain.StateAI {
+		aiSince = &sessionAt
+	}
+	if msgAt.After(updated) {
+		updated = msgAt
+	}
+	// $9: the session event ('' none, 'pending' queued, 'ai' a bot's); the
+	// update of an existing row is Apply's for it, then the message's.
+	queue(b, `WITH s AS (
+			INSERT INTO sessions AS t (thread_id, instance_id, provider, contact_id, status, queued_position, created_at, updated_at, ai_since)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10)
+			ON CONFLICT (thread_id) DO UPDATE SET
+				status = CASE WHEN $9 = '' THEN t.status ELSE $9 END,
+				operator_id = CASE WHEN $9 = '' THEN t.operator_id END,
+				queued_position = CASE WHEN $9 = 'pending' THEN $6 ELSE t.queued_position END,
+				ai_since = CASE WHEN $9 = 'ai' THEN $10 ELSE t.ai_since END,
+				updated_at = greatest(CASE WHEN $9 = '' THEN t.updated_at ELSE $11 END, $12)
+			RETURNING instance_id)
+		INSERT INTO contacts (contact_id, instance_id, provider, display_name, first_seen_at, last_seen_at)
+		SELECT $13, instance_id, $14, $15, $12, $12 FROM s WHERE $13 <> ''
+		ON CONFLICT (contact_id) DO UPDATE SET display_name = CASE WHEN EXCLUDED.display_name = '' THEN contacts.display_name ELSE EXCLUDED.display_name END,
+			last_seen_at = greatest(contacts.last_seen_at, EXCLUDED.last_seen_at)`,
+		o.ThreadID, o.InstanceID, o.Provider, contact, status, queuedAt, openedAt, updated, kind, aiSince, sessionAt, msgAt,
+		m.ContactID, m.Provider, m.Sender.DisplayName)
+	return n + 1, nil
+}
+
 func (SessionsProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	at := occurredAt(env)
 	pos := int64(env.Raw.Position)
