@@ -24,6 +24,45 @@ var crmTypes = typesOf(domain.ThreadOpened{}, domain.InboundMessageReceived{}, d
 
 func (CRMProjector) Handles(t string) bool { return crmTypes[t] }
 
+// Merge applies a new conversation's opening and first message (adjacent
+// among the events the CRM handles) in one statement, with the contact's
+// profile written once (issue 21): the rows Apply's two statements would
+// leave. The profile's update would write it again, with its search and tag
+// indexes (GIN). It merges only when both name the same contact.
+func (CRMProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, error) {
+	if len(events) < 2 {
+		return 0, nil
+	}
+	o, ok := events[0].Payload.(domain.ThreadOpened)
+	if !ok {
+		return 0, nil
+	}
+	m, ok := events[1].Payload.(domain.InboundMessageReceived)
+	if !ok || m.ThreadID != o.ThreadID || o.ContactID == "" || m.ContactID != o.ContactID {
+		return 0, nil
+	}
+	// Each part reads the tables as they were before the statement, as
+	// Apply's statements read them before their own: the link takes the
+	// merge of an existing profile, the thread is the link's row (new or
+	// there before), and the identity's merge is the existing profile's (a
+	// profile the statement creates is not merged).
+	queue(b, `WITH link AS (
+			INSERT INTO crm_threads (thread_id, instance_id, contact_id, original_contact_id)
+			VALUES ($1, $2, coalesce((SELECT merged_into FROM contact_profiles WHERE contact_id = $3), $3), $3) ON CONFLICT DO NOTHING
+			RETURNING instance_id),
+		thread AS (SELECT instance_id FROM link UNION ALL SELECT instance_id FROM crm_threads WHERE thread_id = $1),
+		profile AS (
+			INSERT INTO contact_profiles (contact_id, instance_id, display_name, updated_at) VALUES ($3, $2, $5, greatest($4::timestamptz, $6::timestamptz))
+			ON CONFLICT (contact_id) DO UPDATE SET updated_at = greatest(contact_profiles.updated_at, $6),
+				display_name = CASE WHEN EXCLUDED.display_name = '' THEN contact_profiles.display_name ELSE EXCLUDED.display_name END)
+		INSERT INTO contact_identities (instance_id, provider, external_id, contact_id, original_contact_id)
+		SELECT instance_id, $7, $8, coalesce((SELECT merged_into FROM contact_profiles WHERE contact_id = $3), $3), $3
+		FROM thread WHERE $8 <> '' ON CONFLICT DO NOTHING`,
+		o.ThreadID, o.InstanceID, o.ContactID, occurredAt(events[0]), m.Sender.DisplayName, occurredAt(events[1]),
+		m.Provider, m.Sender.ExternalID)
+	return 2, nil
+}
+
 func (CRMProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	at := occurredAt(env)
 	switch e := env.Payload.(type) {

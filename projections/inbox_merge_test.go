@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -64,8 +65,9 @@ func TestInboxWritesANewThreadsRowOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			evs := recorded(t, reg, 1, at, tc.history...)
-			merged, single := pgtest.NewPool(t), pgtest.NewPool(t)
-			_, err := projections.ApplyBatch(ctx, merged, reg, projections.InboxProjector{}, evs, "", projections.Hooks{})
+			merged, single, batched := pgtest.NewPool(t), pgtest.NewPool(t), pgtest.NewPool(t)
+			require.Positive(t, applyMerging(t, merged, reg, projections.InboxProjector{}, evs), "merged")
+			_, err := projections.ApplyBatch(ctx, batched, reg, projections.InboxProjector{}, evs, "", projections.Hooks{})
 			require.NoError(t, err)
 			for _, ev := range evs {
 				_, err := projections.ApplyBatch(ctx, single, reg, projections.InboxProjector{}, []domain.RecordedEvent{ev}, "", projections.Hooks{})
@@ -73,6 +75,7 @@ func TestInboxWritesANewThreadsRowOnce(t *testing.T) {
 			}
 			got := row(merged, t)
 			assert.Equal(t, row(single, t), got)
+			assert.Equal(t, got, row(batched, t))
 			assert.Equal(t, float64(evs[len(evs)-1].Position), got["last_position"])
 			assert.Equal(t, tc.state, got["session_state"])
 		})
@@ -107,6 +110,38 @@ func TestInboxWritesANewThreadsRowOnce(t *testing.T) {
 		assert.Equal(t, tc.want, n)
 		assert.Equal(t, min(n, 1), b.Len())
 	}
+}
+
+// applyMerging applies evs to p's tables as a batch would, every run Merge
+// takes executed on its own: a merged statement that fails fails the test.
+// (ApplyBatch would hide it: its event-by-event pass applies the same
+// events again without merging.) The other events go one per batch.
+func applyMerging(t *testing.T, pool *pgxpool.Pool, reg *domain.Registry, p projections.Projector, evs []domain.RecordedEvent) (merges int) {
+	t.Helper()
+	ctx := context.Background()
+	var handled []domain.RecordedEvent
+	var envs []domain.Envelope
+	for _, raw := range evs {
+		if p.Handles(raw.Type) {
+			env, err := reg.Decode(raw)
+			require.NoError(t, err)
+			handled, envs = append(handled, raw), append(envs, env)
+		}
+	}
+	for i := 0; i < len(envs); i++ {
+		b := &pgx.Batch{}
+		n, err := p.(projections.Merger).Merge(b, envs[i:])
+		require.NoError(t, err)
+		if n == 0 {
+			_, err := projections.ApplyBatch(ctx, pool, reg, p, handled[i:i+1], "", projections.Hooks{})
+			require.NoError(t, err)
+			continue
+		}
+		require.NoError(t, pool.SendBatch(ctx, b).Close(), "the merged statement of events %d..%d", i, i+n-1)
+		merges++
+		i += n - 1
+	}
+	return merges
 }
 
 type pgxQuerier interface {

@@ -51,14 +51,16 @@ func TestSessionsWriteANewThreadsRowOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			evs := recorded(t, reg, 1, at, tc.history...)
-			merged, single := pgtest.NewPool(t), pgtest.NewPool(t)
-			_, err := projections.ApplyBatch(ctx, merged, reg, projections.SessionsProjector{}, evs, "", projections.Hooks{})
+			merged, single, batched := pgtest.NewPool(t), pgtest.NewPool(t), pgtest.NewPool(t)
+			require.Positive(t, applyMerging(t, merged, reg, projections.SessionsProjector{}, evs), "merged")
+			_, err := projections.ApplyBatch(ctx, batched, reg, projections.SessionsProjector{}, evs, "", projections.Hooks{})
 			require.NoError(t, err)
 			for _, ev := range evs {
 				_, err := projections.ApplyBatch(ctx, single, reg, projections.SessionsProjector{}, []domain.RecordedEvent{ev}, "", projections.Hooks{})
 				require.NoError(t, err)
 			}
 			assert.Equal(t, rows(single, t), rows(merged, t))
+			assert.Equal(t, rows(single, t), rows(batched, t))
 		})
 	}
 
