@@ -16,7 +16,7 @@ import (
 )
 
 // recorded encodes events as the log holds them, at positions from first on.
-func recorded(t *testing.T, reg *domain.Registry, first uint64, at time.Time, events ...domain.Event) []domain.RecordedEvent {
+func recorded(t testing.TB, reg *domain.Registry, first uint64, at time.Time, events ...domain.Event) []domain.RecordedEvent {
 	t.Helper()
 	var out []domain.RecordedEvent
 	for i, e := range events {
