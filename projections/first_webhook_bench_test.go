@@ -36,7 +36,7 @@ func BenchmarkFirstWebhookProjection(b *testing.B) {
 				Subject: "Order " + id, Status: domain.StatusOpen, Priority: "normal", Labels: []string{"support"}},
 			domain.SessionQueued{ThreadID: id, InstanceID: "i-1", Reason: domain.SessionReasonOpened},
 			domain.InboundMessageReceived{ThreadID: id, MessageID: "m-" + id, Provider: "generic", ContactID: "c-" + id,
-				Text: "The parcel has not arrived yet and the tracking page shows no update since Monday.",
+				Text:   "The parcel has not arrived yet and the tracking page shows no update since Monday.",
 				Sender: domain.Sender{ExternalID: "customer-" + id, DisplayName: "Bench Customer"}},
 			domain.ChargeApplied{ChargeID: "charge-" + id, OwnerID: "o-1", AmountMicroUSD: 1000, Reason: domain.ChargeInboundMessage,
 				ThreadID: id, MessageID: "m-" + id})...)
