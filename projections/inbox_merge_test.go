@@ -147,3 +147,41 @@ func applyMerging(t *testing.T, pool *pgxpool.Pool, reg *domain.Registry, p proj
 type pgxQuerier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
+
+// brokenMerge merges like the inbox but queues a statement that fails.
+type brokenMerge struct{ projections.InboxProjector }
+
+func (brokenMerge) Merge(b *pgx.Batch, events []domain.Envelope) (int, error) {
+	if len(events) < 2 {
+		return 0, nil
+	}
+	b.Queue(`SELECT 1 / 0`)
+	return 2, nil
+}
+
+// A merged statement that fails costs its batch the event-by-event pass,
+// which applies every event and merges nothing, and the result says why
+// (the runner logs it): the rows are right, the fault is visible.
+func TestAFailingMergeFallsBackAndSaysSo(t *testing.T) {
+	ctx := context.Background()
+	reg := domain.NewEventRegistry()
+	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	evs := recorded(t, reg, 1, at,
+		domain.ThreadOpened{ThreadID: "t-b", InstanceID: "i-1", OwnerID: "o-1", Provider: "telegram", Status: "open", Priority: "normal"},
+		domain.InboundMessageReceived{ThreadID: "t-b", Provider: "telegram", Text: "hi"})
+	broken, single := pgtest.NewPool(t), pgtest.NewPool(t)
+	res, err := projections.ApplyBatch(ctx, broken, reg, brokenMerge{}, evs, "", projections.Hooks{})
+	require.NoError(t, err)
+	assert.Empty(t, res.Parked)
+	require.Error(t, res.BatchFailure)
+	assert.Contains(t, res.BatchFailure.Error(), "division by zero")
+	for _, ev := range evs {
+		res, err := projections.ApplyBatch(ctx, single, reg, projections.InboxProjector{}, []domain.RecordedEvent{ev}, "", projections.Hooks{})
+		require.NoError(t, err)
+		assert.NoError(t, res.BatchFailure)
+	}
+	var a, b string
+	require.NoError(t, broken.QueryRow(ctx, `SELECT to_jsonb(t)::text FROM inbox_threads t`).Scan(&a))
+	require.NoError(t, single.QueryRow(ctx, `SELECT to_jsonb(t)::text FROM inbox_threads t`).Scan(&b))
+	assert.JSONEq(t, b, a)
+}

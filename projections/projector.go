@@ -166,6 +166,12 @@ type BatchResult struct {
 	Position uint64
 	// Parked are the events of the batch parked for a data error, in position order.
 	Parked []ParkedEvent
+	// BatchFailure is why the batch failed as a whole and was applied event
+	// by event instead (nil when it passed whole). With nothing parked and
+	// no halt, every event then applied on its own: the batch's own SQL (a
+	// merged statement, a flush) failed where the events did not, a fault
+	// that costs every batch the slow path until it is mended.
+	BatchFailure error
 	// halt, when set, is the event the batch stopped on: what came before it is
 	// kept (the transaction commits), then the batch fails with it.
 	halt *ApplyError
@@ -288,6 +294,7 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, ev
 	// leaves the transaction usable for the event-by-event pass.
 	b := &pgx.Batch{}
 	b.Queue("SAVEPOINT projector_batch")
+	var batchFailure error
 	merger, _ := p.(Merger)
 	var envs []domain.Envelope // the events to merge from, when all are good
 	if merger != nil {
@@ -305,7 +312,7 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, ev
 		if envs != nil {
 			n, err := merger.Merge(b, envs[i:])
 			if err != nil {
-				oneByOne = true // the event-by-event pass finds which one fails
+				oneByOne, batchFailure = true, err // the event-by-event pass finds which one fails
 				break
 			}
 			if n > 0 {
@@ -333,12 +340,12 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, ev
 			if _, rbErr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT projector_batch"); rbErr != nil {
 				return BatchResult{}, &lostBatchError{projector: p.Name(), first: pending[0].raw.Position, last: last, err: err}
 			}
-			oneByOne = true
+			oneByOne, batchFailure = true, err
 		} else {
 			checkpointed = inBatch
 		}
 	}
-	res := BatchResult{Position: last}
+	res := BatchResult{Position: last, BatchFailure: batchFailure}
 	if oneByOne {
 		for _, ev := range pending {
 			if ev.bad == nil {
