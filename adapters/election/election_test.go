@@ -336,6 +336,16 @@ func (p countingInbox) Apply(b *pgx.Batch, env domain.Envelope) error {
 	return nil
 }
 
+// Merge counts each event of a run the inbox merges (a new thread's first
+// webhook) as Apply counts one.
+func (p countingInbox) Merge(b *pgx.Batch, events []domain.Envelope) (int, error) {
+	n, err := p.InboxProjector.Merge(b, events)
+	for _, env := range events[:n] {
+		b.Queue(`INSERT INTO election_applied (position, holder) VALUES ($1, $2)`, int64(env.Raw.Position), p.holder)
+	}
+	return n, err
+}
+
 // projectorProcess is a process running the inbox projector as a role, with
 // all its connections (pool and election) through its own proxy.
 func projectorProcess(t *testing.T, dbURL, name string, reg *domain.Registry) (*process, *proxy) {
