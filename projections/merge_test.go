@@ -231,26 +231,6 @@ func TestCRMWritesANewThreadsProfileOnce(t *testing.T) {
 	writtenOnce(t, projections.CRMProjector{}, "contact_profiles", firstOpened, firstQueued, firstMessage)
 }
 
-// The reports apply a new conversation's first webhook with one call
-// (report_on_first, migration 00035).
-func TestReportsApplyAFirstWebhookInOneCall(t *testing.T) {
-	billing := with(firstOpened, func(e *domain.ThreadOpened) { e.Labels = []string{"billing"} })
-	unlabelled := with(firstOpened, func(e *domain.ThreadOpened) { e.Labels = nil })
-	refund := with(firstMessage, func(e *domain.InboundMessageReceived) { e.Labels = []string{"refund"} })
-	plain := with(firstMessage, func(e *domain.InboundMessageReceived) { e.Labels = nil })
-	zone := domain.ReportSettingsChanged{InstanceID: "i-1", TimeZone: "Asia/Shanghai"}
-	checkMerges(t, projections.ReportsProjector{}, []mergeCase{
-		{"queued", []domain.Event{billing, firstQueued, refund}, 1},
-		{"with a bot", []domain.Event{billing, firstBot, refund}, 1},
-		{"no session event", []domain.Event{billing, plain}, 1},
-		{"category from the message", []domain.Event{unlabelled, firstQueued, refund}, 1},
-		{"no category", []domain.Event{unlabelled, firstQueued, plain}, 1},
-		{"thread seen before", []domain.Event{billing, firstAssigned, billing, firstQueued, refund}, 1},
-		{"time zone", []domain.Event{zone, billing, firstQueued, refund}, 1},
-	})
-	writtenOnce(t, projections.ReportsProjector{}, "report_threads", billing, firstQueued, refund)
-}
-
 // brokenMerge merges like the inbox but queues a statement that fails.
 type brokenMerge struct{ projections.InboxProjector }
 

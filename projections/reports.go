@@ -43,56 +43,17 @@ var reportTypes = typesOf(domain.ThreadOpened{}, domain.InboundMessageReceived{}
 
 func (ReportsProjector) Handles(t string) bool { return reportTypes[t] }
 
-// Merge applies a new conversation's first webhook (the thread's opening,
-// its session's first state, its first message) with one call of
-// report_on_first (migration 00035) instead of three calls (issue 21).
-func (ReportsProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, error) {
-	if len(events) < 2 {
-		return 0, nil
-	}
-	o, ok := events[0].Payload.(domain.ThreadOpened)
-	if !ok {
-		return 0, nil
-	}
-	n, session, sessionAt := 1, "", time.Time{}
-	switch e := events[1].Payload.(type) {
-	case domain.SessionQueued:
-		if e.ThreadID == o.ThreadID {
-			n, session, sessionAt = 2, "queued", occurredAt(events[1])
-		}
-	case domain.SessionBotHandling:
-		if e.ThreadID == o.ThreadID {
-			n, session, sessionAt = 2, "bot", occurredAt(events[1])
-		}
-	}
-	if n == len(events) {
-		return 0, nil
-	}
-	m, ok := events[n].Payload.(domain.InboundMessageReceived)
-	if !ok || m.ThreadID != o.ThreadID {
-		return 0, nil
-	}
-	queue(b, `SELECT report_on_first($1, $2, $3, $4, $5, $6, $7, $8, $9)`, o.ThreadID, o.InstanceID, o.Provider,
-		firstLabel(o.Labels), occurredAt(events[0]), session, sessionAt, occurredAt(events[n]), inboundCategory(m))
-	return n + 1, nil
-}
-
-// inboundCategory is what a customer message offers as its thread's
-// category: its first label, if any.
-func inboundCategory(m domain.InboundMessageReceived) []string {
-	if l := firstLabel(m.Labels); l != "" {
-		return []string{l}
-	}
-	return []string{}
-}
-
 func (ReportsProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	at := occurredAt(env)
 	switch e := env.Payload.(type) {
 	case domain.ThreadOpened:
 		queue(b, `SELECT report_on_opened($1, $2, $3, $4, $5)`, e.ThreadID, e.InstanceID, e.Provider, firstLabel(e.Labels), at)
 	case domain.InboundMessageReceived:
-		queue(b, `SELECT report_on_inbound($1, $2, $3)`, e.ThreadID, at, inboundCategory(e))
+		category := []string{}
+		if l := firstLabel(e.Labels); l != "" {
+			category = []string{l}
+		}
+		queue(b, `SELECT report_on_inbound($1, $2, $3)`, e.ThreadID, at, category)
 	case domain.ReplyQueued:
 		queue(b, `SELECT report_on_reply($1, $2, $3)`, e.ThreadID, at, e.AuthorID)
 	case domain.NoteAdded:
