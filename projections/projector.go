@@ -168,9 +168,9 @@ type BatchResult struct {
 	Parked []ParkedEvent
 	// BatchFailure is why the batch failed as a whole and was applied event
 	// by event instead (nil when it passed whole). With nothing parked and
-	// no halt, every event then applied on its own: the batch's own SQL (a
-	// merged statement, a flush) failed where the events did not, a fault
-	// that costs every batch the slow path until it is mended.
+	// no halt, every event then applied on its own: a passing fault, or the
+	// batch's own SQL (a merged statement, a flush) failing where the events
+	// did not, which would cost every batch the slow path.
 	BatchFailure error
 	// halt, when set, is the event the batch stopped on: what came before it is
 	// kept (the transaction commits), then the batch fails with it.

@@ -152,7 +152,7 @@ func (r *Runner) handler(p projections.Projector) message.NoPublishHandlerFunc {
 		res, err := projections.ApplyBatch(msg.Context(), r.pool, r.decoder, p, batch, "", r.hooks)
 		r.reportParked(res.Parked)
 		if err == nil && res.BatchFailure != nil && len(res.Parked) == 0 {
-			r.logger.Warn("projector batch failed as a whole but every event applied on its own; the batch's SQL is at fault and each batch takes the slow path until it is mended",
+			r.logger.Warn("projector batch failed as a whole and was applied event by event; if this repeats, the batch's own SQL (a merged statement, a flush) is at fault and every batch takes the slow path",
 				"projector", p.Name(), "first_position", batch[0].Position, "last_position", batch[len(batch)-1].Position,
 				"error", res.BatchFailure)
 		}
