@@ -30,17 +30,11 @@ func (CRMProjector) Handles(t string) bool { return crmTypes[t] }
 // leave. The profile's update would write it again, with its search and tag
 // indexes (GIN). It merges only when both name the same contact.
 func (CRMProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, error) {
-	if len(events) < 2 {
+	fw, ok := firstWebhookAt(events) // the CRM does not handle session events: none comes between
+	if !ok || fw.session != nil || fw.openedEvent.ContactID == "" || fw.messageEvent.ContactID != fw.openedEvent.ContactID {
 		return 0, nil
 	}
-	o, ok := events[0].Payload.(domain.ThreadOpened)
-	if !ok {
-		return 0, nil
-	}
-	m, ok := events[1].Payload.(domain.InboundMessageReceived)
-	if !ok || m.ThreadID != o.ThreadID || o.ContactID == "" || m.ContactID != o.ContactID {
-		return 0, nil
-	}
+	o, m := fw.openedEvent, fw.messageEvent
 	// Each part reads the tables as they were before the statement, as
 	// Apply's statements read them before their own: the link takes the
 	// merge of an existing profile, the thread is the link's row (new or
@@ -58,9 +52,9 @@ func (CRMProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, error) {
 		INSERT INTO contact_identities (instance_id, provider, external_id, contact_id, original_contact_id)
 		SELECT instance_id, $7, $8, coalesce((SELECT merged_into FROM contact_profiles WHERE contact_id = $3), $3), $3
 		FROM thread WHERE $8 <> '' ON CONFLICT DO NOTHING`,
-		o.ThreadID, o.InstanceID, o.ContactID, occurredAt(events[0]), m.Sender.DisplayName, occurredAt(events[1]),
+		o.ThreadID, o.InstanceID, o.ContactID, occurredAt(fw.opened), m.Sender.DisplayName, occurredAt(fw.message),
 		m.Provider, m.Sender.ExternalID)
-	return 2, nil
+	return fw.length, nil
 }
 
 func (CRMProjector) Apply(b *pgx.Batch, env domain.Envelope) error {

@@ -36,25 +36,15 @@ func (InboxProjector) Handles(t string) bool { return inboxTypes[t] }
 // already there (opened twice) gets the session state and the message as
 // Apply's updates would give them.
 func (InboxProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, error) {
-	if len(events) < 2 {
-		return 0, nil
-	}
-	o, ok := events[0].Payload.(domain.ThreadOpened)
+	fw, ok := firstWebhookAt(events)
 	if !ok {
 		return 0, nil
 	}
-	n, state, stateSet := 1, domain.StatePending, false
-	if id, st, ok := inboxSessionState(events[1].Payload); ok && id == o.ThreadID {
-		n, state, stateSet = 2, st, true
+	o, m, msg := fw.openedEvent, fw.messageEvent, fw.message
+	state, stateSet := domain.StatePending, fw.session != nil
+	if stateSet {
+		_, state, _ = sessionStateAfter(fw.session.Payload)
 	}
-	if n == len(events) {
-		return 0, nil
-	}
-	m, ok := events[n].Payload.(domain.InboundMessageReceived)
-	if !ok || m.ThreadID != o.ThreadID {
-		return 0, nil
-	}
-	msg := events[n]
 	queue(b, `INSERT INTO inbox_threads AS t (thread_id, instance_id, owner_id, provider, subject, status, priority, labels,
 			last_message_at, created_at, updated_at, last_position, session_state, last_message_preview, message_count)
 		VALUES ($1, $2, $3, $4, CASE WHEN $5::text = '' THEN $12::text ELSE $5 END, $6, $7,
@@ -70,9 +60,9 @@ func (InboxProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, error)
 			labels = ARRAY(SELECT l FROM unnest(t.labels || $13::text[]) WITH ORDINALITY AS u(l, o) GROUP BY l ORDER BY min(o)),
 			last_position = $15`,
 		o.ThreadID, o.InstanceID, o.OwnerID, o.Provider, o.Subject, o.Status, o.Priority, nonNilLabels(o.Labels),
-		occurredAt(events[0]), state, Preview(m.Text), m.Subject, nonNilLabels(m.Labels), occurredAt(msg), int64(msg.Raw.Position),
+		occurredAt(fw.opened), state, Preview(m.Text), m.Subject, nonNilLabels(m.Labels), occurredAt(msg), int64(msg.Raw.Position),
 		stateSet)
-	return n + 1, nil
+	return fw.length, nil
 }
 
 func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
@@ -120,7 +110,7 @@ func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	// model keeps the rest of the session).
 	case domain.SessionQueued, domain.SessionReopened, domain.SessionAssigned, domain.SessionAccepted, domain.SessionClosed,
 		domain.SessionBotHandling:
-		id, state, _ := inboxSessionState(e)
+		id, state, _ := sessionStateAfter(e)
 		queue(b, `UPDATE inbox_threads SET session_state = $2 WHERE thread_id = $1`, id, state)
 	}
 	return nil
@@ -150,24 +140,4 @@ func occurredAt(env domain.Envelope) time.Time {
 		return env.Metadata.OccurredAt.UTC()
 	}
 	return env.Raw.Created.UTC()
-}
-
-// inboxSessionState is the session state the inbox shows after a session
-// event, and the event's thread.
-func inboxSessionState(payload domain.Event) (threadID, state string, ok bool) {
-	switch e := payload.(type) {
-	case domain.SessionQueued:
-		return e.ThreadID, domain.StatePending, true
-	case domain.SessionReopened:
-		return e.ThreadID, domain.StatePending, true
-	case domain.SessionAssigned:
-		return e.ThreadID, domain.StateManual, true
-	case domain.SessionAccepted:
-		return e.ThreadID, domain.StateManual, true
-	case domain.SessionClosed:
-		return e.ThreadID, domain.StateClosed, true
-	case domain.SessionBotHandling:
-		return e.ThreadID, domain.StateAI, true
-	}
-	return "", "", false
 }

@@ -32,37 +32,27 @@ func (SessionsProjector) Handles(t string) bool { return sessionTypes[t] }
 // (opened twice) gets the session state and the message as Apply's updates
 // would give them.
 func (SessionsProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, error) {
-	if len(events) < 2 {
-		return 0, nil
-	}
-	o, ok := events[0].Payload.(domain.ThreadOpened)
+	fw, ok := firstWebhookAt(events)
 	if !ok {
 		return 0, nil
 	}
-	n := 1
-	kind, sessionAt, queuedAt := "", time.Time{}, int64(events[0].Raw.Position)
-	switch e := events[1].Payload.(type) {
-	case domain.SessionQueued:
-		if e.ThreadID == o.ThreadID {
-			n, kind, sessionAt, queuedAt = 2, domain.StatePending, occurredAt(events[1]), int64(events[1].Raw.Position)
+	o, m := fw.openedEvent, fw.messageEvent
+	kind, sessionAt, queuedAt := "", time.Time{}, int64(fw.opened.Raw.Position)
+	if fw.session != nil {
+		switch fw.session.Payload.(type) {
+		case domain.SessionQueued:
+			kind, sessionAt, queuedAt = domain.StatePending, occurredAt(*fw.session), int64(fw.session.Raw.Position)
+		case domain.SessionBotHandling:
+			kind, sessionAt = domain.StateAI, occurredAt(*fw.session)
+		default:
+			return 0, nil // not a new session's first state
 		}
-	case domain.SessionBotHandling:
-		if e.ThreadID == o.ThreadID {
-			n, kind, sessionAt = 2, domain.StateAI, occurredAt(events[1])
-		}
-	}
-	if n == len(events) {
-		return 0, nil
-	}
-	m, ok := events[n].Payload.(domain.InboundMessageReceived)
-	if !ok || m.ThreadID != o.ThreadID {
-		return 0, nil
 	}
 	contact := o.ContactID
 	if contact == "" {
 		contact = domain.ContactID(o.InstanceID, o.Provider, domain.Sender{}, o.ExternalThreadID)
 	}
-	openedAt, msgAt := occurredAt(events[0]), occurredAt(events[n])
+	openedAt, msgAt := occurredAt(fw.opened), occurredAt(fw.message)
 	status, updated, aiSince := domain.StatePending, openedAt, (*time.Time)(nil)
 	if kind != "" {
 		status, updated = kind, sessionAt
@@ -91,7 +81,7 @@ func (SessionsProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, err
 			last_seen_at = greatest(contacts.last_seen_at, EXCLUDED.last_seen_at)`,
 		o.ThreadID, o.InstanceID, o.Provider, contact, status, queuedAt, openedAt, updated, kind, aiSince, sessionAt, msgAt,
 		m.ContactID, m.Provider, m.Sender.DisplayName)
-	return n + 1, nil
+	return fw.length, nil
 }
 
 func (SessionsProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
