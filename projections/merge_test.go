@@ -268,3 +268,47 @@ func TestAFailingMergeFallsBackAndSaysSo(t *testing.T) {
 	require.NoError(t, single.QueryRow(ctx, `SELECT to_jsonb(t)::text FROM inbox_threads t`).Scan(&b))
 	assert.JSONEq(t, b, a)
 }
+
+// A batch with nothing for a projector (no type it handles, none unknown)
+// only moves its checkpoint, forward only, in one statement; a batch with
+// an unknown type still takes the full path and parks it.
+func TestABatchWithNothingToDoOnlyMovesTheCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	reg := domain.NewEventRegistry()
+	pool := pgtest.NewPool(t)
+	p := projections.InboxProjector{}
+	charge := domain.ChargeApplied{ChargeID: "ch-1", OwnerID: "o-1", AmountMicroUSD: 1, Reason: domain.ChargeInboundMessage}
+	checkpoint := func() uint64 {
+		cp, err := projections.Checkpoint(ctx, pool, p.Name())
+		require.NoError(t, err)
+		return cp
+	}
+
+	// No checkpoint row yet: the full path makes it.
+	res, err := projections.ApplyBatch(ctx, pool, reg, p, recorded(t, reg, 1, time.Now(), charge, charge), "", projections.Hooks{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), res.Position)
+	assert.Equal(t, uint64(2), checkpoint())
+
+	// Past it: moved.
+	res, err = projections.ApplyBatch(ctx, pool, reg, p, recorded(t, reg, 3, time.Now(), charge, charge, charge), "", projections.Hooks{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(5), res.Position)
+	assert.Equal(t, uint64(5), checkpoint())
+
+	// Redelivered: never back.
+	res, err = projections.ApplyBatch(ctx, pool, reg, p, recorded(t, reg, 2, time.Now(), charge, charge), "", projections.Hooks{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(5), res.Position)
+	assert.Equal(t, uint64(5), checkpoint())
+
+	// An unknown type among them: parked, as by every projector.
+	evs := recorded(t, reg, 6, time.Now(), charge, charge)
+	evs[1].Type = "SomethingNewer"
+	res, err = projections.ApplyBatch(ctx, pool, reg, p, evs, "", projections.Hooks{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(7), res.Position)
+	require.Len(t, res.Parked, 1)
+	assert.Equal(t, uint64(7), res.Parked[0].Position)
+	assert.Equal(t, uint64(7), checkpoint())
+}
