@@ -121,23 +121,43 @@ func (t Thread) SessionStatus() string {
 	return StatePending
 }
 
+// SessionStateAfter is the state a session event leaves its session in,
+// and the event's thread; ok is false for any other event. The read models
+// show the same states (projections).
+func SessionStateAfter(e Event) (threadID, state string, ok bool) {
+	switch e := e.(type) {
+	case SessionQueued:
+		return e.ThreadID, StatePending, true
+	case SessionReopened:
+		return e.ThreadID, StatePending, true
+	case SessionAssigned:
+		return e.ThreadID, StateManual, true
+	case SessionAccepted:
+		return e.ThreadID, StateManual, true
+	case SessionClosed:
+		return e.ThreadID, StateClosed, true
+	case SessionBotHandling:
+		return e.ThreadID, StateAI, true
+	}
+	return "", "", false
+}
+
 // evolveSession applies the session events to a thread.
 func evolveSession(t Thread, env Envelope) Thread {
-	switch e := env.Payload.(type) {
-	case SessionQueued:
-		t.Session, t.SessionOperator = StatePending, 0
-	case SessionAssigned:
-		t.Session, t.SessionOperator = StateManual, e.OperatorID
-	case SessionAccepted:
-		t.Session, t.SessionOperator = StateManual, e.OperatorID
-	case SessionClosed:
-		t.Session = StateClosed
-	case SessionReopened:
-		t.Session, t.SessionOperator = StatePending, 0
-	case SessionBotHandling:
-		t.Session, t.SessionOperator = StateAI, 0
-	default:
+	_, state, ok := SessionStateAfter(env.Payload)
+	if !ok {
 		return t
+	}
+	t.Session = state
+	switch e := env.Payload.(type) {
+	case SessionAssigned:
+		t.SessionOperator = e.OperatorID
+	case SessionAccepted:
+		t.SessionOperator = e.OperatorID
+	case SessionClosed:
+		// The operator who held it stays known.
+	default:
+		t.SessionOperator = 0
 	}
 	t.SessionRevision = int64(env.Raw.Revision)
 	return t

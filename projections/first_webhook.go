@@ -25,7 +25,7 @@ func firstWebhookAt(events []domain.Envelope) (firstWebhook, bool) {
 		return firstWebhook{}, false
 	}
 	fw := firstWebhook{opened: events[0], openedEvent: o, length: 1}
-	if id, _, ok := sessionStateAfter(events[1].Payload); ok && id == o.ThreadID {
+	if id, _, ok := domain.SessionStateAfter(events[1].Payload); ok && id == o.ThreadID {
 		fw.session, fw.length = &events[1], 2
 	}
 	if fw.length == len(events) {
@@ -38,24 +38,4 @@ func firstWebhookAt(events []domain.Envelope) (firstWebhook, bool) {
 	fw.message, fw.messageEvent = events[fw.length], m
 	fw.length++
 	return fw, true
-}
-
-// sessionStateAfter is a session's state after a session event, and the
-// event's thread.
-func sessionStateAfter(payload domain.Event) (threadID, state string, ok bool) {
-	switch e := payload.(type) {
-	case domain.SessionQueued:
-		return e.ThreadID, domain.StatePending, true
-	case domain.SessionReopened:
-		return e.ThreadID, domain.StatePending, true
-	case domain.SessionAssigned:
-		return e.ThreadID, domain.StateManual, true
-	case domain.SessionAccepted:
-		return e.ThreadID, domain.StateManual, true
-	case domain.SessionClosed:
-		return e.ThreadID, domain.StateClosed, true
-	case domain.SessionBotHandling:
-		return e.ThreadID, domain.StateAI, true
-	}
-	return "", "", false
 }

@@ -43,7 +43,7 @@ func (InboxProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, error)
 	o, m, msg := fw.openedEvent, fw.messageEvent, fw.message
 	state, stateSet := domain.StatePending, fw.session != nil
 	if stateSet {
-		_, state, _ = sessionStateAfter(fw.session.Payload)
+		_, state, _ = domain.SessionStateAfter(fw.session.Payload)
 	}
 	queue(b, `INSERT INTO inbox_threads AS t (thread_id, instance_id, owner_id, provider, subject, status, priority, labels,
 			last_message_at, created_at, updated_at, last_position, session_state, last_message_preview, message_count)
@@ -110,7 +110,7 @@ func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	// model keeps the rest of the session).
 	case domain.SessionQueued, domain.SessionReopened, domain.SessionAssigned, domain.SessionAccepted, domain.SessionClosed,
 		domain.SessionBotHandling:
-		id, state, _ := sessionStateAfter(e)
+		id, state, _ := domain.SessionStateAfter(e)
 		queue(b, `UPDATE inbox_threads SET session_state = $2 WHERE thread_id = $1`, id, state)
 	}
 	return nil
