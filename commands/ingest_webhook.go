@@ -205,9 +205,18 @@ func (s *Service) ingestAtomic(ctx context.Context, log MultiAppender, cmd Inges
 	}
 	for attempt := 0; attempt < s.MaxAttempts; attempt++ {
 		t, cached := s.threads.get(threadID)
-		if !cached || attempt > 0 {
+		// guessed: t is a new thread the log was not asked about (missTrend).
+		guessed := false
+		switch {
+		case cached && attempt == 0:
+		case !cached && attempt == 0 && s.threads.misses.guessNew():
+			t, guessed = domain.NewThread(threadID), true
+		default:
 			if t, err = s.loadThread(ctx, threadID); err != nil {
 				return IngestResult{}, err
+			}
+			if !cached && attempt == 0 {
+				s.threads.misses.saw(t.Version < 0)
 			}
 		}
 		events, outcome := domain.DecideInbound(t, domain.ReceiveInbound{
@@ -230,7 +239,27 @@ func (s *Service) ingestAtomic(ctx context.Context, log MultiAppender, cmd Inges
 		res, err := log.AppendMulti(ctx,
 			domain.StreamAppend{Stream: ref.ClaimStream(), Expected: domain.NoStream(), Events: []domain.ProposedEvent{claimEv}},
 			domain.StreamAppend{Stream: stream, Expected: domain.ExpectedFromVersion(t.Version), Events: proposed})
+		if err == nil && res[1].Repeated {
+			// These very events are stored: a redelivery decided on a state
+			// that did not know its message yet (a new thread guessed, or a
+			// cached state behind another process's appends). Decide again on
+			// the thread as stored, which answers it as the duplicate it is.
+			s.threads.drop(threadID)
+			if guessed {
+				s.threads.misses.saw(false)
+			}
+			continue
+		}
 		var wrong *domain.WrongExpectedRevisionError
+		if guessed && errors.As(err, &wrong) && wrong.Stream == stream {
+			// The thread was stored after all: read it and decide again, at
+			// once (this was no race with another writer).
+			s.threads.misses.saw(false)
+			continue
+		}
+		if guessed && err == nil {
+			s.threads.misses.saw(true)
+		}
 		if errors.As(err, &wrong) {
 			s.threads.drop(threadID)
 			if wrong.Stream == ref.ClaimStream() {

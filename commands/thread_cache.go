@@ -3,6 +3,7 @@ package commands
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/socialops/socialops/domain"
 )
@@ -19,6 +20,7 @@ const threadCacheSize = 20_000
 type threadCache struct {
 	mu      sync.Mutex
 	entries map[string]domain.Thread
+	misses  missTrend
 }
 
 func newThreadCache() *threadCache {
@@ -58,6 +60,36 @@ func (c *threadCache) drop(id string) {
 func (c *threadCache) dropStream(stream string) {
 	if id, ok := strings.CutPrefix(stream, domain.ThreadStream("")); ok {
 		c.drop(id)
+	}
+}
+
+// missTrend tells whether the threads missing from the cache have lately
+// been mostly new ones, never stored: the sign of a count over the misses,
+// one up for a thread found new, one down for one found stored, held within
+// ±missTrendBound so that it turns within a few dozen misses. While it is
+// positive, a webhook for a thread the cache does not hold decides on a new
+// thread without reading the stream first (ingestAtomic): a thread that
+// exists after all makes the append fail on its expected revision or come
+// back as a repeat, and costs a read and a second decision, never a wrong one.
+// It starts at zero (read first), so a process that starts beside a full
+// log reads until the misses it sees are mostly new threads.
+type missTrend struct{ n atomic.Int32 }
+
+const missTrendBound = 32
+
+func (m *missTrend) guessNew() bool { return m.n.Load() > 0 }
+
+// saw counts a miss whose thread turned out new (or stored).
+func (m *missTrend) saw(isNew bool) {
+	for {
+		old := m.n.Load()
+		next := old - 1
+		if isNew {
+			next = old + 1
+		}
+		if next > missTrendBound || next < -missTrendBound || m.n.CompareAndSwap(old, next) {
+			return
+		}
 	}
 }
 

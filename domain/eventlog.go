@@ -114,6 +114,10 @@ type StreamAppend struct {
 type AppendResult struct {
 	NextExpectedRevision uint64 // revision of the last event of the stream after the append
 	Position             uint64 // global position of the last appended event
+	// Repeated says every event was stored already where the append would put
+	// them: an idempotent repeat that wrote nothing (KurrentDB's rule). A
+	// backend that cannot tell leaves it false.
+	Repeated bool
 }
 
 // Event log errors, the same whatever the backend.

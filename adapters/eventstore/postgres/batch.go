@@ -468,7 +468,7 @@ func idempotentResult(r appendPart, cur int64, known map[uuid.UUID][]storedID) (
 		}
 		last = s
 	}
-	return domain.AppendResult{NextExpectedRevision: uint64(last.revision), Position: uint64(last.position)}, true, nil
+	return domain.AppendResult{NextExpectedRevision: uint64(last.revision), Position: uint64(last.position), Repeated: true}, true, nil
 }
 
 func checkExpected(r appendPart, cur int64) error {

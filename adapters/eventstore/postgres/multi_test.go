@@ -55,6 +55,12 @@ func TestAppendMultiIsAtomic(t *testing.T) {
 		domain.StreamAppend{Stream: "claim-1", Expected: domain.NoStream(), Events: []domain.ProposedEvent{a1}},
 		domain.StreamAppend{Stream: "thread-1", Expected: domain.NoStream(), Events: []domain.ProposedEvent{b1, res1Event(t, s, "thread-1", 1)}})
 	require.NoError(t, err)
+	require.Len(t, again, 2)
+	for i := range res {
+		assert.False(t, res[i].Repeated)
+		assert.True(t, again[i].Repeated, "part %d: the store says the group was a repeat", i)
+		again[i].Repeated = false
+	}
 	assert.Equal(t, res, again)
 
 	// Many groups at once, half of them racing for the same streams.
@@ -95,4 +101,52 @@ func res1Event(t *testing.T, s *pgstore.Store, stream string, rev uint64) domain
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
 	return domain.ProposedEvent{ID: evs[0].ID, Type: evs[0].Type, Data: evs[0].Data, Metadata: evs[0].Metadata}
+}
+
+// An append is Repeated exactly when it stored nothing because its events were
+// there already, whether it came alone (the lean one-stream append) or in a
+// batch with others.
+func TestARepeatedAppendSaysSo(t *testing.T) {
+	s := pgstore.New(pgtest.NewPool(t), nil)
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+
+	a := []domain.ProposedEvent{ev("A"), ev("B")}
+	first, err := s.Append(ctx, "solo", domain.NoStream(), a...)
+	require.NoError(t, err)
+	assert.False(t, first.Repeated)
+	again, err := s.Append(ctx, "solo", domain.NoStream(), a...)
+	require.NoError(t, err)
+	assert.True(t, again.Repeated)
+	assert.Equal(t, first.Position, again.Position)
+	next, err := s.Append(ctx, "solo", domain.ExactRevision(1), ev("C"))
+	require.NoError(t, err)
+	assert.False(t, next.Repeated, "new events after a repeat are written")
+
+	// 16 appenders at once, so they share batches: each stream's first copy
+	// writes, its second repeats.
+	const n = 16
+	events := make([][]domain.ProposedEvent, n)
+	for i := range events {
+		events[i] = []domain.ProposedEvent{ev("A")}
+	}
+	results := make([][2]domain.AppendResult, n)
+	for round := range 2 {
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := s.Append(ctx, "batched-"+string(rune('a'+i)), domain.NoStream(), events[i]...)
+				assert.NoError(t, err)
+				results[i][round] = r
+			}()
+		}
+		wg.Wait()
+	}
+	for i := range results {
+		assert.False(t, results[i][0].Repeated, "stream %d: the first copy wrote", i)
+		assert.True(t, results[i][1].Repeated, "stream %d: the second repeated", i)
+		assert.Equal(t, results[i][0].Position, results[i][1].Position)
+	}
 }
