@@ -376,10 +376,14 @@ func BenchmarkIngestPaced1000(b *testing.B) {
 	s.warmUp(b, 2000)
 	batches := &storeBatches{}
 	s.store.SetObserver(batches)
+	reads0 := s.store.SubscriptionReads()
 	b.ResetTimer()
 	cpu0 := cpuNow()
 	run := runPaced(b, s, 1000, 5*time.Second, nil)
 	b.StopTimer()
+	// How often the followers of the log went to the database rather than
+	// the store's tail (the rest: from memory).
+	b.ReportMetric(float64(s.store.SubscriptionReads()-reads0), "subscription_db_reads")
 	s.store.SetObserver(nil)
 	batches.report(b)
 	reportProcess(b, cpu0, int64(run.accepted))

@@ -36,7 +36,9 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	started := time.Now()
+	s.flight.RLock()
 	outcomes, deferred, err := s.runBatch(ctx, live)
+	s.flight.RUnlock()
 	s.observeBatch(live, time.Since(started), err)
 	if err != nil {
 		for _, r := range live {

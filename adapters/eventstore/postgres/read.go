@@ -111,6 +111,9 @@ func (s *Store) readAllVia(ctx context.Context, after uint64, count uint64, foll
 	if n > 0 {
 		after, count = held[n-1].Position, count-n
 	}
+	if following {
+		s.subscriptionReads.Add(1)
+	}
 	evs, err := s.readAll(ctx, after, count)
 	if err != nil {
 		return nil, err

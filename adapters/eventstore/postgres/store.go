@@ -61,6 +61,14 @@ type Store struct {
 
 	wake *broadcaster
 	tail *tail
+	// flight is held (shared) by a writer from sending a batch until its
+	// events are in the tail; the listener takes it exclusively before it
+	// handles a notification, so the echo of this process's own append never
+	// announces events the tail does not hold yet (which sent every woken
+	// subscriber to the database for them).
+	flight sync.RWMutex
+	// subscriptionReads counts the database reads of subscriptions.
+	subscriptionReads atomic.Uint64
 
 	observer atomic.Pointer[observerBox]
 }
@@ -264,6 +272,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return err
 }
 
+// SubscriptionReads is how many times subscriptions have read the database
+// rather than taking the events from the tail (see tail.go): when woken with
+// nothing new in it (another process's append, a poll), or behind it.
+func (s *Store) SubscriptionReads() uint64 { return s.subscriptionReads.Load() }
+
 // Close stops accepting appends, commits what was queued, and stops the listener.
 func (s *Store) Close() error {
 	s.stopOnce.Do(func() { close(s.closing) })
@@ -316,11 +329,16 @@ func (s *Store) listen(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// Let this process's batch in flight put its events in the tail:
+		// the notification may be its echo.
+		s.flight.Lock()
+		s.flight.Unlock() //nolint:staticcheck // an empty critical section: waiting is the point
 		// The payload is the head position after the append that notified.
-		if pos, err := strconv.ParseUint(n.Payload, 10, 64); err == nil {
-			s.tail.committed(pos)
+		// Subscribers are woken for news only: this process's own appends
+		// woke them already.
+		if pos, err := strconv.ParseUint(n.Payload, 10, 64); err != nil || s.tail.committed(pos) {
+			s.wake.notify()
 		}
-		s.wake.notify()
 	}
 }
 

@@ -47,11 +47,14 @@ func (t *tail) put(events []domain.RecordedEvent) {
 	}
 }
 
-// committed records that the log holds position (a notification said so).
-func (t *tail) committed(position uint64) {
+// committed records that the log holds position (a notification said so)
+// and says whether that is news: beyond every position known so far.
+func (t *tail) committed(position uint64) bool {
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	news := position > t.known
 	t.known = max(t.known, position)
-	t.mu.Unlock()
+	return news
 }
 
 // read returns the held run of events after position after, at most count,

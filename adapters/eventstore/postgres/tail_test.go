@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
@@ -148,5 +149,93 @@ func TestReadAllIncludesEventsTheTailNeverSaw(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, evs, int(5-after), "after %d", after)
 		require.Equal(t, "loaded-1", evs[len(evs)-1].StreamID)
+	}
+}
+
+// Subscribers follow their own process's appends from the tail. The echo of
+// an append (its notification, which may come before the writer has put the
+// events in the tail) neither announces events the tail lacks nor wakes them
+// once more for nothing new: either sent them to the database. Another
+// process's appends still reach them, read from the database on its
+// notification.
+func TestSubscriptionsFollowTheirOwnProcessFromMemory(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	a, b := pgstore.New(pool, nil), pgstore.New(pool, nil)
+	t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	const subscribers = 3
+	var mu sync.Mutex
+	got := make([][]uint64, subscribers)
+	for i := range subscribers {
+		go func() {
+			_ = a.SubscribeAll(ctx, 0, func(_ context.Context, e domain.RecordedEvent) error {
+				mu.Lock()
+				got[i] = append(got[i], e.Position)
+				mu.Unlock()
+				return nil
+			})
+		}()
+	}
+	appended := uint64(0)
+	// appendAndWait appends n events from 8 appenders at once, so that they
+	// share batches, and waits until every subscriber has them.
+	appendAndWait := func(s *pgstore.Store, n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		var last sync.Mutex
+		from := appended
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < n; i += 8 {
+					res, err := s.Append(ctx, fmt.Sprintf("own-%d-%d", from, i), domain.NoStream(), ev("A"))
+					if !assert.NoError(t, err) {
+						return
+					}
+					last.Lock()
+					appended = max(appended, res.Position)
+					last.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		require.Eventually(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, g := range got {
+				if len(g) == 0 || g[len(g)-1] != appended {
+					return false
+				}
+			}
+			return true
+		}, 10*time.Second, time.Millisecond, "every subscriber got position %d", appended)
+	}
+	// Subscribers start with a read of the database; wait until they follow
+	// (and the listener listens).
+	require.Eventually(t, func() bool {
+		before := a.SubscriptionReads()
+		appendAndWait(a, 1)
+		return a.SubscriptionReads() == before
+	}, 10*time.Second, 10*time.Millisecond)
+
+	before, start := a.SubscriptionReads(), time.Now()
+	appendAndWait(a, 200)
+	// Each subscriber reads the database at most once per poll interval
+	// (500 ms) while it follows from memory.
+	allowed := subscribers * (int(time.Since(start)/(500*time.Millisecond)) + 2)
+	reads := int(a.SubscriptionReads() - before)
+	require.LessOrEqual(t, reads, allowed, "200 appends of this process, %d subscribers: %d database reads", subscribers, reads)
+
+	appendAndWait(b, 20)
+	mu.Lock()
+	defer mu.Unlock()
+	for i, g := range got {
+		require.Len(t, g, int(appended), "subscriber %d: every event once", i)
+		for j, p := range g {
+			require.Equal(t, uint64(j+1), p, "subscriber %d: in order", i)
+		}
 	}
 }
