@@ -223,7 +223,9 @@ func (s *Service) ingestAtomic(ctx context.Context, log MultiAppender, cmd Inges
 			Instance: cmd.Instance, Message: m, RawPayload: cmd.RawPayload, FeeMicroUSD: s.InboundFeeMicroUSD, Bot: bot,
 		})
 		if len(events) == 0 {
-			s.threads.put(t)
+			if !guessed {
+				s.threads.put(t)
+			}
 			return IngestResult{ThreadID: outcome.ThreadID, MessageID: outcome.MessageID, Duplicate: true, Position: outcome.Position}, nil
 		}
 		proposed := make([]domain.ProposedEvent, 0, len(events))
