@@ -62,6 +62,10 @@ type benchService struct {
 	key        string
 	aliases    []string
 	seq        atomic.Uint64 // requests made so far: each gets a new event_id
+	// followUps, when above 0, makes one request in followUps+1 open a new
+	// thread and the others follow up on a thread opened before (see next);
+	// at 0 every request goes to a thread of its own, new until benchThreads.
+	followUps uint64
 }
 
 // newBenchService builds the service as newHarness does, for any testing.TB.
@@ -129,7 +133,21 @@ var padding = strings.Repeat("The parcel has not arrived yet and the tracking pa
 // next makes the next request: its path and a body with a new event_id.
 func (s *benchService) next() (path string, body []byte) {
 	n := s.seq.Add(1)
-	thread := (n * 7919) % benchThreads // a scatter over the threads
+	opening := n
+	if s.followUps > 0 {
+		// Request n opens thread opened = n/(followUps+1) when it is the
+		// first of its group, else follows up on one opened before it,
+		// picked by a hash of n (splitmix64's finalizer).
+		opened := n / (s.followUps + 1)
+		opening = opened
+		if n%(s.followUps+1) != 0 && opened > 0 {
+			h := n * 0x9e3779b97f4a7c15
+			h = (h ^ h>>30) * 0xbf58476d1ce4e5b9
+			h = (h ^ h>>27) * 0x94d049bb133111eb
+			opening = (h ^ h>>31) % opened
+		}
+	}
+	thread := (opening * 7919) % benchThreads // a scatter over the threads
 	alias := s.aliases[thread%uint64(len(s.aliases))]
 	head := `{"event_id":"evt-` + strconv.FormatUint(n, 10) + `","thread_id":"thread-` + strconv.FormatUint(thread, 10) +
 		`","title":"Order ` + strconv.FormatUint(thread, 10) + `: where is my parcel?","user":{"id":"customer-` +
@@ -372,7 +390,20 @@ func runPaced(b *testing.B, s *benchService, rate int, duration time.Duration, a
 // latency counted from each request's scheduled time. It runs once whatever
 // b.N is.
 func BenchmarkIngestPaced1000(b *testing.B) {
+	benchPaced(b, newBenchService(b, true))
+}
+
+// BenchmarkIngestPaced1000FollowUps is BenchmarkIngestPaced1000 with a
+// mix of conversations: one webhook in five opens one, the others follow
+// up on a conversation opened before (three events each instead of five,
+// and rows the projectors update rather than insert).
+func BenchmarkIngestPaced1000FollowUps(b *testing.B) {
 	s := newBenchService(b, true)
+	s.followUps = 4
+	benchPaced(b, s)
+}
+
+func benchPaced(b *testing.B, s *benchService) {
 	s.warmUp(b, 2000)
 	batches := &storeBatches{}
 	s.store.SetObserver(batches)
