@@ -24,17 +24,22 @@ var crmTypes = typesOf(domain.ThreadOpened{}, domain.InboundMessageReceived{}, d
 
 func (CRMProjector) Handles(t string) bool { return crmTypes[t] }
 
-// profileMoves is the condition, in an upsert's ON CONFLICT DO UPDATE, under
-// which a message writes its contact's existing profile: it renames the
-// contact (name, a text), or it moves the profile's time (at, the message's
-// time) on by a minute or more. The time orders contacts newest first and
-// is in the profile's "recent" index, so every move is an update that is
-// not HOT: the row enters every index again, the two GIN indexes (search,
-// tags) included. A contact writing every few seconds had its profile
-// rewritten for every message; now the order is newest first to the minute
-// (issue 21). Changes to the profile itself set its time exactly.
-func profileMoves(at, name string) string {
-	return `contact_profiles.updated_at <= ` + at + ` - interval '1 minute' OR (` + name + ` <> '' AND ` + name + ` <> contact_profiles.display_name)`
+// profileMoves is the condition under which a message writes its contact's
+// profile, whose time and display name are before and name: it renames the
+// contact (newName, a text) or moves the time on to at by a minute or more.
+// The time orders contacts newest first and is in the profile's "recent"
+// index, so every move is an update that is not HOT: the row enters every
+// index again, the two GIN indexes (search, tags) included. A contact
+// writing every few seconds had its profile rewritten for every message; now
+// the order is newest first to the minute (issue 21). Changes to the profile
+// itself set its time exactly.
+func profileMoves(before, name, at, newName string) string {
+	return before + ` <= ` + at + ` - interval '1 minute' OR (` + newName + ` <> '' AND ` + newName + ` <> ` + name + `)`
+}
+
+// existingMoves is profileMoves in an upsert's ON CONFLICT DO UPDATE.
+func existingMoves(at string) string {
+	return profileMoves(`contact_profiles.updated_at`, `contact_profiles.display_name`, at, `EXCLUDED.display_name`)
 }
 
 // Merge applies a new conversation's opening and first message (adjacent
@@ -60,11 +65,11 @@ func (CRMProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, error) {
 		thread AS (SELECT instance_id FROM link UNION ALL SELECT instance_id FROM crm_threads WHERE thread_id = $1),
 		profile AS (
 			INSERT INTO contact_profiles (contact_id, instance_id, display_name, updated_at) VALUES ($3, $2, $5,
-				-- A new profile: the opening's time, moved by the message as Apply's upsert would.
-				CASE WHEN $5 <> '' OR $4::timestamptz <= $6::timestamptz - interval '1 minute' THEN greatest($4::timestamptz, $6::timestamptz) ELSE $4::timestamptz END)
+				-- A new profile: the opening's, as the message leaves it in Apply's upsert.
+				CASE WHEN `+profileMoves(`$4::timestamptz`, `''`, `$6::timestamptz`, `$5`)+` THEN greatest($4::timestamptz, $6::timestamptz) ELSE $4::timestamptz END)
 			ON CONFLICT (contact_id) DO UPDATE SET updated_at = greatest(contact_profiles.updated_at, $6),
 				display_name = CASE WHEN EXCLUDED.display_name = '' THEN contact_profiles.display_name ELSE EXCLUDED.display_name END
-			WHERE `+profileMoves(`$6::timestamptz`, `EXCLUDED.display_name`)+`)
+			WHERE `+existingMoves(`$6::timestamptz`)+`)
 		INSERT INTO contact_identities (instance_id, provider, external_id, contact_id, original_contact_id)
 		SELECT instance_id, $7, $8, coalesce((SELECT merged_into FROM contact_profiles WHERE contact_id = $3), $3), $3
 		FROM thread WHERE $8 <> '' ON CONFLICT DO NOTHING`,
@@ -106,7 +111,7 @@ func (CRMProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 				SELECT $1, instance_id, $2, $3 FROM thread
 				ON CONFLICT (contact_id) DO UPDATE SET updated_at = greatest(contact_profiles.updated_at, EXCLUDED.updated_at),
 					display_name = CASE WHEN EXCLUDED.display_name = '' THEN contact_profiles.display_name ELSE EXCLUDED.display_name END
-				WHERE `+profileMoves(`EXCLUDED.updated_at`, `EXCLUDED.display_name`)+`)
+				WHERE `+existingMoves(`EXCLUDED.updated_at`)+`)
 			INSERT INTO contact_identities (instance_id, provider, external_id, contact_id, original_contact_id)
 			SELECT instance_id, $5, $6, coalesce((SELECT merged_into FROM contact_profiles WHERE contact_id = $1), $1), $1
 			FROM thread WHERE $6 <> '' ON CONFLICT DO NOTHING`,
