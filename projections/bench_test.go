@@ -362,7 +362,7 @@ func loadInbox(b testing.TB, pool *pgxpool.Pool) (instances []domain.Instance, d
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := pgtest.VacuumAnalyze(ctx, pool, "inbox_threads"); err != nil {
+	if err := pgtest.VacuumAnalyze(ctx, pool, "inbox_threads", "inbox_counts"); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("loaded %d inbox threads with COPY, indexes and vacuum in %s", inboxThreads, time.Since(start).Round(time.Millisecond))

@@ -11,11 +11,13 @@ import (
 )
 
 // InboxProjector keeps inbox_threads: one row per thread with what the inbox
-// filters and shows.
+// filters and shows, and inbox_counts, the number of an instance's threads
+// per status, priority, provider and session state (kept by triggers on
+// inbox_threads: migrations/00035), which the inbox's totals read.
 type InboxProjector struct{}
 
 func (InboxProjector) Name() string     { return "inbox" }
-func (InboxProjector) Tables() []string { return []string{"inbox_threads"} }
+func (InboxProjector) Tables() []string { return []string{"inbox_threads", "inbox_counts"} }
 
 // PreviewRunes bounds the last-message preview.
 const PreviewRunes = 200

@@ -86,6 +86,36 @@ func (sh *Shadow) createTables(ctx context.Context, pool *pgxpool.Pool) error {
 				return err
 			}
 		}
+		if err := sh.copyTriggers(ctx, pool, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyTriggers gives a shadow table the live one's triggers (inbox_threads
+// keeps inbox_counts by its triggers), so the replay writes what the live
+// writes do. A trigger function names the projector's other tables without
+// a schema, so in the shadow it reaches the shadow's tables.
+func (sh *Shadow) copyTriggers(ctx context.Context, pool *pgxpool.Pool, table string) error {
+	rows, err := pool.Query(ctx, `SELECT pg_get_triggerdef(oid) FROM pg_trigger
+		WHERE tgrelid = ('public.' || quote_ident($1))::regclass AND NOT tgisinternal ORDER BY tgname`, table)
+	if err != nil {
+		return err
+	}
+	defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	live := " ON public." + table + " "
+	for _, def := range defs {
+		stmt := strings.Replace(def, live, " ON "+pgx.Identifier{sh.Schema, table}.Sanitize()+" ", 1)
+		if stmt == def {
+			return fmt.Errorf("unexpected trigger definition %q", def)
+		}
+		if _, err := pool.Exec(ctx, stmt); err != nil {
+			return err
+		}
 	}
 	return nil
 }
