@@ -123,32 +123,7 @@ func TestInboxCountsFollowEveryWrite(t *testing.T) {
 	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
 
 	apply := func(events []timedEvent) {
-		before, err := store.HeadPosition(ctx)
-		require.NoError(t, err)
-		_, err = pgtest.CopyEvents(ctx, pool, func(emit func(pgtest.BulkEvent) bool) error {
-			for _, te := range events {
-				p, err := reg.Encode(te.ev, domain.Metadata{EventID: domain.RandomUUID(domain.CryptoRandom), OccurredAt: te.at})
-				if err != nil {
-					return err
-				}
-				if !emit(pgtest.BulkEvent{Stream: te.stream, Event: p}) {
-					return nil
-				}
-			}
-			return nil
-		})
-		require.NoError(t, err)
-		for after := before; ; {
-			evs, err := store.ReadAll(ctx, after, uint64(1+r.IntN(30)))
-			require.NoError(t, err)
-			if len(evs) == 0 {
-				return
-			}
-			res, err := projections.ApplyBatch(ctx, pool, reg, inbox, evs, "", projections.Hooks{})
-			require.NoError(t, err)
-			require.Empty(t, res.Parked)
-			after = evs[len(evs)-1].Position
-		}
+		storeHistory(t, ctx, pool, store, reg, inbox, events, func() int { return 1 + r.IntN(30) })
 	}
 
 	apply(countsHistory(r, 60, at))

@@ -98,26 +98,8 @@ func (sh *Shadow) createTables(ctx context.Context, pool *pgxpool.Pool) error {
 // writes do. A trigger function names the projector's other tables without
 // a schema, so in the shadow it reaches the shadow's tables.
 func (sh *Shadow) copyTriggers(ctx context.Context, pool *pgxpool.Pool, table string) error {
-	rows, err := pool.Query(ctx, `SELECT pg_get_triggerdef(oid) FROM pg_trigger
-		WHERE tgrelid = ('public.' || quote_ident($1))::regclass AND NOT tgisinternal ORDER BY tgname`, table)
-	if err != nil {
-		return err
-	}
-	defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return err
-	}
-	live := " ON public." + table + " "
-	for _, def := range defs {
-		stmt := strings.Replace(def, live, " ON "+pgx.Identifier{sh.Schema, table}.Sanitize()+" ", 1)
-		if stmt == def {
-			return fmt.Errorf("unexpected trigger definition %q", def)
-		}
-		if _, err := pool.Exec(ctx, stmt); err != nil {
-			return err
-		}
-	}
-	return nil
+	return sh.recreate(ctx, pool, table, "trigger", `SELECT pg_get_triggerdef(oid) FROM pg_trigger
+		WHERE tgrelid = ('public.' || quote_ident($1))::regclass AND NOT tgisinternal ORDER BY tgname`)
 }
 
 // BuildIndexes creates on the shadow tables every other index of the live
@@ -125,25 +107,36 @@ func (sh *Shadow) copyTriggers(ctx context.Context, pool *pgxpool.Pool, table st
 // migrations made.
 func (sh *Shadow) BuildIndexes(ctx context.Context, pool *pgxpool.Pool) error {
 	for _, t := range sh.p.Tables() {
-		rows, err := pool.Query(ctx, `SELECT indexdef FROM pg_indexes i WHERE schemaname = 'public' AND tablename = $1
-			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.conrelid = ('public.' || quote_ident($1))::regclass)`, t)
+		err := sh.recreate(ctx, pool, t, "index", `SELECT indexdef FROM pg_indexes i WHERE schemaname = 'public' AND tablename = $1
+			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.conrelid = ('public.' || quote_ident($1))::regclass)`)
 		if err != nil {
 			return err
 		}
-		defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
+	}
+	return nil
+}
+
+// recreate runs on the shadow table the definitions (CREATE INDEX or
+// CREATE TRIGGER statements) that defs, a query given the table's name,
+// returns for the live one.
+func (sh *Shadow) recreate(ctx context.Context, pool *pgxpool.Pool, table, what, defs string) error {
+	rows, err := pool.Query(ctx, defs, table)
+	if err != nil {
+		return err
+	}
+	stmts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	// Read-model tables have plain lower-case names, which the definitions do not quote.
+	live := " ON public." + table + " "
+	for _, def := range stmts {
+		stmt := strings.Replace(def, live, " ON "+pgx.Identifier{sh.Schema, table}.Sanitize()+" ", 1)
+		if stmt == def {
+			return fmt.Errorf("unexpected %s definition %q", what, def)
 		}
-		// Read-model tables have plain lower-case names, which indexdef does not quote.
-		live := " ON public." + t + " "
-		for _, def := range defs {
-			stmt := strings.Replace(def, live, " ON "+pgx.Identifier{sh.Schema, t}.Sanitize()+" ", 1)
-			if stmt == def {
-				return fmt.Errorf("unexpected index definition %q", def)
-			}
-			if _, err := pool.Exec(ctx, stmt); err != nil {
-				return err
-			}
+		if _, err := pool.Exec(ctx, stmt); err != nil {
+			return err
 		}
 	}
 	return nil

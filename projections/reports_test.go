@@ -376,8 +376,9 @@ func bruteReopen(c *bruteCycle, at time.Time, add func(string, time.Time, string
 }
 
 // storeHistory copies a history into the event store and applies it with
-// the reports projector, as its live runner would.
-func storeHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, store *pgstore.Store, reg *domain.Registry, events []timedEvent, batch func() int) {
+// p in batches of batch() events, as its live runner would.
+func storeHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, store *pgstore.Store, reg *domain.Registry, p projections.Projector,
+	events []timedEvent, batch func() int) {
 	t.Helper()
 	before, err := store.HeadPosition(ctx)
 	require.NoError(t, err)
@@ -400,7 +401,7 @@ func storeHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, store *
 		if len(evs) == 0 {
 			break
 		}
-		res, err := projections.ApplyBatch(ctx, pool, reg, projections.ReportsProjector{}, evs, "", projections.Hooks{})
+		res, err := projections.ApplyBatch(ctx, pool, reg, p, evs, "", projections.Hooks{})
 		require.NoError(t, err)
 		require.Empty(t, res.Parked, "nothing parked")
 		after = evs[len(evs)-1].Position
@@ -444,7 +445,7 @@ func TestReportRollupsAgreeWithBruteForce(t *testing.T) {
 		}
 		// Batches of 1 to 40 events: the stage is flushed and periods
 		// sealed many times over a history.
-		storeHistory(t, ctx, pool, store, reg, events, func() int { return 1 + r.IntN(40) })
+		storeHistory(t, ctx, pool, store, reg, projections.ReportsProjector{}, events, func() int { return 1 + r.IntN(40) })
 		wantDaily, wantHourly := bruteReports(events)
 		for _, row := range wantDaily {
 			for i, c := range projections.RollupColumns() {
