@@ -142,6 +142,23 @@ func SessionStateAfter(e Event) (threadID, state string, ok bool) {
 	return "", "", false
 }
 
+// SessionOperatorAfter is the operator a session event leaves holding its
+// session: an assignment or an acceptance names one; a queueing, a reopening
+// or a bot's handling leaves none (0); a close keeps the operator who held it
+// (keep), as does any other event. The read models keep the same operator
+// (projections).
+func SessionOperatorAfter(e Event) (operator int64, keep bool) {
+	switch e := e.(type) {
+	case SessionAssigned:
+		return e.OperatorID, false
+	case SessionAccepted:
+		return e.OperatorID, false
+	case SessionQueued, SessionReopened, SessionBotHandling:
+		return 0, false
+	}
+	return 0, true
+}
+
 // evolveSession applies the session events to a thread.
 func evolveSession(t Thread, env Envelope) Thread {
 	_, state, ok := SessionStateAfter(env.Payload)
@@ -149,15 +166,8 @@ func evolveSession(t Thread, env Envelope) Thread {
 		return t
 	}
 	t.Session = state
-	switch e := env.Payload.(type) {
-	case SessionAssigned:
-		t.SessionOperator = e.OperatorID
-	case SessionAccepted:
-		t.SessionOperator = e.OperatorID
-	case SessionClosed:
-		// The operator who held it stays known.
-	default:
-		t.SessionOperator = 0
+	if op, keep := SessionOperatorAfter(env.Payload); !keep {
+		t.SessionOperator = op
 	}
 	t.SessionRevision = int64(env.Raw.Revision)
 	return t

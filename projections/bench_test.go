@@ -289,7 +289,11 @@ func logTableSizes(b testing.TB, pool *pgxpool.Pool, tables ...string) {
 // (indexes built afterwards), 10,000 per instance: statuses open 35% /
 // pending 15% / resolved 40% / archived 10%, priorities normal 60% / low 15% /
 // high 18% / urgent 7%, three providers, 8% Chinese subjects, a fifth with an
-// AI summary, activity spread over two years.
+// AI summary, a third assigned to one of 20 names, activity spread over two
+// years, and a session state each; a manual session's operator is one of
+// 200. The deep instance's threads match the deep filters (deepStatuses and
+// the rest) and half of them are assigned to one of deepAssignees; its
+// manual sessions are held by deepOperator or the next.
 func loadInbox(b testing.TB, pool *pgxpool.Pool) (instances []domain.Instance, deep domain.Instance) {
 	ctx := context.Background()
 	instances = make([]domain.Instance, benchInstances)
@@ -313,7 +317,8 @@ func loadInbox(b testing.TB, pool *pgxpool.Pool) (instances []domain.Instance, d
 	err := pgtest.WithoutIndexes(ctx, pool, "inbox_threads", "512MB", func() error {
 		_, err := pgtest.CopyRows(ctx, pool, "inbox_threads",
 			[]string{"thread_id", "instance_id", "owner_id", "provider", "subject", "status", "priority", "assignee", "labels",
-				"last_message_preview", "last_message_at", "message_count", "ai_summary", "created_at", "updated_at", "last_position", "session_state"},
+				"last_message_preview", "last_message_at", "message_count", "ai_summary", "created_at", "updated_at", "last_position", "session_state",
+				"session_operator"},
 			func(emit func(row ...any) bool) error {
 				rnd := rand.New(rand.NewPCG(3, 4))
 				for i := range inboxThreads {
@@ -328,6 +333,12 @@ func loadInbox(b testing.TB, pool *pgxpool.Pool) (instances []domain.Instance, d
 					var assignee *string
 					if rnd.IntN(3) == 0 {
 						a := "agent-" + strconv.Itoa(rnd.IntN(20))
+						assignee = &a
+					}
+					if isDeep && rnd.IntN(2) == 0 {
+						// Half the deep instance is assigned to one of two names,
+						// so page 500 of an assignee filter has rows.
+						a := deepAssignees[rnd.IntN(len(deepAssignees))]
 						assignee = &a
 					}
 					labels := labelSets[rnd.IntN(len(labelSets))]
@@ -348,10 +359,18 @@ func loadInbox(b testing.TB, pool *pgxpool.Pool) (instances []domain.Instance, d
 						status = deepStatuses[rnd.IntN(2)]
 						priority = deepPriorities[rnd.IntN(2)]
 					}
+					var operator *int64
+					if session == domain.StateManual {
+						op := int64(1 + rnd.IntN(200))
+						if isDeep {
+							op = int64(deepOperator + rnd.IntN(2))
+						}
+						operator = &op
+					}
 					if !emit(domain.InboundThreadID(inst.ID, provider, "ext-"+strconv.Itoa(i)), inst.ID, inst.OwnerID, provider,
 						subject, status, priority,
 						assignee, labels, projections.Preview(randomText(rnd, 60+rnd.IntN(200))), last, 1+rnd.IntN(40), summary,
-						created, last, int64(i+1), session) {
+						created, last, int64(i+1), session, operator) {
 						return nil
 					}
 				}
@@ -370,17 +389,16 @@ func loadInbox(b testing.TB, pool *pgxpool.Pool) (instances []domain.Instance, d
 	return instances, deep
 }
 
-// loadSessions gives every thread the session its inbox row names (loadInbox
-// draws a quarter each ai, pending, manual and closed; half of the deep
-// instance's pending, so page 500 of that filter has rows), manual ones with
-// one of 200 operators, so the inbox's join of the sessions read model is
-// measured at size.
+// loadSessions gives every thread the session its inbox row names, state
+// and operator (loadInbox draws a quarter each ai, pending, manual and
+// closed; half of the deep instance's pending, so page 500 of that filter
+// has rows), so the sessions read model is at size beside the inbox.
 func loadSessions(b testing.TB, pool *pgxpool.Pool) {
 	ctx := context.Background()
 	start := time.Now()
 	_, err := pool.Exec(ctx, `INSERT INTO sessions (thread_id, instance_id, provider, contact_id, status, operator_id, queued_position, created_at, updated_at)
 		SELECT thread_id, instance_id, provider, 'socus_' || md5(thread_id), session_state,
-			CASE WHEN session_state = 'manual' THEN 1 + abs(hashtext(thread_id)) % 200 END, last_position, created_at, updated_at
+			session_operator, last_position, created_at, updated_at
 		FROM inbox_threads`)
 	if err != nil {
 		b.Fatal(err)
@@ -395,7 +413,16 @@ func loadSessions(b testing.TB, pool *pgxpool.Pool) {
 var (
 	deepStatuses   = []string{domain.StatusOpen, domain.StatusPending}
 	deepPriorities = []string{domain.PriorityHigh, domain.PriorityUrgent}
+	deepProviders  = []string{domain.ProviderGenericWebhook, domain.ProviderTelegram}
+	// Half the deep instance's threads are assigned to one of these names,
+	// and its manual sessions (half of them) are held by operator
+	// deepOperator or the next: about 15,000 threads each.
+	deepAssignees = []string{"agent-0", "agent-1"}
 )
+
+// deepOperator is the first of the deep instance's two operators (operators
+// 1-200 hold the other instances' manual sessions).
+const deepOperator = 1000
 
 // inboxCase is one kind of inbox query.
 type inboxCase struct {
@@ -406,9 +433,11 @@ type inboxCase struct {
 // BenchmarkInboxQuery measures projections.ListThreads (count + page, as the
 // inbox endpoint runs it) over a million threads in 100 instances, one query
 // at a time, each on a random instance: no filter, status+priority (a random
-// pair), a keyword (q=en: "refund", q=zh: "退款") and the session state
-// (session=pending; every thread has a session), at page 1 and page 500
-// (limit 20; page 500 on the deep instance, so it has rows); nofilter/cursor500 reads the rows of page 500 with the keyset
+// pair), a keyword (q=en: "refund", q=zh: "退款"), the session state
+// (session=pending; every thread has a session), a provider, an assignee
+// and an operator (a credential bound to one sees only its sessions), each
+// at page 1 and page 500 (limit 20; page 500 on the deep instance, so it has
+// rows); nofilter/cursor500 reads the rows of page 500 with the keyset
 // cursor instead of the offset. It reports p50_ms and p99_ms of b.N queries.
 func BenchmarkInboxQuery(b *testing.B) {
 	ctx := context.Background()
@@ -457,6 +486,26 @@ func BenchmarkInboxQuery(b *testing.B) {
 			inboxCase{fmt.Sprintf("session=pending/page=%d", p), func(rnd *rand.Rand) projections.ThreadFilter {
 				inst, _, _ := on(rnd, p)
 				return projections.ThreadFilter{InstanceID: inst, Page: p, Limit: 20, SessionState: domain.StatePending}
+			}},
+			inboxCase{fmt.Sprintf("provider/page=%d", p), func(rnd *rand.Rand) projections.ThreadFilter {
+				inst, _, _ := on(rnd, p)
+				return projections.ThreadFilter{InstanceID: inst, Page: p, Limit: 20, Provider: deepProviders[rnd.IntN(len(deepProviders))]}
+			}},
+			inboxCase{fmt.Sprintf("assignee/page=%d", p), func(rnd *rand.Rand) projections.ThreadFilter {
+				inst, _, _ := on(rnd, p)
+				a := deepAssignees[rnd.IntN(len(deepAssignees))]
+				if p == 1 {
+					a = "agent-" + strconv.Itoa(rnd.IntN(20))
+				}
+				return projections.ThreadFilter{InstanceID: inst, Page: p, Limit: 20, Assignee: a}
+			}},
+			inboxCase{fmt.Sprintf("operator/page=%d", p), func(rnd *rand.Rand) projections.ThreadFilter {
+				inst, _, _ := on(rnd, p)
+				op := int64(deepOperator + rnd.IntN(2))
+				if p == 1 {
+					op = int64(1 + rnd.IntN(200))
+				}
+				return projections.ThreadFilter{InstanceID: inst, Page: p, Limit: 20, OperatorID: op}
 			}},
 		)
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // InboxProjector keeps inbox_threads: one row per thread with what the inbox
-// filters and shows, and inbox_counts, the number of an instance's threads
+// filters and shows (its session's state and operator included), and inbox_counts, the number of an instance's threads
 // per status, priority, provider and session state (kept by triggers on
 // inbox_threads: migrations/00035), which the inbox's totals read.
 type InboxProjector struct{}
@@ -44,16 +44,21 @@ func (InboxProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, error)
 	}
 	o, m, msg := fw.openedEvent, fw.messageEvent, fw.message
 	state, stateSet := domain.StatePending, fw.session != nil
+	operator, keepOperator := int64(0), true
 	if stateSet {
 		_, state, _ = domain.SessionStateAfter(fw.session.Payload)
+		operator, keepOperator = domain.SessionOperatorAfter(fw.session.Payload)
 	}
+	// $17: the session's operator after its event (NULL for none); $18: the
+	// event leaves the operator as it was (none, or a close).
 	queue(b, `INSERT INTO inbox_threads AS t (thread_id, instance_id, owner_id, provider, subject, status, priority, labels,
-			last_message_at, created_at, updated_at, last_position, session_state, last_message_preview, message_count)
+			last_message_at, created_at, updated_at, last_position, session_state, last_message_preview, message_count, session_operator)
 		VALUES ($1, $2, $3, $4, CASE WHEN $5::text = '' THEN $12::text ELSE $5 END, $6, $7,
 			ARRAY(SELECT l FROM unnest($8::text[] || $13::text[]) WITH ORDINALITY AS u(l, o) GROUP BY l ORDER BY min(o)),
-			$14, $9, $14, $15, $10, $11, 1)
+			$14, $9, $14, $15, $10, $11, 1, CASE WHEN $18 THEN NULL ELSE $17::bigint END)
 		ON CONFLICT (thread_id) DO UPDATE SET
 			session_state = CASE WHEN $16 THEN $10 ELSE t.session_state END,
+			session_operator = CASE WHEN $18 THEN t.session_operator ELSE $17::bigint END,
 			last_message_preview = $11,
 			last_message_at = $14,
 			updated_at = $14,
@@ -63,7 +68,7 @@ func (InboxProjector) Merge(b *pgx.Batch, events []domain.Envelope) (int, error)
 			last_position = $15`,
 		o.ThreadID, o.InstanceID, o.OwnerID, o.Provider, o.Subject, o.Status, o.Priority, nonNilLabels(o.Labels),
 		occurredAt(fw.opened), state, Preview(m.Text), m.Subject, nonNilLabels(m.Labels), occurredAt(msg), int64(msg.Raw.Position),
-		stateSet)
+		stateSet, operatorOrNil(operator), keepOperator)
 	return fw.length, nil
 }
 
@@ -108,14 +113,26 @@ func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 		queue(b, `UPDATE inbox_threads SET priority = $2, updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
 	case domain.ThreadAssigned:
 		queue(b, `UPDATE inbox_threads SET assignee = NULLIF($2, ''), updated_at = $3, last_position = $4 WHERE thread_id = $1`, e.ThreadID, e.To, at, pos)
-	// The session's state, for the session_state filter (the sessions read
-	// model keeps the rest of the session).
+	// The session's state and operator, for the session_state and operator
+	// filters (the sessions read model keeps the rest of the session).
 	case domain.SessionQueued, domain.SessionReopened, domain.SessionAssigned, domain.SessionAccepted, domain.SessionClosed,
 		domain.SessionBotHandling:
 		id, state, _ := domain.SessionStateAfter(e)
-		queue(b, `UPDATE inbox_threads SET session_state = $2 WHERE thread_id = $1`, id, state)
+		if op, keep := domain.SessionOperatorAfter(e); !keep {
+			queue(b, `UPDATE inbox_threads SET session_state = $2, session_operator = $3 WHERE thread_id = $1`, id, state, operatorOrNil(op))
+		} else {
+			queue(b, `UPDATE inbox_threads SET session_state = $2 WHERE thread_id = $1`, id, state)
+		}
 	}
 	return nil
+}
+
+// operatorOrNil is an operator id as the read models store it: NULL for none.
+func operatorOrNil(op int64) *int64 {
+	if op == 0 {
+		return nil
+	}
+	return &op
 }
 
 // Preview is the one-line start of a text shown in the inbox.

@@ -20,7 +20,9 @@ import (
 
 // countsHistory is a random inbox history over two instances: threads opened
 // (some twice), queued or taken by a bot, messages, status, priority and
-// assignee changes, session assignments, closes and reopens.
+// assignee changes (unassigning too), session assignments, acceptances,
+// closes, reopens, bots taking over, and openings again followed by a
+// message.
 func countsHistory(r *rand.Rand, threads int, at time.Time) []timedEvent {
 	var out []timedEvent
 	providers := []string{"telegram", "generic-webhook", "wecom"}
@@ -43,8 +45,8 @@ func countsHistory(r *rand.Rand, threads int, at time.Time) []timedEvent {
 		if r.IntN(8) == 0 {
 			add(opened) // opened twice: counted once
 		}
-		for range r.IntN(6) {
-			switch r.IntN(6) {
+		for range r.IntN(7) {
+			switch r.IntN(10) {
 			case 0:
 				add(domain.ThreadStatusChanged{ThreadID: id, To: domain.Statuses[r.IntN(len(domain.Statuses))]})
 			case 1:
@@ -55,8 +57,19 @@ func countsHistory(r *rand.Rand, threads int, at time.Time) []timedEvent {
 				add(domain.SessionClosed{ThreadID: id, InstanceID: inst, Reason: "closed"})
 			case 4:
 				add(domain.SessionReopened{ThreadID: id, InstanceID: inst, Reason: "reopened"})
+			case 5:
+				add(domain.SessionAccepted{ThreadID: id, InstanceID: inst, OperatorID: 1 + r.Int64N(3)})
+			case 6:
+				add(domain.SessionBotHandling{ThreadID: id, InstanceID: inst, BotID: "b-1", Reason: domain.SessionReasonOpened})
+			case 7:
+				add(domain.ThreadAssigned{ThreadID: id, To: ""})
+			case 8:
+				// Opened again and a message, no session event between: a
+				// batch starting here merges them into the existing row.
+				add(opened)
+				add(domain.InboundMessageReceived{ThreadID: id, Provider: opened.Provider, Text: "again"})
 			default:
-				add(domain.ThreadAssigned{ThreadID: id, To: "agent-1"})
+				add(domain.ThreadAssigned{ThreadID: id, To: fmt.Sprintf("agent-%d", 1+r.IntN(2))})
 			}
 		}
 	}

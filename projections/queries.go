@@ -143,7 +143,7 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 		add("session_state = $%d", f.SessionState, true)
 	}
 	if f.OperatorID != 0 {
-		add("thread_id IN (SELECT s.thread_id FROM sessions s WHERE s.instance_id = $1 AND s.operator_id = $%d)", f.OperatorID, false)
+		add("session_operator = $%d", f.OperatorID, false)
 	}
 	filter := strings.Join(where, " AND ")
 
@@ -177,10 +177,9 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 	// Page over the index first, then fetch only the rows of the page: a deep
 	// OFFSET then skips index entries instead of whole rows.
 	rows, err := q.Query(ctx, `SELECT t.thread_id, t.subject, t.provider, t.status, t.priority, t.assignee, t.labels, t.last_message_preview,
-			t.last_message_at, t.message_count, t.ai_summary, t.created_at, t.updated_at, t.session_state, s.operator_id
+			t.last_message_at, t.message_count, t.ai_summary, t.created_at, t.updated_at, t.session_state, t.session_operator
 		FROM (SELECT thread_id FROM inbox_threads WHERE `+pageWhere+fmt.Sprintf(` ORDER BY last_message_at DESC, thread_id DESC LIMIT $%d OFFSET $%d`, len(pageArgs)-1, len(pageArgs))+`) p
 		JOIN inbox_threads t USING (thread_id)
-		LEFT JOIN sessions s USING (thread_id)
 		ORDER BY t.last_message_at DESC, t.thread_id DESC`, pageArgs...)
 	if err != nil {
 		return ThreadPage{}, fmt.Errorf("list threads: %w", err)

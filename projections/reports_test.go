@@ -395,7 +395,15 @@ func storeHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, store *
 		return nil
 	})
 	require.NoError(t, err)
-	for after := before; ; {
+	applyStored(t, ctx, pool, store, reg, p, before, batch)
+}
+
+// applyStored applies the stored events after position after to p, in
+// batches of the sizes batch gives, as the runner applies a live log.
+func applyStored(t *testing.T, ctx context.Context, pool *pgxpool.Pool, store *pgstore.Store, reg *domain.Registry, p projections.Projector,
+	after uint64, batch func() int) {
+	t.Helper()
+	for {
 		evs, err := store.ReadAll(ctx, after, uint64(batch()))
 		require.NoError(t, err)
 		if len(evs) == 0 {

@@ -143,8 +143,9 @@ func (h *handlers) listThreads(c *gin.Context) {
 	if op, bound := boundOperatorOf(c); bound {
 		f.OperatorID = op
 	}
-	// The rows join the sessions read model (session_state): wait for both.
-	if !h.readYourWrites(c, projections.InboxProjector{}.Name(), projections.SessionsProjector{}.Name()) {
+	// The rows carry their session's state and operator (the inbox keeps
+	// them): the inbox alone answers.
+	if !h.readYourWrites(c, projections.InboxProjector{}.Name()) {
 		return
 	}
 	page, err := projections.ListThreads(c.Request.Context(), h.Reads, f)
