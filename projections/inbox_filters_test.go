@@ -105,7 +105,13 @@ func TestInboxOperatorFollowsSessions(t *testing.T) {
 	for round := range 2 {
 		before, err := store.HeadPosition(ctx)
 		require.NoError(t, err)
-		storeHistory(t, ctx, pool, store, reg, inbox, countsHistory(r, 70, at.Add(time.Duration(round)*time.Hour)), batch)
+		events := countsHistory(r, 70, at.Add(time.Duration(round)*time.Hour))
+		// A session held and then closed, whatever the random part drew.
+		end := events[len(events)-1].at
+		events = append(events,
+			timedEvent{stream: "thread-soth_c000", at: end.Add(time.Second), ev: domain.SessionAssigned{ThreadID: "soth_c000", InstanceID: "i-0", OperatorID: 2}},
+			timedEvent{stream: "thread-soth_c000", at: end.Add(2 * time.Second), ev: domain.SessionClosed{ThreadID: "soth_c000", InstanceID: "i-0", Reason: "closed"}})
+		storeHistory(t, ctx, pool, store, reg, inbox, events, batch)
 		applyStored(t, ctx, pool, store, reg, sessions, before, batch)
 		checkOperatorFilters(t, ctx, pool, fmt.Sprintf("live, round %d", round))
 	}
