@@ -11,7 +11,9 @@
 --     inbox projector applies the session events as the sessions projector
 --     does (assigned and accepted set it; queued, reopened and a bot's
 --     handling clear it; a close keeps who held it). Existing rows take the
---     sessions read model's operator; `projections verify inbox` checks them.
+--     sessions read model's operator; `projections verify inbox` checks them
+--     (had the two projectors stood at different positions when this ran,
+--     `projections rebuild inbox` makes the inbox exact).
 --   * Two partial indexes in inbox order, over the rows that have a value:
 --     a message to a thread without an assignee or operator writes no entry
 --     in them.

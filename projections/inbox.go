@@ -11,9 +11,10 @@ import (
 )
 
 // InboxProjector keeps inbox_threads: one row per thread with what the inbox
-// filters and shows (its session's state and operator included), and inbox_counts, the number of an instance's threads
-// per status, priority, provider and session state (kept by triggers on
-// inbox_threads: migrations/00035), which the inbox's totals read.
+// filters and shows (its session's state and operator included), and
+// inbox_counts, the number of an instance's threads per status, priority,
+// provider and session state (kept by triggers on inbox_threads:
+// migrations/00035), which the inbox's totals read.
 type InboxProjector struct{}
 
 func (InboxProjector) Name() string     { return "inbox" }
