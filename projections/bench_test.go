@@ -537,6 +537,76 @@ func BenchmarkInboxQuery(b *testing.B) {
 	}
 }
 
+// BenchmarkSessionList measures projections.ListSessions (the seed-003
+// session list, as its endpoint runs it) over the same million threads and
+// their sessions: all of an instance's sessions by latest activity, one
+// state (manual), an operator's (csId, or a credential bound to an
+// operator), and the queue (pending, oldest first), at page 1 on a random
+// instance and at page 500 on the deep one. It reports p50_ms and p99_ms of
+// b.N lists.
+func BenchmarkSessionList(b *testing.B) {
+	ctx := context.Background()
+	pool := pgtest.NewPool(b)
+	instances, deep := loadInbox(b, pool)
+	loadSessions(b, pool)
+	type sessionCase struct {
+		name   string
+		filter func(rnd *rand.Rand) projections.SessionFilter
+	}
+	var cases []sessionCase
+	for _, page := range []int{1, 500} {
+		p := page
+		on := func(rnd *rand.Rand) string {
+			if p == 1 {
+				return instances[rnd.IntN(len(instances))].ID
+			}
+			return deep.ID
+		}
+		operator := func(rnd *rand.Rand) *int64 {
+			op := int64(deepOperator + rnd.IntN(2))
+			if p == 1 {
+				op = int64(1 + rnd.IntN(200))
+			}
+			return &op
+		}
+		cases = append(cases,
+			sessionCase{fmt.Sprintf("all/page=%d", p), func(rnd *rand.Rand) projections.SessionFilter {
+				return projections.SessionFilter{InstanceID: on(rnd), Page: p, Limit: 20}
+			}},
+			sessionCase{fmt.Sprintf("manual/page=%d", p), func(rnd *rand.Rand) projections.SessionFilter {
+				return projections.SessionFilter{InstanceID: on(rnd), Page: p, Limit: 20, Status: domain.StateManual}
+			}},
+			sessionCase{fmt.Sprintf("operator/page=%d", p), func(rnd *rand.Rand) projections.SessionFilter {
+				return projections.SessionFilter{InstanceID: on(rnd), Page: p, Limit: 20, OperatorID: operator(rnd)}
+			}},
+			sessionCase{fmt.Sprintf("pending/page=%d", p), func(rnd *rand.Rand) projections.SessionFilter {
+				return projections.SessionFilter{InstanceID: on(rnd), Page: p, Limit: 20, Status: domain.StatePending}
+			}},
+		)
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			rnd := rand.New(rand.NewPCG(7, uint64(len(c.name))))
+			durations := make([]time.Duration, 0, b.N)
+			rows := 0
+			b.ResetTimer()
+			for range b.N {
+				f := c.filter(rnd)
+				t0 := time.Now()
+				views, err := projections.ListSessions(ctx, pool, f)
+				durations = append(durations, time.Since(t0))
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows += len(views)
+			}
+			b.StopTimer()
+			reportPercentiles(b, durations)
+			b.ReportMetric(float64(rows)/float64(b.N), "rows/op")
+		})
+	}
+}
+
 // reportPercentiles reports p50_ms and p99_ms of durations (sorted in place).
 func reportPercentiles(b *testing.B, durations []time.Duration) {
 	if len(durations) == 0 {

@@ -84,11 +84,66 @@ func checkOperatorFilters(t *testing.T, ctx context.Context, pool projections.Qu
 	}
 }
 
+// checkSessionLists asserts that ListSessions, which pages over an index
+// and joins only the page, lists exactly what joining every session and
+// sorting them lists, for every filter the seed-003 list takes, page by
+// page, each row as GetSession shows it.
+func checkSessionLists(t *testing.T, ctx context.Context, pool projections.Querier, what string) {
+	t.Helper()
+	var filters []projections.SessionFilter
+	for _, state := range append([]string{""}, domain.SessionStates...) {
+		filters = append(filters, projections.SessionFilter{Status: state}, projections.SessionFilter{Status: state, Provider: "telegram"})
+		for op := int64(1); op <= 3; op++ {
+			filters = append(filters, projections.SessionFilter{Status: state, OperatorID: &op})
+		}
+	}
+	none := int64(-1)
+	filters = append(filters, projections.SessionFilter{OperatorID: &none})
+	for _, inst := range []string{"i-0", "i-1", "i-none"} {
+		for _, f := range filters {
+			f.InstanceID = inst
+			order := ` ORDER BY coalesce(i.last_message_at, s.created_at) DESC, s.thread_id DESC`
+			if f.Status == domain.StatePending {
+				order = ` ORDER BY s.queued_position, s.thread_id`
+			}
+			rs, err := pool.Query(ctx, `SELECT s.thread_id FROM sessions s LEFT JOIN inbox_threads i ON i.thread_id = s.thread_id
+				WHERE s.instance_id = $1 AND ($2 = '' OR s.status = $2) AND ($3::bigint IS NULL OR s.operator_id = $3)
+				AND ($4 = '' OR s.provider = $4)`+order, inst, f.Status, f.OperatorID, f.Provider)
+			require.NoError(t, err)
+			var want []string
+			for rs.Next() {
+				var id string
+				require.NoError(t, rs.Scan(&id))
+				want = append(want, id)
+			}
+			require.NoError(t, rs.Err())
+			var got []string
+			f.Limit = 6
+			for f.Page = 1; ; f.Page++ {
+				views, err := projections.ListSessions(ctx, pool, f)
+				require.NoError(t, err)
+				for _, v := range views {
+					got = append(got, v.ThreadID)
+					one, found, err := projections.GetSession(ctx, pool, inst, v.ThreadID)
+					require.NoError(t, err)
+					require.True(t, found)
+					assert.Equal(t, one, v, "%s: the listed session %s", what, v.ThreadID)
+				}
+				if len(views) < f.Limit {
+					break
+				}
+			}
+			assert.Equal(t, want, got, "%s: sessions of %s, %+v", what, inst, f)
+		}
+	}
+}
+
 // The inbox keeps its session's operator as the sessions read model keeps
 // it, whatever path the events take (a first webhook merged or applied event
 // by event, batches of any size, a rebuild), so the operator filter (every
 // page of a credential bound to an operator) and the page's
-// session_operator_id read the inbox alone.
+// session_operator_id read the inbox alone, and the session list pages over
+// the inbox's order.
 func TestInboxOperatorFollowsSessions(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
@@ -114,6 +169,7 @@ func TestInboxOperatorFollowsSessions(t *testing.T) {
 		storeHistory(t, ctx, pool, store, reg, inbox, events, batch)
 		applyStored(t, ctx, pool, store, reg, sessions, before, batch)
 		checkOperatorFilters(t, ctx, pool, fmt.Sprintf("live, round %d", round))
+		checkSessionLists(t, ctx, pool, fmt.Sprintf("live, round %d", round))
 	}
 	diffs, err := projections.Verify(ctx, pool, store, reg, inbox, 5)
 	require.NoError(t, err)

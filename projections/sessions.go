@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -171,7 +172,12 @@ func scanSession(r pgx.CollectableRow) (SessionView, error) {
 }
 
 // ListSessions lists an instance's sessions: the queue (pending) oldest
-// first, any other list by latest activity.
+// first, any other list by latest activity. The page is found over an index
+// first and only its rows are joined (issue 21): the queue over the sessions'
+// queue order, any other list over the inbox's rows, which keep each
+// thread's session state and operator (every thread has both rows, written
+// from its opening) in inbox order. Joining every session of the instance
+// and sorting them cost 140 ms for page 1 of an instance of 10,000 threads.
 func ListSessions(ctx context.Context, q Querier, f SessionFilter) ([]SessionView, error) {
 	if f.Limit <= 0 {
 		f.Limit = DefaultLimit
@@ -179,13 +185,36 @@ func ListSessions(ctx context.Context, q Querier, f SessionFilter) ([]SessionVie
 	if f.Page <= 0 {
 		f.Page = 1
 	}
-	order := ` ORDER BY coalesce(i.last_message_at, s.created_at) DESC, s.thread_id DESC`
-	if f.Status == domain.StatePending {
-		order = ` ORDER BY s.queued_position, s.thread_id`
+	pending := f.Status == domain.StatePending
+	// The page's rows, in the list's order, from one table: sessions (x =
+	// s) for the queue, inbox_threads (x = i) otherwise.
+	table, state, operator, order := "inbox_threads", "session_state", "session_operator", "last_message_at DESC, thread_id DESC"
+	if pending {
+		table, state, operator, order = "sessions", "status", "operator_id", "queued_position, thread_id"
 	}
-	rows, err := q.Query(ctx, `SELECT `+sessionColumns+sessionFrom+` WHERE s.instance_id = $1
-		AND ($2 = '' OR s.status = $2) AND ($3::bigint IS NULL OR s.operator_id = $3) AND ($4 = '' OR s.provider = $4)`+order+
-		` LIMIT $5 OFFSET $6`, f.InstanceID, f.Status, f.OperatorID, f.Provider, f.Limit, (f.Page-1)*f.Limit)
+	where, args := []string{"instance_id = $1"}, []any{f.InstanceID}
+	add := func(column string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf("%s = $%d", column, len(args)))
+	}
+	if f.Status != "" {
+		add(state, f.Status)
+	}
+	if f.OperatorID != nil {
+		add(operator, *f.OperatorID)
+	}
+	if f.Provider != "" {
+		add("provider", f.Provider)
+	}
+	args = append(args, f.Limit, (f.Page-1)*f.Limit)
+	outer := ` ORDER BY i.last_message_at DESC, s.thread_id DESC`
+	if pending {
+		outer = ` ORDER BY s.queued_position, s.thread_id`
+	}
+	rows, err := q.Query(ctx, `SELECT `+sessionColumns+` FROM (SELECT thread_id FROM `+table+` WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY `+order+fmt.Sprintf(` LIMIT $%d OFFSET $%d`, len(args)-1, len(args))+`) p
+		JOIN sessions s ON s.thread_id = p.thread_id LEFT JOIN inbox_threads i ON i.thread_id = s.thread_id
+		LEFT JOIN contacts c ON c.contact_id = s.contact_id`+outer, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
