@@ -549,8 +549,8 @@ func timeQueries(b *testing.B, rnd *rand.Rand, query func(rnd *rand.Rand) (rows 
 // their sessions: all of an instance's sessions by latest activity, one
 // state (manual), an operator's (csId, or a credential bound to an
 // operator), and the queue (pending, oldest first), at page 1 on a random
-// instance and at page 500 on the deep one. It reports p50_ms and p99_ms of
-// b.N lists.
+// instance and at page 500 on the deep one; and a contact's latest
+// conversation. It reports p50_ms and p99_ms of b.N lists.
 func BenchmarkSessionList(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(b)
@@ -599,6 +599,35 @@ func BenchmarkSessionList(b *testing.B) {
 			})
 		})
 	}
+
+	// A contact's latest conversation (seed 002's conversations started by
+	// visitor_id): 500 contacts drawn from every instance.
+	type contact struct{ instance, id string }
+	var contacts []contact
+	rs, err := pool.Query(ctx, `SELECT instance_id, contact_id FROM sessions TABLESAMPLE SYSTEM (1) REPEATABLE (9) LIMIT 500`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for rs.Next() {
+		var c contact
+		if err := rs.Scan(&c.instance, &c.id); err != nil {
+			b.Fatal(err)
+		}
+		contacts = append(contacts, c)
+	}
+	if rs.Err() != nil || len(contacts) == 0 {
+		b.Fatalf("sample contacts: %v (%d)", rs.Err(), len(contacts))
+	}
+	b.Run("latest-of-contact", func(b *testing.B) {
+		timeQueries(b, rand.New(rand.NewPCG(7, 17)), func(rnd *rand.Rand) (int, error) {
+			c := contacts[rnd.IntN(len(contacts))]
+			_, found, err := projections.LatestThreadOfContact(ctx, pool, c.instance, c.id)
+			if !found && err == nil {
+				err = fmt.Errorf("contact %s has no thread", c.id)
+			}
+			return 1, err
+		})
+	})
 }
 
 // reportPercentiles reports p50_ms and p99_ms of durations (sorted in place).
