@@ -119,11 +119,9 @@ func (InboxProjector) Apply(b *pgx.Batch, env domain.Envelope) error {
 	case domain.SessionQueued, domain.SessionReopened, domain.SessionAssigned, domain.SessionAccepted, domain.SessionClosed,
 		domain.SessionBotHandling:
 		id, state, _ := domain.SessionStateAfter(e)
-		if op, keep := domain.SessionOperatorAfter(e); !keep {
-			queue(b, `UPDATE inbox_threads SET session_state = $2, session_operator = $3 WHERE thread_id = $1`, id, state, operatorOrNil(op))
-		} else {
-			queue(b, `UPDATE inbox_threads SET session_state = $2 WHERE thread_id = $1`, id, state)
-		}
+		op, keep := domain.SessionOperatorAfter(e)
+		queue(b, `UPDATE inbox_threads SET session_state = $2, session_operator = CASE WHEN $4 THEN session_operator ELSE $3::bigint END
+			WHERE thread_id = $1`, id, state, operatorOrNil(op), keep)
 	}
 	return nil
 }

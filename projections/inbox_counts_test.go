@@ -3,8 +3,6 @@ package projections_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -12,8 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
-	"github.com/socialops/socialops/adapters/postgres/pgtest"
 	"github.com/socialops/socialops/domain"
 	"github.com/socialops/socialops/projections"
 )
@@ -125,13 +121,7 @@ func checkCounts(t *testing.T, ctx context.Context, pool projections.Querier, wh
 // row, a truncated table.
 func TestInboxCountsFollowEveryWrite(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	store := pgstore.New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	t.Cleanup(func() { _ = store.Close() })
-	reg := domain.NewEventRegistry()
-	seed := uint64(time.Now().UnixNano())
-	r := rand.New(rand.NewPCG(seed, 21))
-	t.Logf("seed %d", seed)
+	pool, store, reg, r := historyFixture(t, 21)
 	inbox := projections.InboxProjector{}
 	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
 

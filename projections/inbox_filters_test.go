@@ -3,17 +3,12 @@ package projections_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	pgstore "github.com/socialops/socialops/adapters/eventstore/postgres"
-	"github.com/socialops/socialops/adapters/postgres/pgtest"
 	"github.com/socialops/socialops/domain"
 	"github.com/socialops/socialops/projections"
 )
@@ -146,13 +141,7 @@ func checkSessionLists(t *testing.T, ctx context.Context, pool projections.Queri
 // the inbox's order.
 func TestInboxOperatorFollowsSessions(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	store := pgstore.New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	t.Cleanup(func() { _ = store.Close() })
-	reg := domain.NewEventRegistry()
-	seed := uint64(time.Now().UnixNano())
-	r := rand.New(rand.NewPCG(seed, 36))
-	t.Logf("seed %d", seed)
+	pool, store, reg, r := historyFixture(t, 36)
 	batch := func() int { return 1 + r.IntN(30) }
 	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
 	inbox, sessions := projections.InboxProjector{}, projections.SessionsProjector{}

@@ -375,6 +375,19 @@ func bruteReopen(c *bruteCycle, at time.Time, add func(string, time.Time, string
 	add(c.instance, at, "", "", c.channel, c.category, "conversations_reopened", int64(1))
 }
 
+// historyFixture is what the history tests share: a database, an event
+// store on it, the event registry, and a random source seeded from the clock
+// on stream (the seed is logged, so a failure can be replayed).
+func historyFixture(t *testing.T, stream uint64) (*pgxpool.Pool, *pgstore.Store, *domain.Registry, *rand.Rand) {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	store := pgstore.New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(func() { _ = store.Close() })
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	return pool, store, domain.NewEventRegistry(), rand.New(rand.NewPCG(seed, stream))
+}
+
 // storeHistory copies a history into the event store and applies it with
 // p in batches of batch() events, as its live runner would.
 func storeHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, store *pgstore.Store, reg *domain.Registry, p projections.Projector,
