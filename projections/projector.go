@@ -186,9 +186,20 @@ type BatchResult struct {
 // same transaction as the checkpoint moving past it, and the others are
 // applied; on any other error the events before the failing one are kept and
 // the batch fails with an *ApplyError naming the failing event.
+//
+// A batch of the live log (schema empty, no hook) that starts right after
+// the checkpoint, as the subscription hands them, is first sent whole in
+// one round trip (applyPipelined); any other batch, or one that does not
+// pass whole, takes the path above. A live batch commits without waiting
+// for the disk (asyncCommit); a rebuild's commits stay synchronous.
 func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, registry Decoder, p Projector, events []domain.RecordedEvent, schema string, hooks Hooks) (BatchResult, error) {
-	if schema == "" && hooks.BeforeCheckpoint == nil && nothingFor(p, registry, events) {
-		if res, done, err := skipBatch(ctx, pool, p, events); done || err != nil {
+	if schema == "" && hooks.BeforeCheckpoint == nil {
+		if nothingFor(p, registry, events) {
+			if res, done, err := skipBatch(ctx, pool, p, events); done || err != nil {
+				return res, err
+			}
+		}
+		if res, done, err := applyPipelined(ctx, pool, registry, p, events); done || err != nil {
 			return res, err
 		}
 	}
@@ -215,20 +226,29 @@ func nothingFor(p Projector, registry Decoder, events []domain.RecordedEvent) bo
 }
 
 // skipBatch moves p's checkpoint past a batch it has nothing to do in, with
-// one statement in a transaction of its own (issue 21): the full path (begin,
-// lock and read the checkpoint, write it, commit) was four round trips per
-// batch for each projector a webhook's events do not concern. The
-// checkpoint only moves forward, as the full path would move it. done is
-// false when the checkpoint row does not exist yet or is already past the
-// batch: the full path then answers.
+// one statement, in one round trip with its transaction's begin and commit
+// (issue 21): the full path (begin, lock and read the checkpoint, write it,
+// commit) was four round trips per batch for each projector a webhook's
+// events do not concern. It commits without waiting for the disk, as
+// applyPipelined does (asyncCommit). The checkpoint only moves forward, as
+// the full path would move it. done is false when the checkpoint row does
+// not exist yet or is already past the batch: the full path then answers.
 func skipBatch(ctx context.Context, pool *pgxpool.Pool, p Projector, events []domain.RecordedEvent) (res BatchResult, done bool, err error) {
 	last := events[len(events)-1].Position
-	tag, err := pool.Exec(ctx, `UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE projector = $1 AND position < $2`,
-		p.Name(), int64(last))
-	if err != nil {
+	var moved int64
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(asyncCommit)
+	b.Queue(`UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE projector = $1 AND position < $2`,
+		p.Name(), int64(last)).Exec(func(tag pgconn.CommandTag) error {
+		moved = tag.RowsAffected()
+		return nil
+	})
+	b.Queue("COMMIT")
+	if err := pool.SendBatch(ctx, b).Close(); err != nil {
 		return BatchResult{}, false, fmt.Errorf("move checkpoint of %s: %w", p.Name(), err)
 	}
-	return BatchResult{Position: last}, tag.RowsAffected() == 1, nil
+	return BatchResult{Position: last}, moved == 1, nil
 }
 
 func applyBatchTx(ctx context.Context, pool *pgxpool.Pool, registry Decoder, p Projector, events []domain.RecordedEvent, schema string, hooks Hooks, oneByOne bool) (BatchResult, error) {
@@ -241,6 +261,8 @@ func applyBatchTx(ctx context.Context, pool *pgxpool.Pool, registry Decoder, p P
 		if err := useSchema(ctx, tx, schema); err != nil {
 			return BatchResult{}, err
 		}
+	} else if _, err := tx.Exec(ctx, asyncCommit); err != nil {
+		return BatchResult{}, err
 	}
 	res, err := applyInTx(ctx, tx, registry, p, events, hooks, oneByOne)
 	if err != nil {
@@ -283,23 +305,12 @@ type pendingEvent struct {
 	bad    error  // a data error found before any SQL ran
 }
 
-// applyInTx applies events after the checkpoint and advances it, inside tx.
-// It first sends the whole batch at once; if that fails (or oneByOne), it
-// applies event by event, each under a savepoint, parking data errors.
-func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, events []domain.RecordedEvent, hooks Hooks, oneByOne bool) (BatchResult, error) {
-	var checkpoint int64
-	err := tx.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projector = $1 FOR UPDATE`, p.Name()).Scan(&checkpoint)
-	if errors.Is(err, pgx.ErrNoRows) {
-		if _, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (projector, position) VALUES ($1, 0) ON CONFLICT DO NOTHING`, p.Name()); err != nil {
-			return BatchResult{}, err
-		}
-		err = tx.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projector = $1 FOR UPDATE`, p.Name()).Scan(&checkpoint)
-	}
-	if err != nil {
-		return BatchResult{}, fmt.Errorf("read checkpoint of %s: %w", p.Name(), err)
-	}
-	last := uint64(checkpoint)
-	var pending []*pendingEvent
+// pendingAfter lists the events after checkpoint that p acts on (or cannot
+// tell, their type being unknown), decoded, with a data error found before
+// any SQL runs in bad; last is the position of the batch's last event (the
+// checkpoint after it).
+func pendingAfter(registry Decoder, p Projector, events []domain.RecordedEvent, checkpoint uint64) (pending []*pendingEvent, last uint64) {
+	last = checkpoint
 	for _, raw := range events {
 		if raw.Position <= last {
 			continue // already applied: redelivery is a no-op
@@ -314,20 +325,22 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, ev
 		case !p.Handles(raw.Type):
 			continue
 		default:
+			var err error
 			if ev.env, err = registry.Decode(raw); err != nil {
 				ev.bad = &dataError{err}
 			}
 		}
 		pending = append(pending, ev)
 	}
-	if last == uint64(checkpoint) {
-		return BatchResult{Position: last}, nil
-	}
-	// The whole batch in one round trip, under a savepoint so that a failure
-	// leaves the transaction usable for the event-by-event pass.
-	b := &pgx.Batch{}
-	b.Queue("SAVEPOINT projector_batch")
-	var batchFailure error
+	return pending, last
+}
+
+// queuePending queues the SQL of the pending events, merged where p merges
+// runs of them. passes is false when the batch cannot pass whole: an event
+// is bad (Apply refusing one marks it so) or a merge failed (mergeErr; the
+// event-by-event pass finds which event fails).
+func queuePending(b *pgx.Batch, p Projector, pending []*pendingEvent) (passes bool, mergeErr error) {
+	passes = true
 	merger, _ := p.(Merger)
 	var envs []domain.Envelope // the events to merge from, when all are good
 	if merger != nil {
@@ -345,8 +358,7 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, ev
 		if envs != nil {
 			n, err := merger.Merge(b, envs[i:])
 			if err != nil {
-				oneByOne, batchFailure = true, err // the event-by-event pass finds which one fails
-				break
+				return false, err
 			}
 			if n > 0 {
 				i += n - 1
@@ -357,9 +369,37 @@ func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, ev
 			ev.bad = queueEvent(b, p, ev)
 		}
 		if ev.bad != nil {
-			oneByOne = true // the batch cannot pass: go event by event at once
+			passes = false
 		}
 	}
+	return passes, nil
+}
+
+// applyInTx applies events after the checkpoint and advances it, inside tx.
+// It first sends the whole batch at once; if that fails (or oneByOne), it
+// applies event by event, each under a savepoint, parking data errors.
+func applyInTx(ctx context.Context, tx pgx.Tx, registry Decoder, p Projector, events []domain.RecordedEvent, hooks Hooks, oneByOne bool) (BatchResult, error) {
+	var checkpoint int64
+	err := tx.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projector = $1 FOR UPDATE`, p.Name()).Scan(&checkpoint)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (projector, position) VALUES ($1, 0) ON CONFLICT DO NOTHING`, p.Name()); err != nil {
+			return BatchResult{}, err
+		}
+		err = tx.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projector = $1 FOR UPDATE`, p.Name()).Scan(&checkpoint)
+	}
+	if err != nil {
+		return BatchResult{}, fmt.Errorf("read checkpoint of %s: %w", p.Name(), err)
+	}
+	pending, last := pendingAfter(registry, p, events, uint64(checkpoint))
+	if last == uint64(checkpoint) {
+		return BatchResult{Position: last}, nil
+	}
+	// The whole batch in one round trip, under a savepoint so that a failure
+	// leaves the transaction usable for the event-by-event pass.
+	b := &pgx.Batch{}
+	b.Queue("SAVEPOINT projector_batch")
+	passes, batchFailure := queuePending(b, p, pending)
+	oneByOne = oneByOne || !passes
 	// With nothing to park and no hook before it, the checkpoint moves in
 	// the batch's own round trip.
 	inBatch, checkpointed := hooks.BeforeCheckpoint == nil, false
