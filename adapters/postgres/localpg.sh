@@ -189,6 +189,13 @@ restart)
 	if [ -n "$bindir" ] && running "$dir"; then as_owner "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null && log "stopped"; else log "not running"; fi
 	up
 	;;
+crash)
+	# An immediate stop (no shutdown checkpoint: what the disk does not hold
+	# is gone, as in a power cut or a killed server; start replays the WAL), then up.
+	dir=$(datadir)
+	if [ -n "$bindir" ] && running "$dir"; then as_owner "$bindir/pg_ctl" -D "$dir" -m immediate -w stop >/dev/null && log "stopped (immediate)"; else log "not running"; fi
+	up
+	;;
 clean)
 	dir=$(datadir)
 	if [ -n "$bindir" ] && running "$dir"; then as_owner "$bindir/pg_ctl" -D "$dir" -m immediate -w stop >/dev/null || true; fi
@@ -196,7 +203,7 @@ clean)
 	log "removed $dir"
 	;;
 *)
-	echo "usage: $0 up | url [database] | stop | restart | clean | status" >&2
+	echo "usage: $0 up | url [database] | stop | restart | crash | clean | status" >&2
 	exit 2
 	;;
 esac

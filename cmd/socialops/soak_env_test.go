@@ -602,3 +602,47 @@ func (b *soakBotAPI) sent() []soakSend {
 	defer b.mu.Unlock()
 	return append([]soakSend(nil), b.calls...)
 }
+
+// checkpoints reads every projector's and follower's checkpoint (none when
+// the database does not answer within a few seconds).
+func (e *soakEnv) checkpoints() map[string]int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, e.dbURL)
+	if err != nil {
+		return nil
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, `SELECT projector, position FROM projection_checkpoints`)
+	if err != nil {
+		return nil
+	}
+	out := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var pos int64
+		if rows.Scan(&name, &pos) == nil {
+			out[name] = pos
+		}
+	}
+	return out
+}
+
+// takenBack names the checkpoints that stand lower in after than in before,
+// and by how many positions.
+func takenBack(before, after map[string]int64) string {
+	if before == nil || after == nil {
+		return "unknown (a read failed)"
+	}
+	var back []string
+	for name, pos := range before {
+		if now, ok := after[name]; ok && now < pos {
+			back = append(back, fmt.Sprintf("%s −%d", name, pos-now))
+		}
+	}
+	if len(back) == 0 {
+		return "none"
+	}
+	sort.Strings(back)
+	return strings.Join(back, ", ")
+}
