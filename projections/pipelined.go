@@ -17,9 +17,12 @@ import (
 // durably before any projector sees it, and its checkpoint moves in the
 // same transaction: a crash of Postgres can take back the last moments of
 // a projector's progress (at most three wal_writer_delay, 600 ms by
-// default), rows and checkpoint together, and the projector applies those
-// events again when it starts. The log, the process managers' checkpoints
-// and every other write keep synchronous commits.
+// default, and only until the next synchronous commit of anything, which
+// flushes the WAL before it), rows and checkpoint together, and the
+// projector applies those events again when it starts. The live path's
+// transactions use it (applyPipelined, skipBatch, and the careful path of
+// the live log); the log, the other followers' checkpoints, a rebuild's
+// commits and every other write keep synchronous commits.
 const asyncCommit = "SET LOCAL synchronous_commit TO off"
 
 // applyPipelined applies a batch of the live log in one round trip: begin,
