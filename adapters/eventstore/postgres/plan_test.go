@@ -31,14 +31,13 @@ func TestAppendsNeverScanTheWholeLog(t *testing.T) {
 	_, err := pool.Exec(ctx, `ANALYZE event_store_events`)
 	require.NoError(t, err)
 
-	id := func() [16]byte { return uuid.New() }
 	calls := map[string]func() (string, []any){
 		"event_store_append_one": func() (string, []any) {
 			return `SELECT status FROM event_store_append_one($1, $2, $3, $4, $5, $6)`,
-				[]any{"young-0", int64(-2), [][16]byte{id()}, []string{"Older"}, [][]byte{[]byte(`{}`)}, [][]byte{[]byte(`{}`)}}
+				[]any{"young-0", int64(-2), [][16]byte{uuid.New()}, []string{"Older"}, [][]byte{[]byte(`{}`)}, [][]byte{[]byte(`{}`)}}
 		},
 		"event_store_append": func() (string, []any) {
-			a, b := id(), id()
+			a, b := [16]byte(uuid.New()), [16]byte(uuid.New())
 			return `SELECT status FROM event_store_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 				[]any{[]string{"young-1", "new-stream"}, []int64{0, -1}, []int32{1, 1}, [][16]byte{a, b}, []int32{0, 0}, []int32{1, 2},
 					[]string{"young-1", "new-stream"}, [][16]byte{a, b}, []string{"Older", "New"}, [][]byte{[]byte(`{}`), []byte(`{}`)}, [][]byte{[]byte(`{}`), []byte(`{}`)}}
