@@ -277,6 +277,8 @@ func TestGracefulStopReleasesAtOnce(t *testing.T) {
 	took := waitHolder(t, b, "work", 5*time.Second)
 	t.Logf("takeover after a graceful stop: %s", took.Round(time.Millisecond))
 	assert.Less(t, took, time.Second)
+	// Holding the role comes first; B's work starts in its own goroutine.
+	require.Eventually(t, func() bool { return len(rec.startsOf("B")) > 0 }, 5*time.Second, 5*time.Millisecond, "B's work started")
 	assert.False(t, rec.stoppedAt("A").After(rec.startsOf("B")[0]), "A's work returned before B's started")
 	assert.False(t, rec.stoppedAt("A").Before(stopped))
 	assert.EqualValues(t, 2, a.elector.Stats().Releases)
