@@ -133,16 +133,18 @@ bench: ## run the benchmarks (not part of test) and print the store-vs-pgbench r
 	status=0
 	$(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -timeout $(BENCHTIMEOUT) $(PKG) | tee .bench/latest.txt || status=$$?
 	echo
-	echo "==> Postgres event store vs pgbench (one ~500-byte jsonb INSERT per transaction, same concurrency, same cluster)"
+	echo "==> Postgres event store vs pgbench (one ~500-byte jsonb INSERT per transaction, same concurrency, same cluster;"
+	echo "    CPU ratio: CPU per event or webhook, Go and Postgres, over pgbench's and Postgres's per transaction)"
 	awk '/^Benchmark/ && /ratio_vs_pgbench/ {
-		ev = tps = ratio = ""
+		ev = tps = ratio = cpu = ""
 		for (i = 3; i <= NF; i++) {
 			if ($$i == "events/s" || $$i == "accepted/s") ev = $$(i-1)
 			if ($$i == "pgbench_tps") tps = $$(i-1)
 			if ($$i == "ratio_vs_pgbench") ratio = $$(i-1)
+			if ($$i == "cpu_vs_pgbench") cpu = $$(i-1)
 		}
-		if (!n++) printf "  %-40s %12s %12s %8s\n", "benchmark", "events/s", "pgbench tps", "ratio"
-		printf "  %-40s %12s %12s %8s\n", $$1, ev, tps, ratio
+		if (!n++) printf "  %-40s %12s %12s %8s %10s\n", "benchmark", "events/s", "pgbench tps", "ratio", "CPU ratio"
+		printf "  %-40s %12s %12s %8s %10s\n", $$1, ev, tps, ratio, cpu
 	}
 	END { if (!n) print "  (no ratios: see the benchmark log above for why pgbench did not run)" }' .bench/latest.txt
 	exit $$status

@@ -25,7 +25,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -262,7 +261,9 @@ func (s *benchService) warmUp(b *testing.B, n int) {
 // the previous one is answered), with p50/p99 latency, and puts pgbench
 // beside it at the same concurrency on the same cluster (one ~500-byte jsonb
 // INSERT per transaction; see pgtest.RunPgbench). ratio_vs_pgbench is
-// accepted/s ÷ pgbench tps. The projection runner does not run here, so the
+// accepted/s ÷ pgbench tps, and cpu_vs_pgbench the CPU per accepted webhook
+// (this process, load generator included, and Postgres) ÷ the baseline's per
+// transaction (pgbench and Postgres). The projection runner does not run here, so the
 // figure is the write path alone; BenchmarkIngestPaced1000 and
 // BenchmarkEndToEndLag run it.
 func BenchmarkIngestWebhook(b *testing.B) {
@@ -270,19 +271,19 @@ func BenchmarkIngestWebhook(b *testing.B) {
 	s := newBenchService(b, false)
 	s.warmUp(b, 2000)
 	for _, clients := range []int{8, 64} {
-		var baseline float64
+		var baseline pgtest.Pgbench
 		baselineDone := false
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			ctx := context.Background()
 			if !baselineDone {
 				baselineDone = true
-				tps, err := pgtest.RunPgbench(ctx, admin, clients, pgbenchDuration)
+				res, err := pgtest.RunPgbench(ctx, admin, clients, pgbenchDuration)
 				if err != nil {
 					b.Logf("no pgbench baseline: %v", err)
 				}
-				baseline = tps
+				baseline = res
 			}
-			cpu0 := cpuNow()
+			cpu0 := pgtest.CPUNow()
 			perClient := make([][]time.Duration, clients)
 			var next, accepted atomic.Int64
 			var fails failures
@@ -315,10 +316,7 @@ func BenchmarkIngestWebhook(b *testing.B) {
 			b.ReportMetric(perSec, "accepted/s")
 			reportProcess(b, cpu0, accepted.Load())
 			reportLatency(b, slices.Concat(perClient...))
-			if baseline > 0 {
-				b.ReportMetric(baseline, "pgbench_tps")
-				b.ReportMetric(perSec/baseline, "ratio_vs_pgbench")
-			}
+			baseline.ReportAgainst(b, perSec, cpu0, accepted.Load())
 		})
 	}
 }
@@ -409,7 +407,7 @@ func benchPaced(b *testing.B, s *benchService) {
 	s.store.SetObserver(batches)
 	reads0 := s.store.SubscriptionReads()
 	b.ResetTimer()
-	cpu0 := cpuNow()
+	cpu0 := pgtest.CPUNow()
 	run := runPaced(b, s, 1000, 5*time.Second, nil)
 	b.StopTimer()
 	// How often the followers of the log went to the database rather than
@@ -568,38 +566,17 @@ func BenchmarkEndToEndLag(b *testing.B) {
 	b.ReportMetric(float64(w.polls)/run.elapsed.Seconds(), "polls/s")
 }
 
-// processCPU is the CPU time (user + system) this process has used so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// cpuTimes is the CPU the Go process and the machine's Postgres processes
-// have used so far.
-type cpuTimes struct {
-	process, postgres time.Duration
-	havePostgres      bool
-}
-
-func cpuNow() cpuTimes {
-	pg, ok := pgtest.PostgresCPU()
-	return cpuTimes{process: processCPU(), postgres: pg, havePostgres: ok}
-}
-
 // reportProcess reports, per accepted webhook since t0, the CPU of the Go
 // process (server and load generator together: they share this process)
 // and of the machine's Postgres processes, so the split between our code
 // and the database shows; and the process's resident memory now and at its
 // peak, in MB.
-func reportProcess(b *testing.B, t0 cpuTimes, accepted int64) {
+func reportProcess(b *testing.B, t0 pgtest.CPU, accepted int64) {
 	if accepted > 0 {
-		now := cpuNow()
-		b.ReportMetric(float64((now.process-t0.process).Microseconds())/float64(accepted), "go_cpu_us/webhook")
-		if now.havePostgres && t0.havePostgres {
-			b.ReportMetric(float64((now.postgres-t0.postgres).Microseconds())/float64(accepted), "pg_cpu_us/webhook")
+		process, postgres, pgOK := t0.Per(accepted)
+		b.ReportMetric(process, "go_cpu_us/webhook")
+		if pgOK {
+			b.ReportMetric(postgres, "pg_cpu_us/webhook")
 		}
 	}
 	raw, err := os.ReadFile("/proc/self/status")

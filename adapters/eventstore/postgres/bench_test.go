@@ -23,7 +23,10 @@ const baselineDuration = 5 * time.Second
 // ~500-byte jsonb INSERT per transaction at the same concurrency on the same
 // cluster. ratio_vs_pgbench is store appends/s ÷ pgbench tps: above 1 means
 // group commit beats a transaction per insert, below 1 is the price of the
-// head lock and the bookkeeping rows.
+// append lock, the expectation checks and the log's three indexes. go_cpu_us/append and pg_cpu_us/append
+// are the CPU of this process and of Postgres per append, and
+// cpu_vs_pgbench their sum over the baseline's CPU per transaction (see
+// pgtest.Pgbench.ReportAgainst).
 func BenchmarkAppend(b *testing.B) {
 	admin := pgtest.AdminURL(b)
 	data := pgtest.SampleDocument(500)
@@ -32,20 +35,21 @@ func BenchmarkAppend(b *testing.B) {
 		b.Cleanup(func() { _ = store.Close() })
 		batches := &batchCounter{}
 		store.SetObserver(batches)
-		var baseline float64 // pgbench tps, measured on the first call only
+		var baseline pgtest.Pgbench // measured on the first call only
 		baselineDone := false
 
 		b.Run(fmt.Sprintf("appenders=%d", appenders), func(b *testing.B) {
 			ctx := context.Background()
 			if !baselineDone {
 				baselineDone = true
-				tps, err := pgtest.RunPgbench(ctx, admin, appenders, baselineDuration)
+				res, err := pgtest.RunPgbench(ctx, admin, appenders, baselineDuration)
 				if err != nil {
 					b.Logf("no pgbench baseline: %v", err)
 				}
-				baseline = tps
+				baseline = res
 			}
 			batches.reset()
+			cpu0 := pgtest.CPUNow()
 			b.ResetTimer()
 
 			var next atomic.Int64
@@ -75,10 +79,11 @@ func BenchmarkAppend(b *testing.B) {
 			b.ReportMetric(perSec, "events/s")
 			b.ReportMetric(batches.perBatch(), "appends/batch")
 			b.ReportMetric(batches.batchMillis(), "batch_ms")
-			if baseline > 0 {
-				b.ReportMetric(baseline, "pgbench_tps")
-				b.ReportMetric(perSec/baseline, "ratio_vs_pgbench")
+			if process, postgres, ok := cpu0.Per(int64(b.N)); ok {
+				b.ReportMetric(process, "go_cpu_us/append")
+				b.ReportMetric(postgres, "pg_cpu_us/append")
 			}
+			baseline.ReportAgainst(b, perSec, cpu0, int64(b.N))
 		})
 	}
 }

@@ -4,8 +4,47 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
+
+// CPU is the CPU time (user and system) used so far by this process and by
+// the machine's Postgres processes; HavePostgres is false for a remote
+// database, whose CPU cannot be seen from here.
+type CPU struct {
+	Process, Postgres time.Duration
+	HavePostgres      bool
+}
+
+// CPUNow reads both clocks.
+func CPUNow() CPU {
+	pg, ok := PostgresCPU()
+	return CPU{Process: ProcessCPU(), Postgres: pg, HavePostgres: ok}
+}
+
+// Per returns the CPU used since c0 divided among n operations, in
+// microseconds, for this process and for Postgres (pgOK false when either
+// reading had no Postgres, or n is 0).
+func (c0 CPU) Per(n int64) (process, postgres float64, pgOK bool) {
+	if n <= 0 {
+		return 0, 0, false
+	}
+	now := CPUNow()
+	process = float64((now.Process - c0.Process).Microseconds()) / float64(n)
+	if now.HavePostgres && c0.HavePostgres {
+		return process, float64((now.Postgres - c0.Postgres).Microseconds()) / float64(n), true
+	}
+	return process, 0, false
+}
+
+// ProcessCPU is the CPU time (user and system) this process has used so far.
+func ProcessCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // PostgresCPU is the CPU used so far by every process on this machine named
 // postgres (the local cluster's server, its backends and workers), with what

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -80,36 +81,80 @@ func SampleDocument(size int) []byte {
 	return []byte(head + text + tail)
 }
 
+// Pgbench is the outcome of one baseline run.
+type Pgbench struct {
+	// TPS is the transactions per second pgbench reports without
+	// connection time; Transactions how many it committed.
+	TPS          float64
+	Transactions int64
+	// ClientCPU is the CPU of the pgbench process; PostgresCPU that of the
+	// machine's Postgres processes over the run (HavePostgresCPU false for a
+	// remote cluster).
+	ClientCPU, PostgresCPU time.Duration
+	HavePostgresCPU        bool
+}
+
+// CPUPerTx is the CPU, client and server together, of one baseline
+// transaction in microseconds: what this machine spends on one durable
+// insert. ok is false when the server's CPU is not visible.
+func (p Pgbench) CPUPerTx() (us float64, ok bool) {
+	if !p.HavePostgresCPU || p.Transactions <= 0 {
+		return 0, false
+	}
+	return float64((p.ClientCPU + p.PostgresCPU).Microseconds()) / float64(p.Transactions), true
+}
+
+// ReportAgainst reports the baseline beside a benchmark's own figures:
+// pgbench_tps and ratio_vs_pgbench (perSec ÷ tps); and, when both CPUs are
+// visible, pgbench_cpu_us/tx and cpu_vs_pgbench, the benchmark's CPU per
+// operation (this process and Postgres since cpu0, over ops) ÷ the
+// baseline's per transaction. On a machine whose cores are full, a rate
+// cannot pass the baseline's by more than the inverse of that CPU ratio.
+// A baseline that did not run (TPS 0) reports nothing.
+func (p Pgbench) ReportAgainst(b *testing.B, perSec float64, cpu0 CPU, ops int64) {
+	if p.TPS <= 0 {
+		return
+	}
+	b.ReportMetric(p.TPS, "pgbench_tps")
+	b.ReportMetric(perSec/p.TPS, "ratio_vs_pgbench")
+	base, ok := p.CPUPerTx()
+	process, postgres, pgOK := cpu0.Per(ops)
+	if ok && pgOK && base > 0 {
+		b.ReportMetric(base, "pgbench_cpu_us/tx")
+		b.ReportMetric((process+postgres)/base, "cpu_vs_pgbench")
+	}
+}
+
 // RunPgbench runs pgbench for duration with clients connections (and
 // min(clients, 4) threads), each transaction one INSERT of a ~500-byte jsonb
 // document into pgbench_baseline, on the cluster of adminURL (a URL of its
-// maintenance database, as for SOCIALOPS_TEST_DATABASE_URL). It returns the
-// transactions per second pgbench reports without connection time.
-func RunPgbench(ctx context.Context, adminURL string, clients int, duration time.Duration) (float64, error) {
+// maintenance database, as for SOCIALOPS_TEST_DATABASE_URL), and measures
+// the CPU it and the local cluster used.
+func RunPgbench(ctx context.Context, adminURL string, clients int, duration time.Duration) (Pgbench, error) {
 	if clients < 1 {
-		return 0, fmt.Errorf("pgbench: clients must be at least 1, got %d", clients)
+		return Pgbench{}, fmt.Errorf("pgbench: clients must be at least 1, got %d", clients)
 	}
 	bin, err := PgbenchPath()
 	if err != nil {
-		return 0, err
+		return Pgbench{}, err
 	}
 	if err := preparePgbenchDatabase(ctx, adminURL); err != nil {
-		return 0, fmt.Errorf("pgbench: prepare baseline database: %w", err)
+		return Pgbench{}, fmt.Errorf("pgbench: prepare baseline database: %w", err)
 	}
 	target, err := libpqTarget(adminURL, pgbenchDatabase)
 	if err != nil {
-		return 0, err
+		return Pgbench{}, err
 	}
 
 	dir, err := os.MkdirTemp("", "socialops-pgbench-")
 	if err != nil {
-		return 0, err
+		return Pgbench{}, err
 	}
 	defer os.RemoveAll(dir)
 	script := filepath.Join(dir, "insert.sql")
 	body := strings.ReplaceAll(string(SampleDocument(500)), "'", "''")
 	if err := os.WriteFile(script, []byte("INSERT INTO pgbench_baseline (body) VALUES ('"+body+"'::jsonb);\n"), 0o644); err != nil {
-		return 0, err
+		return Pgbench{}, err
 	}
 
 	seconds := int(math.Ceil(duration.Seconds()))
@@ -121,25 +166,59 @@ func RunPgbench(ctx context.Context, adminURL string, clients int, duration time
 		"-T", strconv.Itoa(seconds), "-f", script, target)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	pg0, havePG := PostgresCPU()
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("pgbench: %w\n%s%s", err, stdout.String(), stderr.String())
+		return Pgbench{}, fmt.Errorf("pgbench: %w\n%s%s", err, stdout.String(), stderr.String())
 	}
-	return parsePgbenchTPS(stdout.String())
+	// pgbench's backends exit as it disconnects, and their CPU is counted
+	// once the server has reaped them: give that a moment.
+	time.Sleep(100 * time.Millisecond)
+	pg1, havePG1 := PostgresCPU()
+	res, err := parsePgbench(stdout.String())
+	if err != nil {
+		return Pgbench{}, err
+	}
+	res.ClientCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if havePG && havePG1 {
+		res.PostgresCPU, res.HavePostgresCPU = pg1-pg0, true
+	}
+	return res, nil
 }
 
 var (
 	tpsWithout = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(without initial connection time\)`)
 	// pgbench before 14 printed two lines; the second excludes connecting.
 	tpsExcluding = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(excluding connections establishing\)`)
+	processed    = regexp.MustCompile(`(?m)^number of transactions actually processed: ([0-9]+)`)
 )
 
-func parsePgbenchTPS(out string) (float64, error) {
+// parsePgbench reads the rate and the transaction count of pgbench's report.
+func parsePgbench(out string) (Pgbench, error) {
+	var res Pgbench
+	found := false
 	for _, re := range []*regexp.Regexp{tpsWithout, tpsExcluding} {
 		if m := re.FindStringSubmatch(out); m != nil {
-			return strconv.ParseFloat(m[1], 64)
+			tps, err := strconv.ParseFloat(m[1], 64)
+			if err != nil {
+				return Pgbench{}, fmt.Errorf("pgbench: tps %q: %w", m[1], err)
+			}
+			res.TPS, found = tps, true
+			break
 		}
 	}
-	return 0, fmt.Errorf("pgbench: no tps line in its output:\n%s", out)
+	if !found {
+		return Pgbench{}, fmt.Errorf("pgbench: no tps line in its output:\n%s", out)
+	}
+	m := processed.FindStringSubmatch(out)
+	if m == nil {
+		return Pgbench{}, fmt.Errorf("pgbench: no transaction count in its output:\n%s", out)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return Pgbench{}, fmt.Errorf("pgbench: transaction count %q: %w", m[1], err)
+	}
+	res.Transactions = n
+	return res, nil
 }
 
 // preparePgbenchDatabase creates the baseline database and table once per
