@@ -43,11 +43,6 @@ func applyPipelined(ctx context.Context, pool *pgxpool.Pool, registry Decoder, p
 	if len(pending) == 0 {
 		return BatchResult{}, false, nil
 	}
-	for _, ev := range pending {
-		if ev.bad != nil {
-			return BatchResult{}, false, nil
-		}
-	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(asyncCommit)

@@ -314,9 +314,9 @@ func BenchmarkIngestWebhook(b *testing.B) {
 
 			perSec := float64(accepted.Load()) / elapsed.Seconds()
 			b.ReportMetric(perSec, "accepted/s")
-			reportProcess(b, cpu0, accepted.Load())
+			cpuPerWebhook := reportProcess(b, cpu0, accepted.Load())
 			reportLatency(b, slices.Concat(perClient...))
-			baseline.ReportAgainst(b, perSec, cpu0, accepted.Load())
+			baseline.ReportAgainst(b, perSec, cpuPerWebhook)
 		})
 	}
 }
@@ -570,18 +570,20 @@ func BenchmarkEndToEndLag(b *testing.B) {
 // process (server and load generator together: they share this process)
 // and of the machine's Postgres processes, so the split between our code
 // and the database shows; and the process's resident memory now and at its
-// peak, in MB.
-func reportProcess(b *testing.B, t0 pgtest.CPU, accepted int64) {
+// peak, in MB. It returns the two CPUs' sum per webhook (0 when Postgres's
+// is not visible).
+func reportProcess(b *testing.B, t0 pgtest.CPU, accepted int64) (cpuPerWebhook float64) {
 	if accepted > 0 {
 		process, postgres, pgOK := t0.Per(accepted)
 		b.ReportMetric(process, "go_cpu_us/webhook")
 		if pgOK {
 			b.ReportMetric(postgres, "pg_cpu_us/webhook")
+			cpuPerWebhook = process + postgres
 		}
 	}
 	raw, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return
+		return cpuPerWebhook
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
 		for name, unit := range map[string]string{"VmRSS:": "rss_MB", "VmHWM:": "peak_rss_MB"} {
@@ -592,4 +594,5 @@ func reportProcess(b *testing.B, t0 pgtest.CPU, accepted int64) {
 			}
 		}
 	}
+	return cpuPerWebhook
 }

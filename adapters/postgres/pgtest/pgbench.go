@@ -105,23 +105,22 @@ func (p Pgbench) CPUPerTx() (us float64, ok bool) {
 }
 
 // ReportAgainst reports the baseline beside a benchmark's own figures:
-// pgbench_tps and ratio_vs_pgbench (perSec ÷ tps); and, when both CPUs are
-// visible, pgbench_cpu_us/tx and cpu_vs_pgbench, the benchmark's CPU per
-// operation (this process and Postgres since cpu0, over ops) ÷ the
-// baseline's per transaction. On a machine whose cores are full, a rate
-// cannot pass the baseline's by more than the inverse of that CPU ratio.
-// A baseline that did not run (TPS 0) reports nothing.
-func (p Pgbench) ReportAgainst(b *testing.B, perSec float64, cpu0 CPU, ops int64) {
+// pgbench_tps and ratio_vs_pgbench (perSec ÷ tps); and, when the
+// benchmark's CPU per operation is known (cpuPerOp above 0, in µs: this
+// process and Postgres, see CPU.Per) and so is the baseline's,
+// pgbench_cpu_us/tx and cpu_vs_pgbench, the first over the second. On a
+// machine whose cores are full, a rate cannot pass the baseline's by more
+// than the inverse of that CPU ratio. A baseline that did not run (TPS 0)
+// reports nothing.
+func (p Pgbench) ReportAgainst(b *testing.B, perSec, cpuPerOp float64) {
 	if p.TPS <= 0 {
 		return
 	}
 	b.ReportMetric(p.TPS, "pgbench_tps")
 	b.ReportMetric(perSec/p.TPS, "ratio_vs_pgbench")
-	base, ok := p.CPUPerTx()
-	process, postgres, pgOK := cpu0.Per(ops)
-	if ok && pgOK && base > 0 {
+	if base, ok := p.CPUPerTx(); ok && base > 0 && cpuPerOp > 0 {
 		b.ReportMetric(base, "pgbench_cpu_us/tx")
-		b.ReportMetric((process+postgres)/base, "cpu_vs_pgbench")
+		b.ReportMetric(cpuPerOp/base, "cpu_vs_pgbench")
 	}
 }
 
