@@ -231,6 +231,7 @@ func newAppendRequest(ctx context.Context, appends []domain.StreamAppend) (*appe
 func (s *Store) writeLoop(loops *sync.WaitGroup) {
 	defer s.wg.Done()
 	defer loops.Done()
+	last := 0 // appends in the previous batch
 	for {
 		var first *appendRequest
 		select {
@@ -240,30 +241,16 @@ func (s *Store) writeLoop(loops *sync.WaitGroup) {
 			for {
 				select {
 				case r := <-s.requests:
-					s.commitBatch(s.collect(r))
+					s.commitBatch(collect(s.requests, r, nil))
 				default:
 					return
 				}
 			}
 		}
-		s.commitBatch(s.collect(first))
+		batch := collect(s.requests, first, gatherAfter(last))
+		last = len(batch)
+		s.commitBatch(batch)
 	}
-}
-
-// collect takes the first request and whatever else is already waiting.
-func (s *Store) collect(first *appendRequest) []*appendRequest {
-	batch := []*appendRequest{first}
-	size := first.size
-	for len(batch) < maxBatchAppends && size < maxBatchBytes {
-		select {
-		case r := <-s.requests:
-			batch = append(batch, r)
-			size += r.size
-		default:
-			return batch
-		}
-	}
-	return batch
 }
 
 // Ping implements eventstore.Store.
