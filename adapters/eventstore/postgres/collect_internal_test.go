@@ -21,7 +21,7 @@ func TestCollectTakesWhatIsWaitingWithoutYielding(t *testing.T) {
 	for range 3 {
 		requests <- &appendRequest{size: 10}
 	}
-	batch := collect(requests, &appendRequest{size: 10}, nil)
+	batch, _ := collect(requests, &appendRequest{size: 10}, nil)
 	if len(batch) != 4 || len(requests) != 0 {
 		t.Fatalf("batch of %d, %d left waiting; want 4 and 0", len(batch), len(requests))
 	}
@@ -49,9 +49,10 @@ func TestGatherTakesTheAppendersItsYieldsLetRun(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			requests := make(chan *appendRequest, 16)
 			yield, calls := requestsArriving(requests, 10, c.arrivals...)
-			batch := collect(requests, &appendRequest{size: 10}, yield)
-			if len(batch) != c.wantBatch || *calls != c.wantCalls {
-				t.Fatalf("batch of %d after %d yields; want %d after %d", len(batch), *calls, c.wantBatch, c.wantCalls)
+			batch, gathered := collect(requests, &appendRequest{size: 10}, yield)
+			if len(batch) != c.wantBatch || *calls != c.wantCalls || gathered != c.wantBatch-1 {
+				t.Fatalf("batch of %d (%d gathered) after %d yields; want %d (%d) after %d",
+					len(batch), gathered, *calls, c.wantBatch, c.wantBatch-1, c.wantCalls)
 			}
 		})
 	}
@@ -64,7 +65,7 @@ func TestGatherStopsAtAFullBatch(t *testing.T) {
 			requests <- &appendRequest{size: 1}
 		}
 		yield, calls := requestsArriving(requests, 1, 4)
-		batch := collect(requests, &appendRequest{size: 1}, yield)
+		batch, _ := collect(requests, &appendRequest{size: 1}, yield)
 		if len(batch) != maxBatchAppends || *calls != 0 {
 			t.Fatalf("batch of %d after %d yields; want %d after none", len(batch), *calls, maxBatchAppends)
 		}
@@ -72,7 +73,7 @@ func TestGatherStopsAtAFullBatch(t *testing.T) {
 	t.Run("bytes", func(t *testing.T) {
 		requests := make(chan *appendRequest, 16)
 		yield, calls := requestsArriving(requests, maxBatchBytes/2, 4)
-		batch := collect(requests, &appendRequest{size: maxBatchBytes / 2}, yield)
+		batch, _ := collect(requests, &appendRequest{size: maxBatchBytes / 2}, yield)
 		// The first yield brings four; the batch is full after one of them.
 		if len(batch) != 2 || *calls != 1 || len(requests) != 3 {
 			t.Fatalf("batch of %d after %d yields, %d left; want 2 after 1, 3 left", len(batch), *calls, len(requests))
@@ -80,10 +81,34 @@ func TestGatherStopsAtAFullBatch(t *testing.T) {
 	})
 }
 
-func TestGatherOnlyAfterABatchOfSeveral(t *testing.T) {
-	for last, want := range map[int]bool{0: false, 1: false, 2: true, 8: true} {
-		if got := gatherAfter(last) != nil; got != want {
-			t.Errorf("after a batch of %d: gathers %v, want %v", last, got, want)
+func TestGatherRule(t *testing.T) {
+	var g gatherRule
+	gathers := func() bool { return g.yield() != nil }
+	if gathers() {
+		t.Fatal("the first batch gathers")
+	}
+	g.sealed(1, 0, false)
+	if gathers() {
+		t.Fatal("gathers after a lone append")
+	}
+	g.sealed(4, 0, false)
+	if !gathers() {
+		t.Fatal("does not gather after a batch of four")
+	}
+	// A gathering that brought some keeps gathering.
+	g.sealed(8, 4, true)
+	if !gathers() {
+		t.Fatal("stopped gathering after a gathering that brought four")
+	}
+	// One that brought nothing stops it for gatherRetry batches.
+	g.sealed(4, 0, true)
+	for i := range gatherRetry {
+		if gathers() {
+			t.Fatalf("gathers %d batches after a gathering that brought nothing", i)
 		}
+		g.sealed(4, 0, false)
+	}
+	if !gathers() {
+		t.Fatalf("does not gather again after %d batches", gatherRetry)
 	}
 }

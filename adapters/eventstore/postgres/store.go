@@ -231,7 +231,7 @@ func newAppendRequest(ctx context.Context, appends []domain.StreamAppend) (*appe
 func (s *Store) writeLoop(loops *sync.WaitGroup) {
 	defer s.wg.Done()
 	defer loops.Done()
-	last := 0 // appends in the previous batch
+	var rule gatherRule
 	for {
 		var first *appendRequest
 		select {
@@ -241,14 +241,16 @@ func (s *Store) writeLoop(loops *sync.WaitGroup) {
 			for {
 				select {
 				case r := <-s.requests:
-					s.commitBatch(collect(s.requests, r, nil))
+					batch, _ := collect(s.requests, r, nil)
+					s.commitBatch(batch)
 				default:
 					return
 				}
 			}
 		}
-		batch := collect(s.requests, first, gatherAfter(last))
-		last = len(batch)
+		yield := rule.yield()
+		batch, gathered := collect(s.requests, first, yield)
+		rule.sealed(len(batch), gathered, yield != nil)
 		s.commitBatch(batch)
 	}
 }
