@@ -41,8 +41,8 @@ func (b *batchBuilder) take(requests <-chan *appendRequest) {
 // any of them can append again, so closed-loop appenders split into two
 // cohorts that alternate, each batch holding half of them (measured, issue
 // 21: 4.0 appends per batch with 8 appenders). A yield runs them first, and
-// their next appends join the batch (7.6–7.8 per batch), which costs one
-// commit's flush for twice the appends. It is the idea of Postgres's
+// their next appends join the batch (6.8–7.6 per batch), which costs one
+// commit's flush for nearly twice the appends. It is the idea of Postgres's
 // commit_delay, with a yield in place of a sleep: a timer here would sleep a
 // millisecond, where a yield that finds nobody to run costs a microsecond.
 // The second yield is for appenders a busy processor had to steal.
