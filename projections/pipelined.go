@@ -26,8 +26,9 @@ import (
 const asyncCommit = "SET LOCAL synchronous_commit TO off"
 
 // applyPipelined applies a batch of the live log in one round trip: begin,
-// the claim of the checkpoint at the position just before the batch, the
-// events' SQL, the flush, the checkpoint's move and commit, sent at once.
+// the claim of the checkpoint at the position just before the batch and its
+// move to the batch's last position (one statement), the events' SQL, the
+// flush and commit, sent at once.
 // The subscription hands a projector the events right after its checkpoint
 // (positions are dense), so the claim holds for every batch but a
 // redelivery, a first run or a checkpoint moved by another process. done
@@ -46,12 +47,13 @@ func applyPipelined(ctx context.Context, pool *pgxpool.Pool, registry Decoder, p
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(asyncCommit)
-	b.Queue(`SELECT projection_batch_claim($1, $2)`, p.Name(), int64(expected))
+	// The claim and the checkpoint's move, in one statement (migration
+	// 00041): the row stays locked to the commit.
+	b.Queue(`SELECT projection_batch_advance($1, $2, $3)`, p.Name(), int64(expected), int64(last))
 	if passes, _ := queuePending(b, p, pending); !passes {
 		return BatchResult{}, false, nil
 	}
 	queueFlush(b, p)
-	queueCheckpoint(b, p, last)
 	b.Queue("COMMIT")
 
 	conn, err := pool.Acquire(ctx)

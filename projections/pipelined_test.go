@@ -139,6 +139,9 @@ func TestALiveBatchIsOneRoundTripThatDoesNotWaitForTheDisk(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, uint64(6+3*i), res.Position)
 		assert.NoError(t, res.BatchFailure)
+		sent := strings.Join(rt.statements(), ";\n")
+		assert.Contains(t, sent, "projection_batch_advance", "the claim moves the checkpoint")
+		assert.NotContains(t, sent, "UPDATE projection_checkpoints", "the checkpoint is written once per batch")
 		queries, batches := rt.take()
 		assert.Empty(t, queries, "a live batch sends no query on its own")
 		assert.Equal(t, 1, batches, "a live batch is one round trip")
@@ -212,4 +215,65 @@ func TestALiveBatchOffItsCheckpointOrFailingTakesTheCarefulPath(t *testing.T) {
 	assert.Empty(t, res.Parked)
 
 	assert.Equal(t, tablesOf(t, single, projections.InboxProjector{}), tablesOf(t, pool, projections.InboxProjector{}))
+}
+
+// projection_batch_advance moves a checkpoint only from where the batch
+// expects it, and holds the row to the commit: a second applier of the same
+// batch waits, and is refused once the first commits (SO001), or goes on if
+// the first rolled back.
+func TestTheBatchAdvanceIsAClaim(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	_, err := pool.Exec(ctx, `INSERT INTO projection_checkpoints (projector, position) VALUES ('p', 10)`)
+	require.NoError(t, err)
+	position := func() int64 {
+		var pos int64
+		require.NoError(t, pool.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projector = 'p'`).Scan(&pos))
+		return pos
+	}
+	refused := func(err error) bool { return err != nil && strings.Contains(err.Error(), "SO001") }
+
+	_, err = pool.Exec(ctx, `SELECT projection_batch_advance('p', 9, 12)`)
+	assert.True(t, refused(err), "off its checkpoint: %v", err)
+	_, err = pool.Exec(ctx, `SELECT projection_batch_advance('other', 0, 12)`)
+	assert.True(t, refused(err), "a projector that never ran: %v", err)
+	assert.Equal(t, int64(10), position())
+
+	for _, firstCommits := range []bool{true, false} {
+		first, err := pool.Begin(ctx)
+		require.NoError(t, err)
+		_, err = first.Exec(ctx, `SELECT projection_batch_advance('p', 10, 12)`)
+		require.NoError(t, err)
+
+		second := make(chan error, 1)
+		go func() {
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				second <- err
+				return
+			}
+			defer tx.Rollback(ctx) //nolint:errcheck
+			_, err = tx.Exec(ctx, `SELECT projection_batch_advance('p', 10, 12)`)
+			if err == nil {
+				err = tx.Commit(ctx)
+			}
+			second <- err
+		}()
+		select {
+		case err := <-second:
+			t.Fatalf("the second applier did not wait for the first: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if firstCommits {
+			require.NoError(t, first.Commit(ctx))
+			assert.True(t, refused(<-second), "the second applier of a committed batch is refused")
+			assert.Equal(t, int64(12), position())
+			_, err = pool.Exec(ctx, `UPDATE projection_checkpoints SET position = 10 WHERE projector = 'p'`)
+			require.NoError(t, err)
+			continue
+		}
+		require.NoError(t, first.Rollback(ctx))
+		assert.NoError(t, <-second, "after a rollback the second applier goes on")
+		assert.Equal(t, int64(12), position())
+	}
 }
