@@ -97,8 +97,9 @@ func (g *gatherRule) yield() func() {
 }
 
 // sealed records a batch of n appends, gathered of which came from its
-// gathering, if it tried (tried).
-func (g *gatherRule) sealed(n, gathered int, tried bool) {
+// gathering (if yield gave it one).
+func (g *gatherRule) sealed(n, gathered int) {
+	tried := g.yield() != nil
 	g.last = n
 	switch {
 	case tried && gathered == 0:

@@ -87,26 +87,26 @@ func TestGatherRule(t *testing.T) {
 	if gathers() {
 		t.Fatal("the first batch gathers")
 	}
-	g.sealed(1, 0, false)
+	g.sealed(1, 0)
 	if gathers() {
 		t.Fatal("gathers after a lone append")
 	}
-	g.sealed(4, 0, false)
+	g.sealed(4, 0)
 	if !gathers() {
 		t.Fatal("does not gather after a batch of four")
 	}
 	// A gathering that brought some keeps gathering.
-	g.sealed(8, 4, true)
+	g.sealed(8, 4)
 	if !gathers() {
 		t.Fatal("stopped gathering after a gathering that brought four")
 	}
 	// One that brought nothing stops it for gatherRetry batches.
-	g.sealed(4, 0, true)
+	g.sealed(4, 0)
 	for i := range gatherRetry {
 		if gathers() {
 			t.Fatalf("gathers %d batches after a gathering that brought nothing", i)
 		}
-		g.sealed(4, 0, false)
+		g.sealed(4, 0)
 	}
 	if !gathers() {
 		t.Fatalf("does not gather again after %d batches", gatherRetry)

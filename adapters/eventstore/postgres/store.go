@@ -248,9 +248,8 @@ func (s *Store) writeLoop(loops *sync.WaitGroup) {
 				}
 			}
 		}
-		yield := rule.yield()
-		batch, gathered := collect(s.requests, first, yield)
-		rule.sealed(len(batch), gathered, yield != nil)
+		batch, gathered := collect(s.requests, first, rule.yield())
+		rule.sealed(len(batch), gathered)
 		s.commitBatch(batch)
 	}
 }
