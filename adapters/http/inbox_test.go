@@ -137,6 +137,7 @@ func TestInboxFiltersAndPaging(t *testing.T) {
 				want := expect(tc.keep)
 				assert.Equal(t, want, got)
 				assert.EqualValues(t, len(want), r.json["data"].(map[string]any)["total"])
+				assert.Equal(t, true, r.json["data"].(map[string]any)["total_exact"], "well under the keyword bound")
 			})
 		}
 	}

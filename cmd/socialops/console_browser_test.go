@@ -17,10 +17,12 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialops/socialops/adapters/postgres/pgtest"
+	"github.com/socialops/socialops/projections"
 )
 
 // The web console (adapters/console) in a real headless Chromium against a
@@ -125,6 +127,22 @@ func newConsoleRig(t *testing.T) *consoleRig {
 		fmt.Sprintf(`{"provider":"telegram","connected_account_id":%q,"channel_name":"Support chat","external_channel_id":"-1001234567890","parse_mode":"HTML"}`, account))
 	require.Equal(t, 201, st, body)
 	return r
+}
+
+// bulkInboxRows writes n inbox rows straight into the read model of the
+// instance support, "<subject> <i>" for i in 1..n, their activity a year
+// before any thread of the test.
+func (r *consoleRig) bulkInboxRows(n int, subject string) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, r.envm["SOCIALOPS_DATABASE_URL"])
+	require.NoError(r.t, err)
+	defer pool.Close()
+	_, err = pool.Exec(ctx, `INSERT INTO inbox_threads (thread_id, instance_id, owner_id, provider, subject, status, priority,
+			last_message_at, created_at, updated_at, last_position)
+		SELECT 'soth_bulk' || g, i.instance_id, i.owner_id, 'generic-webhook', $2 || ' ' || g, 'open', 'normal',
+			now() - interval '1 year' - g * interval '1 second', now() - interval '1 year', now() - interval '1 year', 0
+		FROM instances i, generate_series(1, $1) g WHERE i.alias = 'support'`, n, subject)
+	require.NoError(r.t, err)
 }
 
 func (r *consoleRig) call(method, path, auth, body string) (int, string) {
@@ -404,7 +422,6 @@ func TestConsoleScrollKeysAndSessions(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.ScrollIntoView(chromedp.CSS("#list-sentinel"))))
 	waitFor(t, ctx, "the next page", `document.querySelectorAll('#thread-list .thread-item').length === 35`)
 	assert.Equal(t, 35, eval[int](t, ctx, `new Set([...document.querySelectorAll('#thread-list .thread-item')].map(e => e.dataset.threadId)).size`), "no thread twice")
-
 	// j, j, k, Enter opens the second thread.
 	require.NoError(t, chromedp.Do(ctx, clickOn("#thread-total"), chromedp.KeyEvent("j"), chromedp.KeyEvent("j"),
 		chromedp.KeyEvent("j"), chromedp.KeyEvent("k"), chromedp.KeyEvent(kb.Enter)))
@@ -431,6 +448,26 @@ func TestConsoleScrollKeysAndSessions(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, clickOn("#close-btn")))
 	waitFor(t, ctx, "the closed session", fmt.Sprintf(`!!document.querySelector('[data-thread-id=%q] .session-closed') && !document.getElementById('close-btn')`, last))
 	screenshot(t, ctx, "session-closed")
+
+	var threads int
+	_, err := fmt.Sscanf(eval[string](t, ctx, `document.getElementById('thread-total').textContent`), "%d threads", &threads)
+	require.NoError(t, err, "an exact total")
+	require.GreaterOrEqual(t, threads, 35)
+
+	// A keyword with more matches than the total counts to says so. The
+	// matches are read-model rows of a year before, written here directly:
+	// ten thousand conversations through the webhook would take minutes.
+	r.bulkInboxRows(projections.KeywordTotalBound+1, "Bulk refund")
+	search := func(q string) {
+		eval[bool](t, ctx, fmt.Sprintf(`(() => { const q = document.getElementById('filter-q'); q.value = %q;
+			q.dispatchEvent(new Event('input', {bubbles: true})); return true })()`, q))
+	}
+	search("bulk refund")
+	waitFor(t, ctx, "the bounded total", `document.getElementById('thread-total').textContent === 'More than 10000 threads'`)
+	search("refund 1000")
+	waitFor(t, ctx, "an exact keyword total", `document.getElementById('thread-total').textContent === '3 threads'`) // 1000, 10000, 10001
+	search("")
+	waitFor(t, ctx, "every thread again", fmt.Sprintf(`document.getElementById('thread-total').textContent === '%d threads'`, threads+projections.KeywordTotalBound+1))
 
 	// Settings: bind a Telegram chat, then disable it.
 	require.NoError(t, chromedp.Do(ctx, clickOn("#tab-channels")))

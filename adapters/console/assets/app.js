@@ -243,6 +243,7 @@
         state.hasMore = data.has_more;
       }
       state.total = data.total;
+      state.totalExact = data.total_exact !== false;
       drawThreads();
     } catch (err) {
       if (gen === state.listGen) fail(err);
@@ -259,7 +260,7 @@
     const list = document.getElementById('thread-list');
     if (!list) return;
     const total = document.getElementById('thread-total');
-    if (total) total.textContent = t('threads_total', { n: state.total || 0 });
+    if (total) total.textContent = t(state.totalExact === false ? 'threads_total_more' : 'threads_total', { n: state.total || 0 });
     list.replaceChildren(...state.threads.map((th, i) => el('li', {
       class: 'thread-item' + (th.thread_id === state.selected ? ' selected' : '') + (i === state.active ? ' active' : ''),
       role: 'option', dataset: { threadId: th.thread_id }, 'aria-selected': th.thread_id === state.selected ? 'true' : 'false',
