@@ -3,8 +3,11 @@ package projections_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -35,11 +38,14 @@ func TestKeywordTotalIsBounded(t *testing.T) {
 		FROM generate_series(1, $1 + 30) i`, matches, at)
 	require.NoError(t, err)
 
+	var counts int // count statements sent by the latest list
 	list := func(f projections.ThreadFilter) projections.ThreadPage {
 		t.Helper()
 		f.InstanceID = "i-kw"
-		page, err := projections.ListThreads(ctx, pool, f)
+		q := &countingQuerier{Querier: pool}
+		page, err := projections.ListThreads(ctx, q, f)
 		require.NoError(t, err)
+		counts = q.counts
 		return page
 	}
 	bound := projections.KeywordTotalBound
@@ -48,20 +54,21 @@ func TestKeywordTotalIsBounded(t *testing.T) {
 		filter      projections.ThreadFilter
 		total, rows int
 		exact, more bool
+		counted     bool // a count statement was sent: a page that reaches the bound and has rows tells the count itself
 	}{
-		{"keyword, page 1: stops at the bound", projections.ThreadFilter{Q: "Refund", Limit: 20}, bound, 20, false, true},
-		{"keyword, the bound's last page", projections.ThreadFilter{Q: "refund", Page: bound / 20, Limit: 20}, bound, 20, false, true},
+		{"keyword, page 1: stops at the bound", projections.ThreadFilter{Q: "Refund", Limit: 20}, bound, 20, false, true, true},
+		{"keyword, the bound's last page", projections.ThreadFilter{Q: "refund", Page: bound / 20, Limit: 20}, bound, 20, false, true, false},
 		// Past the bound the count goes to the end of the page: total is
 		// never below the rows shown so far.
-		{"keyword, a page past the bound", projections.ThreadFilter{Q: "refund", Page: bound/20 + 1, Limit: 20}, bound + 20, 20, false, true},
-		{"keyword, the last page of 100", projections.ThreadFilter{Q: "refund", Page: bound/100 + 1, Limit: 100}, matches, 50, true, false},
-		{"keyword, the last page", projections.ThreadFilter{Q: "refund", Page: bound/20 + 3, Limit: 20}, matches, 10, true, false},
-		{"keyword with a cursor-less deep page past every match", projections.ThreadFilter{Q: "refund", Page: bound/20 + 10, Limit: 20}, matches, 0, true, false},
-		{"keyword and status: fewer than the bound", projections.ThreadFilter{Q: "refund", Status: domain.StatusPending, Limit: 20}, matches / 10, 20, true, true},
-		{"keyword with few matches", projections.ThreadFilter{Q: "urgent refund 1001", Limit: 20}, 1, 1, true, false},
-		{"keyword with none", projections.ThreadFilter{Q: "parcel refund", Limit: 20}, 0, 0, true, false},
-		{"no keyword: counted exactly", projections.ThreadFilter{Limit: 20}, matches + 30, 20, true, true},
-		{"no keyword, a deep page", projections.ThreadFilter{Page: bound/20 + 3, Limit: 20}, matches + 30, 20, true, true},
+		{"keyword, a page past the bound", projections.ThreadFilter{Q: "refund", Page: bound/20 + 1, Limit: 20}, bound + 20, 20, false, true, false},
+		{"keyword, the last page of 100", projections.ThreadFilter{Q: "refund", Page: bound/100 + 1, Limit: 100}, matches, 50, true, false, false},
+		{"keyword, the last page", projections.ThreadFilter{Q: "refund", Page: bound/20 + 3, Limit: 20}, matches, 10, true, false, false},
+		{"keyword with a cursor-less deep page past every match", projections.ThreadFilter{Q: "refund", Page: bound/20 + 10, Limit: 20}, matches, 0, true, false, true},
+		{"keyword and status: fewer than the bound", projections.ThreadFilter{Q: "refund", Status: domain.StatusPending, Limit: 20}, matches / 10, 20, true, true, true},
+		{"keyword with few matches", projections.ThreadFilter{Q: "urgent refund 1001", Limit: 20}, 1, 1, true, false, true},
+		{"keyword with none", projections.ThreadFilter{Q: "parcel refund", Limit: 20}, 0, 0, true, false, true},
+		{"no keyword: counted exactly", projections.ThreadFilter{Limit: 20}, matches + 30, 20, true, true, false},
+		{"no keyword, a deep page", projections.ThreadFilter{Page: bound/20 + 3, Limit: 20}, matches + 30, 20, true, true, false},
 	}
 	for _, c := range cases {
 		page := list(c.filter)
@@ -69,6 +76,7 @@ func TestKeywordTotalIsBounded(t *testing.T) {
 		assert.Equal(t, c.exact, page.TotalExact, "%s: total_exact", c.name)
 		assert.Equal(t, c.rows, len(page.Threads), "%s: rows", c.name)
 		assert.Equal(t, c.more, page.HasMore, "%s: has_more", c.name)
+		assert.Equal(t, c.counted, counts > 0, "%s: counted", c.name)
 		if c.filter.Q != "" && len(page.Threads) > 0 {
 			assert.GreaterOrEqual(t, page.Total, (max(c.filter.Page, 1)-1)*c.filter.Limit+len(page.Threads),
 				"%s: the total covers every row up to this page", c.name)
@@ -83,4 +91,18 @@ func TestKeywordTotalIsBounded(t *testing.T) {
 	assert.Equal(t, bound, next.Total)
 	assert.False(t, next.TotalExact)
 	assert.Equal(t, fmt.Sprintf("soth_kw%06d", 21), next.Threads[0].ThreadID, "the cursor's page follows page 1")
+}
+
+// countingQuerier counts the count(*) statements sent through it (the sums
+// of inbox_counts are not counted).
+type countingQuerier struct {
+	projections.Querier
+	counts int
+}
+
+func (q *countingQuerier) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if strings.Contains(sql, "count(*)") {
+		q.counts++
+	}
+	return q.Querier.QueryRow(ctx, sql, args...)
 }

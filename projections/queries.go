@@ -184,9 +184,18 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 	var total int
 	counted := make(chan error, 1)
 	count := func() { counted <- q.QueryRow(ctx, countSQL, countArgs...).Scan(&total) }
-	if _, pool := q.(*pgxpool.Pool); pool && scan {
+	// A keyword's page that reaches the bound (no cursor) tells the count
+	// itself: its bound is then the page's end, and the page reads limit+1
+	// matches from offset, so offset plus the rows it read is the count up
+	// to bound+1. Only a page past every match needs the count, after it.
+	// At page 500 this halves the index entries read (issue 21).
+	fromPage := f.Q != "" && f.Cursor == nil && offset+f.Limit >= KeywordTotalBound
+	_, pool := q.(*pgxpool.Pool)
+	switch {
+	case fromPage:
+	case pool && scan:
 		go count()
-	} else {
+	default:
 		count()
 	}
 	pageWhere := filter
@@ -207,6 +216,14 @@ func ListThreads(ctx context.Context, q Querier, f ThreadFilter) (ThreadPage, er
 		return ThreadPage{}, fmt.Errorf("list threads: %w", err)
 	}
 	threads, err := collect(rows, scanThreadView)
+	if fromPage {
+		if err == nil && len(threads) == 0 {
+			count()
+		} else {
+			total = offset + len(threads)
+			counted <- nil
+		}
+	}
 	if cerr := <-counted; cerr != nil {
 		return ThreadPage{}, fmt.Errorf("count threads: %w", cerr)
 	}
