@@ -283,6 +283,9 @@ func BenchmarkIngestWebhook(b *testing.B) {
 				}
 				baseline = res
 			}
+			batches := &storeBatches{}
+			s.store.SetObserver(batches)
+			defer s.store.SetObserver(nil)
 			cpu0 := pgtest.CPUNow()
 			perClient := make([][]time.Duration, clients)
 			var next, accepted atomic.Int64
@@ -316,6 +319,7 @@ func BenchmarkIngestWebhook(b *testing.B) {
 			b.ReportMetric(perSec, "accepted/s")
 			cpuPerWebhook := reportProcess(b, cpu0, accepted.Load())
 			reportLatency(b, slices.Concat(perClient...))
+			batches.report(b)
 			baseline.ReportAgainst(b, perSec, cpuPerWebhook)
 		})
 	}
