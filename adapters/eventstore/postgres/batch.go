@@ -83,8 +83,8 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 // else that assigns positions.
 const appendLockKey = migrations.EventStoreAppendLock
 
-// Outcome codes of event_store_append (migrations/00014) and
-// event_store_append_one (migrations/00034).
+// Outcome codes of event_store_append (migrations/00014; since 00042
+// event_store_append_packed) and event_store_append_one (migrations/00034).
 const (
 	statusApplied  = 0
 	statusWrong    = 1
@@ -106,7 +106,7 @@ func expectationCode(e domain.ExpectedRevision) int64 {
 }
 
 // runBatch commits a batch in one round trip: one call of
-// event_store_append, in its own (autocommit) transaction. A request that
+// event_store_append_packed, in its own (autocommit) transaction. A request that
 // may be a repeat of stored events (its first event id is already in its
 // stream, or in an earlier request of this batch) is deferred: deferred[i]
 // says so, and the caller decides it with runChecked.
@@ -133,41 +133,10 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 		}
 	}
 
-	var (
-		aStream             []string
-		aExpected           []int64
-		aCount, aPrev, aGrp []int32
-		aFirst              [][16]byte
-		eStream, eType      []string
-		eID                 [][16]byte
-		sent                []int // batch index of each group sent
-	)
-	nEvents, size := 0, 0
-	for i, r := range batch {
+	var sent []int // batch index of each request sent
+	for i := range batch {
 		if !deferred[i] {
-			n, sz := bodiesSize(r.parts)
-			nEvents, size = nEvents+n, size+sz
-		}
-	}
-	bodies := packBodies(nEvents, size)
-	lastOf := map[string]int32{}
-	for i, r := range batch {
-		if deferred[i] {
-			continue
-		}
-		sent = append(sent, i)
-		for _, p := range r.parts {
-			aStream = append(aStream, p.stream)
-			aExpected = append(aExpected, expectationCode(p.expected))
-			aCount = append(aCount, int32(len(p.events)))
-			aFirst = append(aFirst, p.ids[0])
-			aPrev = append(aPrev, lastOf[p.stream])
-			aGrp = append(aGrp, int32(len(sent)))
-			lastOf[p.stream] = int32(len(aStream))
-			for j, ev := range p.events {
-				eStream, eID, eType = append(eStream, p.stream), append(eID, p.ids[j]), append(eType, ev.Type)
-				bodies.add(ev.Data, ev.Metadata)
-			}
+			sent = append(sent, i)
 		}
 	}
 	outcomes := make([]appendOutcome, len(batch))
@@ -183,12 +152,12 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 		outcomes[i], deferred[i] = out, repeat
 		return outcomes, deferred, nil
 	}
-	rows, err := s.pool.Query(ctx, appendBatchSQL,
-		aStream, aExpected, aCount, aFirst, aPrev, aGrp, eStream, eID, eType, bodies.offsets, bodies.lengths, bodies.blob)
+	call := newBatchCall(batch, deferred)
+	rows, err := s.pool.Query(ctx, appendBatchSQL, call.args()...)
 	if err != nil {
 		return nil, nil, err
 	}
-	answers := make([]answer, 0, len(aStream))
+	answers := make([]answer, 0, len(call.aStream))
 	for rows.Next() {
 		var a answer
 		if err := rows.Scan(&a.status, &a.revision, &a.position, &a.created); err != nil {
@@ -201,8 +170,8 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
-	if len(answers) != len(aStream) {
-		return nil, nil, fmt.Errorf("event_store_append answered %d rows for %d appends", len(answers), len(aStream))
+	if len(answers) != len(call.aStream) {
+		return nil, nil, fmt.Errorf("event_store_append_packed answered %d rows for %d appends", len(answers), len(call.aStream))
 	}
 	k := 0
 	var written []domain.RecordedEvent
@@ -219,12 +188,74 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendO
 	return outcomes, deferred, nil
 }
 
-// appendBatchSQL calls event_store_append with the events' bodies packed
-// (packedBodies). The blob is the last parameter, so pgx grows its buffer for
-// it once. A single append (runOne) passes its few bodies as arrays: packing
-// them measured the same there.
-var appendBatchSQL = `SELECT status, revision, position, created_at FROM event_store_append($1, $2, $3, $4, $5, $6, $7, $8, $9, ` +
-	unpackSQL(0, 10, 11, 12) + `, ` + unpackSQL(1, 10, 11, 12) + `)`
+// appendBatchSQL calls event_store_append_packed with the events' bodies
+// packed (packedBodies). The blob is the last parameter, so pgx grows its
+// buffer for it once. A single append (runOne) passes its few bodies as
+// arrays: packing them measured the same there.
+const appendBatchSQL = `SELECT status, revision, position, created_at
+	FROM event_store_append_packed($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+
+// batchCall is the arguments of event_store_append_packed for the requests
+// of a batch that are not deferred, in order: per append (part) its stream,
+// expectation, event count, first event id, the batch's previous append to
+// the same stream (1-based, 0 for none), its group (request) and the events
+// of the batch's earlier appends to the same stream; per event its append,
+// its revision counted from the stream's revision before the batch (1-based,
+// as if every append applies), id, type, and body.
+type batchCall struct {
+	aStream                []string
+	aExpected              []int64
+	aCount, aPrev, aGrp    []int32
+	aBefore, eApp, eRevOff []int32
+	aFirst, eID            [][16]byte
+	eType                  []string
+	bodies                 *packedBodies
+}
+
+func newBatchCall(batch []*appendRequest, deferred []bool) *batchCall {
+	c := &batchCall{}
+	nEvents, size := 0, 0
+	for i, r := range batch {
+		if !deferred[i] {
+			n, sz := bodiesSize(r.parts)
+			nEvents, size = nEvents+n, size+sz
+		}
+	}
+	c.bodies = packBodies(nEvents, size)
+	lastOf := map[string]int32{}   // the stream's last append so far (1-based)
+	eventsOf := map[string]int32{} // the events of the stream's appends so far
+	group := int32(0)
+	for i, r := range batch {
+		if deferred[i] {
+			continue
+		}
+		group++
+		for _, p := range r.parts {
+			c.aStream = append(c.aStream, p.stream)
+			c.aExpected = append(c.aExpected, expectationCode(p.expected))
+			c.aCount = append(c.aCount, int32(len(p.events)))
+			c.aFirst = append(c.aFirst, p.ids[0])
+			c.aPrev = append(c.aPrev, lastOf[p.stream])
+			c.aGrp = append(c.aGrp, group)
+			before := eventsOf[p.stream]
+			c.aBefore = append(c.aBefore, before)
+			lastOf[p.stream] = int32(len(c.aStream))
+			eventsOf[p.stream] = before + int32(len(p.events))
+			for j, ev := range p.events {
+				c.eApp, c.eRevOff = append(c.eApp, int32(len(c.aStream))), append(c.eRevOff, before+int32(j)+1)
+				c.eID, c.eType = append(c.eID, p.ids[j]), append(c.eType, ev.Type)
+				c.bodies.add(ev.Data, ev.Metadata)
+			}
+		}
+	}
+	return c
+}
+
+// args is the call's parameters, in the order of appendBatchSQL.
+func (c *batchCall) args() []any {
+	return []any{c.aStream, c.aExpected, c.aCount, c.aFirst, c.aPrev, c.aGrp, c.aBefore, c.eApp, c.eRevOff, c.eID, c.eType,
+		c.bodies.dataOff, c.bodies.dataLen, c.bodies.metaOff, c.bodies.metaLen, c.bodies.blob}
+}
 
 // answer is what an append function answered for one part of a request.
 type answer struct {
