@@ -24,13 +24,14 @@
 -- expectation holds against the stream's revision plus a_before, every
 -- append applies: the events are inserted by one statement (position head +
 -- the event's place in the batch, revision the stream's + e_roff) and the
--- answer follows from the counts. Otherwise the loop of event_store_append
--- decides each append in order, as before. The same answers and rows as
--- event_store_append (TestPackedAppendDecidesAsTheLoop); its plans never
--- scan the log (00040).
+-- answer follows from the counts. Otherwise event_store_append is called
+-- with the batch's events as it takes them, and decides each append in
+-- order, as before. The same answers and rows as event_store_append
+-- (TestPackedAppendDecidesAsTheLoop); its plans never scan the log (00040).
 --
--- event_store_append stays for processes of the previous version during an
--- upgrade: both take the same lock and write the same rows.
+-- event_store_append stays: it decides the batches with a failure or a
+-- possible repeat, and serves processes of the previous version during an
+-- upgrade (both functions take the same lock).
 -- +goose StatementBegin
 CREATE FUNCTION event_store_append_packed(
     a_stream   text[],
@@ -58,33 +59,14 @@ SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
-    n        int := coalesce(array_length(a_stream, 1), 0);
     head     bigint;
-    pos      bigint;
     db_rev   bigint[];
     stored   boolean[];
-    fin      bigint[];           -- the stream's revision after append i (applied or not)
-    st       smallint[];
-    out_rev  bigint[];
-    out_pos  bigint[];
-    ev_pos   bigint[];
-    ev_rev   bigint[];
-    i        int;
-    k        int;
-    g0       int := 1;           -- first append of the current group
-    g0_pos   bigint;
-    g0_ev    int;
-    ev       int := 0;           -- events of the appends before i
-    cur      bigint;
-    ex       bigint;
-    ok       boolean;
-    failed   boolean := false;   -- the current group failed
 BEGIN
     -- The append lock: held to the end of the transaction, so the previous
     -- append has committed and is visible before this one reads the head.
     PERFORM pg_advisory_xact_lock(8317976083403535475);
     SELECT coalesce(max(e.position), 0) INTO head FROM event_store_events e;
-    pos := head;
 
     -- One statement, each value one index probe: a join would be planned
     -- once per connection, and a plan made while the tables were small (a
@@ -98,7 +80,7 @@ BEGIN
     -- expectation holds, against the stream's revision in the log plus the
     -- events of the batch's earlier appends to it (a_before). Then each
     -- event's position and revision follow from its place in the batch, and
-    -- the events are written in one statement without the loop below.
+    -- the events are written in one statement, no append decided in turn.
     IF NOT (true = ANY (stored)) AND NOT EXISTS (
         SELECT 1 FROM unnest(a_expected, db_rev, a_before) AS u(ex, r, b)
          WHERE NOT CASE WHEN u.ex = -2 THEN true
@@ -119,68 +101,15 @@ BEGIN
         RETURN;
     END IF;
 
-    -- Some append fails or may repeat: each is decided in order, a failure
-    -- undoing the rest of its group. Sized up front: assigning element k of
-    -- an empty array would make an array that starts at k, and unnest would
-    -- misalign it.
-    fin := array_fill(NULL::bigint, ARRAY[n]);
-    st := array_fill(NULL::smallint, ARRAY[n]);
-    out_rev := array_fill(NULL::bigint, ARRAY[n]);
-    out_pos := array_fill(NULL::bigint, ARRAY[n]);
-    ev_pos := array_fill(NULL::bigint, ARRAY[coalesce(array_length(e_id, 1), 0)]);
-    ev_rev := array_fill(NULL::bigint, ARRAY[coalesce(array_length(e_id, 1), 0)]);
-    g0_pos := pos;
-    g0_ev := 0;
-    FOR i IN 1 .. n LOOP
-        IF i > 1 AND a_group[i] <> a_group[i - 1] THEN
-            g0 := i; g0_pos := pos; g0_ev := ev; failed := false;
-        END IF;
-        IF a_prev[i] > 0 THEN cur := fin[a_prev[i]]; ELSE cur := coalesce(db_rev[i], -1); END IF;
-        fin[i] := cur;
-        IF failed THEN
-            st[i] := 2; out_rev[i] := cur;
-        ELSE
-            ex := a_expected[i];
-            IF stored[i] THEN
-                st[i] := 3; out_rev[i] := cur;
-                ok := false;
-            ELSE
-                ok := CASE WHEN ex = -2 THEN true WHEN ex = -1 THEN cur = -1 WHEN ex = -3 THEN cur >= 0 ELSE cur = ex END;
-                IF ok THEN
-                    FOR k IN 1 .. a_count[i] LOOP
-                        pos := pos + 1; cur := cur + 1;
-                        ev_pos[ev + k] := pos; ev_rev[ev + k] := cur;
-                    END LOOP;
-                    fin[i] := cur; st[i] := 0; out_rev[i] := cur; out_pos[i] := pos;
-                ELSE
-                    st[i] := 1; out_rev[i] := cur;
-                END IF;
-            END IF;
-            IF NOT ok THEN
-                -- Undo the group's earlier members and skip the rest of it.
-                failed := true;
-                FOR k IN g0 .. i - 1 LOOP
-                    st[k] := 2; out_rev[k] := coalesce(CASE WHEN a_prev[k] > 0 THEN fin[a_prev[k]] END, db_rev[k], -1);
-                    fin[k] := out_rev[k]; out_pos[k] := NULL;
-                END LOOP;
-                FOR k IN g0_ev + 1 .. ev LOOP
-                    ev_pos[k] := NULL; ev_rev[k] := NULL;
-                END LOOP;
-                pos := g0_pos;
-            END IF;
-        END IF;
-        ev := ev + a_count[i];
-    END LOOP;
-
-    IF pos > head THEN
-        INSERT INTO event_store_events (position, stream_name, revision, event_id, event_type, data, metadata, created_at)
-        SELECT u.p, a_stream[u.a], u.r, u.id, u.t, substring(e_blob FROM u.dof FOR u.dln), substring(e_blob FROM u.mof FOR u.mln), now()
-          FROM unnest(ev_pos, ev_rev, e_app, e_id, e_type, e_doff, e_dlen, e_moff, e_mlen) AS u(p, r, a, id, t, dof, dln, mof, mln)
-         WHERE u.p IS NOT NULL;
-        PERFORM pg_notify('socialops_events', pos::text);
-    END IF;
-
-    RETURN QUERY SELECT u.c, u.r, u.p, now() FROM unnest(st, out_rev, out_pos) AS u(c, r, p);
+    -- Some append fails or may repeat stored events: event_store_append
+    -- decides each append in order, a failure undoing the rest of its group,
+    -- with the batch's events as it takes them. It takes the lock this
+    -- transaction holds and reads what this function read.
+    RETURN QUERY SELECT * FROM event_store_append(a_stream, a_expected, a_count, a_first, a_prev, a_group,
+        ARRAY(SELECT a_stream[u.a] FROM unnest(e_app) WITH ORDINALITY AS u(a, k) ORDER BY u.k),
+        e_id, e_type,
+        ARRAY(SELECT substring(e_blob FROM u.o FOR u.l) FROM unnest(e_doff, e_dlen) WITH ORDINALITY AS u(o, l, k) ORDER BY u.k),
+        ARRAY(SELECT substring(e_blob FROM u.o FOR u.l) FROM unnest(e_moff, e_mlen) WITH ORDINALITY AS u(o, l, k) ORDER BY u.k));
 END;
 $$;
 -- +goose StatementEnd

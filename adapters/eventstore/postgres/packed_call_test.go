@@ -16,9 +16,10 @@ import (
 // event_store_append_packed (migrations/00042) decides every batch as
 // event_store_append did: the same answers and the same rows, byte for byte,
 // whether every append applies (its one-statement path) or some fail, undo
-// their group or may repeat stored events (the loop). Random batches over
-// streams that exist and streams that do not, each called through both
-// functions in a transaction that is rolled back.
+// their group or may repeat stored events (handed to event_store_append with
+// the events rebuilt from the packed arguments). Random batches over streams
+// that exist and streams that do not, each called through both functions in
+// a transaction that is rolled back.
 func TestPackedAppendDecidesAsTheLoop(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	s := New(pool, nil)
