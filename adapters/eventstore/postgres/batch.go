@@ -83,8 +83,8 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 // else that assigns positions.
 const appendLockKey = migrations.EventStoreAppendLock
 
-// Outcome codes of event_store_append (migrations/00014; since 00042
-// event_store_append_packed) and event_store_append_one (migrations/00034).
+// Outcome codes of the batch functions (event_store_append, migrations/00014,
+// and event_store_append_packed, 00042) and of event_store_append_one (00034).
 const (
 	statusApplied  = 0
 	statusWrong    = 1
@@ -106,10 +106,10 @@ func expectationCode(e domain.ExpectedRevision) int64 {
 }
 
 // runBatch commits a batch in one round trip: one call of
-// event_store_append_packed, in its own (autocommit) transaction. A request that
-// may be a repeat of stored events (its first event id is already in its
-// stream, or in an earlier request of this batch) is deferred: deferred[i]
-// says so, and the caller decides it with runChecked.
+// event_store_append_packed, in its own (autocommit) transaction. A request
+// that may be a repeat of stored events (its first event id is already in
+// its stream, or in an earlier request of this batch) is deferred:
+// deferred[i] says so, and the caller decides it with runChecked.
 func (s *Store) runBatch(ctx context.Context, batch []*appendRequest) ([]appendOutcome, []bool, error) {
 	deferred := make([]bool, len(batch))
 	type key struct {
